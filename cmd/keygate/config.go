@@ -1,0 +1,129 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+)
+
+// Config is everything Keygate is told at start-up, by flag or by
+// environment variable (KEYGATE_ + the flag name in upper case, dashes as
+// underscores). Flags win over the environment.
+type Config struct {
+	DataDir        string
+	Addr           string
+	HTTPAddr       string
+	BaseURL        string
+	TLSCert        string
+	TLSKey         string
+	ACMEDomain     string
+	ACMEEmail      string
+	TrustedProxies string
+	Signup         string
+	LogFormat      string
+	LogLevel       string
+}
+
+// commonFlags registers the flags every subcommand has.
+func commonFlags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.DataDir, "data-dir", "./keygate-data", "directory for the database, keys and certificates")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// serveFlags registers the flags of the server.
+func serveFlags(fs *flag.FlagSet, c *Config) {
+	commonFlags(fs, c)
+	fs.StringVar(&c.Addr, "addr", "localhost:8443", "HTTPS listen address")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "localhost:8080", "plain HTTP listen address, which only redirects to HTTPS; empty disables it")
+	fs.StringVar(&c.BaseURL, "base-url", "", "public URL of this instance, used in links (e.g. https://keys.example.com)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&c.ACMEDomain, "acme-domain", "", "get certificates from an ACME CA (Let's Encrypt) for these comma-separated domains")
+	fs.StringVar(&c.ACMEEmail, "acme-email", "", "contact email for the ACME account")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
+	fs.StringVar(&c.Signup, "signup", "open", "who may sign up: open, invite or closed")
+}
+
+// parse parses args, then fills every flag not given from the environment.
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		if v, ok := lookupEnv(getenv, envName(f.Name)); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", envName(f.Name), e)
+			}
+		}
+	})
+	return err
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	if getenv == nil {
+		return os.LookupEnv(name)
+	}
+	v := getenv(name)
+	return v, v != ""
+}
+
+// envName is the environment variable of a flag: KEYGATE_DATA_DIR.
+func envName(flagName string) string {
+	return "KEYGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// validate checks the server's configuration.
+func (c *Config) validate() error {
+	switch c.Signup {
+	case "open", "invite", "closed":
+	default:
+		return fmt.Errorf("--signup must be open, invite or closed, not %q", c.Signup)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// trustedProxies parses --trusted-proxies; a bare IP is a /32 or /128.
+func (c *Config) trustedProxies() ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, part := range strings.Split(c.TrustedProxies, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			ip := net.ParseIP(part)
+			if ip == nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is not an IP address or CIDR", part)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(part)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is not a CIDR", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

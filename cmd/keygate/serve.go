@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/keygate/keygate/internal/password"
+	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/tlsconf"
+	"github.com/keygate/keygate/web"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take at shutdown.
+const shutdownTimeout = 15 * time.Second
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	var c Config
+	fs := newFlagSet("serve", "keygate serve [flags]", stderr)
+	serveFlags(fs, &c)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, &c, newLogger(&c, stderr))
+}
+
+// openDB creates the data directory and opens (and migrates) the database.
+func openDB(ctx context.Context, c *Config, migrate bool) (*sqlite.DB, error) {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	db := sqlite.NewDB(filepath.Join(c.DataDir, "keygate.db"))
+	if !migrate {
+		return db, db.Open()
+	}
+	return db, db.OpenAndMigrate(ctx)
+}
+
+// serve runs both listeners until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
+	db, err := openDB(ctx, c, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	sessionKey, err := loadOrCreateKey(filepath.Join(c.DataDir, "session.key"), 64)
+	if err != nil {
+		return err
+	}
+	tlsResult, err := tlsconf.Load(tlsconf.Options{
+		DataDir: c.DataDir, CertFile: c.TLSCert, KeyFile: c.TLSKey,
+		ACMEDomains: splitList(c.ACMEDomain), ACMEEmail: c.ACMEEmail, BaseURL: c.BaseURL,
+	})
+	if err != nil {
+		return err
+	}
+	proxies, _ := c.trustedProxies()
+
+	users := sqlite.NewUserService(db, password.NewHasher(password.DefaultParams, 0))
+	users.SignupMode = c.Signup
+	sessions := sqlite.NewSessionService(db)
+
+	httpsLn, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on --addr %s: %w", c.Addr, err)
+	}
+	_, httpsPort, _ := net.SplitHostPort(httpsLn.Addr().String())
+
+	srv, err := web.NewServer(web.Config{
+		BaseURL: c.BaseURL, HTTPSPort: httpsPort, TrustedProxies: proxies, SessionKey: sessionKey, SignupMode: c.Signup,
+	}, web.Services{
+		Users: users, Orgs: sqlite.NewOrganizationService(db), Sessions: sessions,
+	}, logger)
+	if err != nil {
+		httpsLn.Close()
+		return err
+	}
+
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	httpsSrv := &http.Server{
+		Handler: srv.Handler(), TLSConfig: tlsResult.Config, ErrorLog: errLog,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+	}
+	servers := []*http.Server{httpsSrv}
+	errc := make(chan error, 2)
+	go func() { errc <- httpsSrv.Serve(tls.NewListener(httpsLn, tlsResult.Config)) }()
+
+	httpURL := ""
+	if c.HTTPAddr != "" {
+		httpLn, err := net.Listen("tcp", c.HTTPAddr)
+		if err != nil {
+			httpsSrv.Close()
+			return fmt.Errorf("listen on --http-addr %s: %w", c.HTTPAddr, err)
+		}
+		httpSrv := &http.Server{
+			Handler: tlsResult.HTTPHandler(srv.PlainHandler()), ErrorLog: errLog,
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second,
+		}
+		servers = append(servers, httpSrv)
+		httpURL = "http://" + displayAddr(httpLn.Addr().String())
+		go func() { errc <- httpSrv.Serve(httpLn) }()
+	}
+
+	go sweepSessions(ctx, sessions, logger)
+
+	url := c.BaseURL
+	if url == "" {
+		url = "https://" + displayAddr(httpsLn.Addr().String())
+	}
+	logger.Info("Keygate is running", "url", url, "https_addr", httpsLn.Addr().String(), "http_redirect", httpURL,
+		"tls", tlsResult.Mode, "data_dir", c.DataDir, "signup", c.Signup, "version", buildVersion())
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			logger.Warn("shutdown", "error", err.Error())
+		}
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// displayAddr turns a listener address into one people can open: an
+// unspecified host becomes localhost.
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// sweepSessions deletes ended sessions every ten minutes.
+func sweepSessions(ctx context.Context, sessions *sqlite.SessionService, logger *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := sessions.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("sweep sessions", "error", err.Error())
+		} else if n > 0 {
+			logger.Debug("swept sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// loadOrCreateKey returns the key in path, creating n random bytes there
+// (mode 0600) on first start.
+func loadOrCreateKey(path string, n int) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err == nil {
+		if len(key) < 32 {
+			return nil, fmt.Errorf("key file %s is too short: delete it to generate a new one", path)
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	key = make([]byte, n)
+	rand.Read(key)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create key: %w", err)
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write key: %w", err)
+	}
+	return key, f.Close()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

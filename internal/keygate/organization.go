@@ -1,0 +1,102 @@
+package keygate
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Role is a user's role in an organization.
+type Role string
+
+// Roles, from most to least powerful.
+const (
+	RoleOwner  Role = "owner"
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+func (r Role) rank() int {
+	switch r {
+	case RoleOwner:
+		return 3
+	case RoleAdmin:
+		return 2
+	case RoleMember:
+		return 1
+	}
+	return 0
+}
+
+// AtLeast reports whether r carries at least the rights of other.
+func (r Role) AtLeast(other Role) bool { return r.rank() >= other.rank() && r.rank() > 0 }
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// Label is the role's name as people read it.
+func (r Role) Label() string {
+	switch r {
+	case RoleOwner:
+		return "Owner"
+	case RoleAdmin:
+		return "Admin"
+	case RoleMember:
+		return "Member"
+	}
+	return string(r)
+}
+
+// Organization is a group of users who share API keys and resources.
+type Organization struct {
+	ID        int64
+	PublicID  string // org_...
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+
+	// Role is the acting user's role in it, set by finds.
+	Role Role
+}
+
+// OrganizationUpdate lists the fields an update may change.
+type OrganizationUpdate struct {
+	Name *string
+}
+
+// ValidateOrganizationName returns a message for a bad organization name, or "".
+func ValidateOrganizationName(name string) string {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return "Organization name is required."
+	case utf8.RuneCountInString(name) > 100:
+		return "Organization name must be at most 100 characters."
+	}
+	return ""
+}
+
+// OrganizationService manages organizations. Every call acts as the user in
+// the context and sees only that user's organizations: another
+// organization's id is ENOTFOUND, a call without the role EFORBIDDEN.
+type OrganizationService interface {
+	// FindOrganizationByID returns an organization the acting user belongs
+	// to, with their role. Returns ENOTFOUND otherwise.
+	FindOrganizationByID(ctx context.Context, publicID string) (*Organization, error)
+
+	// FindOrganizations returns the acting user's organizations by name.
+	FindOrganizations(ctx context.Context) ([]*Organization, error)
+
+	// CreateOrganization creates an organization with the acting user as its
+	// Owner. Returns EINVALID, EUNAUTHORIZED.
+	CreateOrganization(ctx context.Context, name string) (*Organization, error)
+
+	// UpdateOrganization changes an organization; Admin or Owner. Returns
+	// ENOTFOUND, EFORBIDDEN, EINVALID.
+	UpdateOrganization(ctx context.Context, publicID string, upd OrganizationUpdate) (*Organization, error)
+
+	// DeleteOrganization deletes an organization and everything in it; Owner
+	// only, and confirm must equal its name. Returns ENOTFOUND, EFORBIDDEN,
+	// EINVALID.
+	DeleteOrganization(ctx context.Context, publicID, confirm string) error
+}

@@ -1,0 +1,225 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/keygate/keygate/internal/keygate"
+)
+
+// Ensure the service implements its interface.
+var _ keygate.OrganizationService = (*OrganizationService)(nil)
+
+// OrganizationService manages organizations and memberships.
+type OrganizationService struct {
+	db *DB
+}
+
+// NewOrganizationService returns an OrganizationService on db.
+func NewOrganizationService(db *DB) *OrganizationService { return &OrganizationService{db: db} }
+
+// queryer is what reads need: the reader pool or a transaction.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+var errOrgNotFound = keygate.Errorf(keygate.ENOTFOUND, "Organization not found.")
+
+// findOrganizationForUser returns the organization with the acting user's
+// role. Not being a member is indistinguishable from not existing.
+func findOrganizationForUser(ctx context.Context, q queryer, publicID string) (*keygate.Organization, error) {
+	userID := keygate.UserIDFromContext(ctx)
+	if userID == 0 {
+		return nil, keygate.Errorf(keygate.EUNAUTHORIZED, "You must be logged in.")
+	}
+	var org keygate.Organization
+	var created, updated int64
+	err := q.QueryRowContext(ctx, `
+		SELECT o.id, o.public_id, o.name, o.created_at, o.updated_at, m.role
+		FROM organizations o JOIN memberships m ON m.organization_id = o.id
+		WHERE o.public_id = $1 AND m.user_id = $2`, publicID, userID,
+	).Scan(&org.ID, &org.PublicID, &org.Name, &created, &updated, &org.Role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errOrgNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("find organization: %w", err)
+	}
+	org.CreatedAt, org.UpdatedAt = fromMS(created), fromMS(updated)
+	return &org, nil
+}
+
+// FindOrganizationByID returns one of the acting user's organizations.
+func (s *OrganizationService) FindOrganizationByID(ctx context.Context, publicID string) (*keygate.Organization, error) {
+	return findOrganizationForUser(ctx, s.db.reader(), publicID)
+}
+
+// FindOrganizations returns the acting user's organizations by name.
+func (s *OrganizationService) FindOrganizations(ctx context.Context) ([]*keygate.Organization, error) {
+	userID := keygate.UserIDFromContext(ctx)
+	if userID == 0 {
+		return nil, keygate.Errorf(keygate.EUNAUTHORIZED, "You must be logged in.")
+	}
+	rows, err := s.db.reader().QueryContext(ctx, `
+		SELECT o.id, o.public_id, o.name, o.created_at, o.updated_at, m.role
+		FROM organizations o JOIN memberships m ON m.organization_id = o.id
+		WHERE m.user_id = $1 ORDER BY o.name COLLATE NOCASE, o.id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("find organizations: %w", err)
+	}
+	defer rows.Close()
+	var orgs []*keygate.Organization
+	for rows.Next() {
+		var org keygate.Organization
+		var created, updated int64
+		if err := rows.Scan(&org.ID, &org.PublicID, &org.Name, &created, &updated, &org.Role); err != nil {
+			return nil, fmt.Errorf("scan organization: %w", err)
+		}
+		org.CreatedAt, org.UpdatedAt = fromMS(created), fromMS(updated)
+		orgs = append(orgs, &org)
+	}
+	return orgs, rows.Err()
+}
+
+// CreateOrganization creates an organization owned by the acting user.
+func (s *OrganizationService) CreateOrganization(ctx context.Context, name string) (*keygate.Organization, error) {
+	user := keygate.UserFromContext(ctx)
+	if user == nil {
+		return nil, keygate.Errorf(keygate.EUNAUTHORIZED, "You must be logged in.")
+	}
+	name = strings.TrimSpace(name)
+	if msg := keygate.ValidateOrganizationName(name); msg != "" {
+		return nil, keygate.FieldError("name", msg)
+	}
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	org, err := createOrganization(ctx, tx, name, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	return org, tx.Commit()
+}
+
+// createOrganization inserts an organization, its Owner membership and the
+// audit event.
+func createOrganization(ctx context.Context, tx *Tx, name string, ownerID int64) (*keygate.Organization, error) {
+	org := &keygate.Organization{PublicID: newPublicID("org"), Name: name, CreatedAt: tx.now, UpdatedAt: tx.now, Role: keygate.RoleOwner}
+	if err := tx.QueryRowContext(ctx, `
+		INSERT INTO organizations (public_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id`,
+		org.PublicID, org.Name, ms(tx.now)).Scan(&org.ID); err != nil {
+		return nil, fmt.Errorf("insert organization: %w", err)
+	}
+	if err := insertMembership(ctx, tx, org.ID, ownerID, keygate.RoleOwner); err != nil {
+		return nil, err
+	}
+	err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
+		OrganizationID: org.ID, ActorUserID: ownerID, Action: keygate.AuditOrganizationCreate,
+		TargetType: "organization", TargetID: org.PublicID, TargetName: org.Name,
+	})
+	return org, err
+}
+
+func insertMembership(ctx context.Context, tx *Tx, orgID, userID int64, role keygate.Role) error {
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO memberships (organization_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
+		orgID, userID, role, ms(tx.now)); err != nil {
+		return fmt.Errorf("insert membership: %w", formatError(err))
+	}
+	return nil
+}
+
+// UpdateOrganization renames an organization; Admin or Owner.
+func (s *OrganizationService) UpdateOrganization(ctx context.Context, publicID string, upd keygate.OrganizationUpdate) (*keygate.Organization, error) {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	org, err := findOrganizationForUser(ctx, tx, publicID)
+	if err != nil {
+		return nil, err
+	}
+	if !org.Role.AtLeast(keygate.RoleAdmin) {
+		return nil, keygate.Errorf(keygate.EFORBIDDEN, "You need the Admin role to change the organization.")
+	}
+	if upd.Name != nil {
+		name := strings.TrimSpace(*upd.Name)
+		if msg := keygate.ValidateOrganizationName(name); msg != "" {
+			return nil, keygate.FieldError("name", msg)
+		}
+		org.Name = name
+	}
+	org.UpdatedAt = tx.now
+	if _, err := tx.ExecContext(ctx, `UPDATE organizations SET name = $1, updated_at = $2 WHERE id = $3`,
+		org.Name, ms(tx.now), org.ID); err != nil {
+		return nil, fmt.Errorf("update organization: %w", err)
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
+		OrganizationID: org.ID, Action: keygate.AuditOrganizationUpdate,
+		TargetType: "organization", TargetID: org.PublicID, TargetName: org.Name,
+	}); err != nil {
+		return nil, err
+	}
+	return org, tx.Commit()
+}
+
+// DeleteOrganization deletes an organization and, by cascade, everything in
+// it; Owner only, confirmed by typing its name.
+func (s *OrganizationService) DeleteOrganization(ctx context.Context, publicID, confirm string) error {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	org, err := findOrganizationForUser(ctx, tx, publicID)
+	if err != nil {
+		return err
+	}
+	if org.Role != keygate.RoleOwner {
+		return keygate.Errorf(keygate.EFORBIDDEN, "Only an Owner can delete the organization.")
+	}
+	if strings.TrimSpace(confirm) != org.Name {
+		return keygate.FieldError("confirm", "Type the organization's name exactly to confirm.")
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, org.ID); err != nil {
+		return fmt.Errorf("delete organization: %w", err)
+	}
+	// The event outlives the organization, so it is recorded outside it.
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
+		Action: keygate.AuditOrganizationDelete, TargetType: "organization", TargetID: org.PublicID, TargetName: org.Name,
+	}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// AddMember makes userID a member of the organization with role, without
+// checking the actor's rights. It is for the command line and set-up code;
+// the dashboard goes through invitations.
+func (s *OrganizationService) AddMember(ctx context.Context, orgPublicID string, userID int64, role keygate.Role) error {
+	if !role.Valid() {
+		return keygate.Errorf(keygate.EINVALID, "Unknown role %q.", role)
+	}
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var orgID int64
+	err = tx.QueryRowContext(ctx, `SELECT id FROM organizations WHERE public_id = $1`, orgPublicID).Scan(&orgID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errOrgNotFound
+	} else if err != nil {
+		return fmt.Errorf("add member: %w", err)
+	}
+	if err := insertMembership(ctx, tx, orgID, userID, role); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

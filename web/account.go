@@ -1,0 +1,168 @@
+package web
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/views"
+)
+
+// formOf returns the submitted values of the named fields, trimmed, and
+// never a password.
+func formOf(r *http.Request, names ...string) views.Form {
+	f := views.Form{Values: map[string]string{}}
+	for _, n := range names {
+		f.Values[n] = strings.TrimSpace(r.PostFormValue(n))
+	}
+	return f
+}
+
+// formWithError fills f's errors from a service error. Field errors go
+// beside their fields; anything else is shown above the form.
+func formWithError(f views.Form, err error) views.Form {
+	f.Errors = keygate.ErrorFields(err)
+	if len(f.Errors) == 0 {
+		f.Error = keygate.ErrorMessage(err)
+	}
+	return f
+}
+
+// isFormError reports whether err is one a form shows to its user rather
+// than an error page.
+func isFormError(err error) bool {
+	switch keygate.ErrorCode(err) {
+	case keygate.EINVALID, keygate.ECONFLICT, keygate.EUNAUTHORIZED:
+		return true
+	}
+	return false
+}
+
+func (s *Server) signupClosedMessage() string {
+	if s.cfg.SignupMode == "invite" {
+		return "Signup on this instance is by invitation only. Ask an administrator of your organization for an invitation link."
+	}
+	return "Signup is closed on this instance. Ask its administrator for an account."
+}
+
+func (s *Server) handleSignupPage(w http.ResponseWriter, r *http.Request) {
+	if pageFrom(r).user != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	allowed, err := s.users.SignupAllowed(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.SignupPage(s.layout(r, "Sign up", ""), views.Form{}, allowed, s.signupClosedMessage()))
+}
+
+func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
+	f := formOf(r, "name", "email", "organization")
+	user, org, err := s.users.Signup(r.Context(), &keygate.Signup{
+		Name: f.Value("name"), Email: f.Value("email"), Password: r.PostFormValue("password"), OrganizationName: f.Value("organization"),
+	})
+	if keygate.ErrorCode(err) == keygate.EFORBIDDEN {
+		s.render(w, r, http.StatusForbidden, views.SignupPage(s.layout(r, "Sign up", ""), f, false, s.signupClosedMessage()))
+		return
+	} else if isFormError(err) {
+		s.render(w, r, ErrorStatus(err), views.SignupPage(s.layout(r, "Sign up", ""), formWithError(f, err), true, ""))
+		return
+	} else if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.logIn(w, r, user); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.addFlash(w, r, "success", fmt.Sprintf("Welcome to Keygate! You are the Owner of %s.", org.Name))
+	http.Redirect(w, r, "/orgs/"+org.PublicID, http.StatusSeeOther)
+}
+
+func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	if pageFrom(r).user != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	allowed, err := s.users.SignupAllowed(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	l := s.layout(r, "Log in", "")
+	if r.URL.Query().Get("logged_out") == "1" {
+		l.Flashes = append(l.Flashes, views.Flash{Kind: "success", Message: "You have been logged out."})
+	}
+	s.render(w, r, http.StatusOK, views.LoginPage(l, views.Form{}, safeNext(r.URL.Query().Get("next")), allowed))
+}
+
+// retryText says in words when to try again.
+func retryText(d time.Duration) string {
+	minutes := int(math.Ceil(d.Minutes()))
+	if minutes <= 1 {
+		return "Too many failed login attempts. Try again in 1 minute."
+	}
+	return fmt.Sprintf("Too many failed login attempts. Try again in %d minutes.", minutes)
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	f := formOf(r, "email")
+	next := safeNext(r.PostFormValue("next"))
+	info := keygate.RequestInfoFromContext(r.Context())
+	acctKey, ipKey := "acct:"+keygate.NormalizeEmail(f.Value("email")), "ip:"+info.IP
+
+	retry := max(s.loginAccounts.Check(acctKey), s.loginIPs.Check(ipKey))
+	if retry > 0 {
+		s.throttled(w, r, retry)
+		return
+	}
+	user, err := s.users.Authenticate(r.Context(), f.Value("email"), r.PostFormValue("password"))
+	if keygate.ErrorCode(err) == keygate.EUNAUTHORIZED {
+		retry = max(s.loginAccounts.Fail(acctKey), s.loginIPs.Fail(ipKey))
+		if retry > 0 {
+			s.throttled(w, r, retry)
+			return
+		}
+		s.render(w, r, http.StatusUnauthorized, views.LoginPage(s.layout(r, "Log in", ""), formWithError(f, err), next, false))
+		return
+	} else if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.loginAccounts.Reset(acctKey)
+	if err := s.logIn(w, r, user); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if next == "" {
+		next = "/"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) throttled(w http.ResponseWriter, r *http.Request, retry time.Duration) {
+	w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(retry.Seconds()))))
+	s.errorPage(w, r, http.StatusTooManyRequests, retryText(retry))
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	pc := pageFrom(r)
+	if pc.user != nil {
+		if err := s.users.RecordLogout(r.Context()); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
+	if pc.session != nil {
+		if err := s.endSession(w, r, pc.session); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
+	http.Redirect(w, r, "/login?logged_out=1", http.StatusSeeOther)
+}

@@ -1,0 +1,75 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/keygate/keygate/views"
+)
+
+// handleHome sends people to their first organization, or to log in.
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	if pageFrom(r).user == nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	orgs, err := s.orgs.FindOrganizations(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if len(orgs) == 0 {
+		http.Redirect(w, r, "/orgs/new", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/orgs/"+orgs[0].PublicID, http.StatusSeeOther)
+}
+
+func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request) {
+	org := pageFrom(r).org
+	l := s.layout(r, "Overview", "overview")
+	s.render(w, r, http.StatusOK, views.OverviewPage(l, views.Overview{
+		OrgName: org.Name, IsAdmin: l.Org.IsAdmin, APIKeysURL: l.Org.URL("api-keys"),
+	}))
+}
+
+func (s *Server) handleBots(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, views.SectionPage(s.layout(r, "Bots", "bots"),
+		"Bots", "Meeting bots your applications send through the API.",
+		"No bots yet", "Bots appear here when an application creates one with POST /api/v1/bots."))
+}
+
+func (s *Server) handleConversations(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, views.SectionPage(s.layout(r, "Conversations", "conversations"),
+		"Conversations", "Conversations and transcripts recorded through the API.",
+		"No conversations yet", "Conversations appear here when an application records one with POST /api/v1/conversations."))
+}
+
+func (s *Server) handleAPIKeys(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, views.SectionPage(s.layout(r, "API Keys", "api-keys"),
+		"API Keys", "Keys that let your applications call the Keygate API.",
+		"No API keys yet", "API keys for this organization will be listed here."))
+}
+
+func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, views.SectionPage(s.layout(r, "Members", "members"),
+		"Members", "People in this organization and their roles.",
+		"Just you for now", "Members of this organization will be listed here."))
+}
+
+func (s *Server) handleNewOrgPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, views.NewOrganizationPage(s.layout(r, "Create organization", ""), views.Form{}))
+}
+
+func (s *Server) handleCreateOrg(w http.ResponseWriter, r *http.Request) {
+	f := formOf(r, "name")
+	org, err := s.orgs.CreateOrganization(r.Context(), f.Value("name"))
+	if isFormError(err) {
+		s.render(w, r, ErrorStatus(err), views.NewOrganizationPage(s.layout(r, "Create organization", ""), formWithError(f, err)))
+		return
+	} else if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.addFlash(w, r, "success", "Organization created. You are its Owner.")
+	http.Redirect(w, r, "/orgs/"+org.PublicID, http.StatusSeeOther)
+}

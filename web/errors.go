@@ -1,0 +1,80 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/views"
+)
+
+// codeStatus maps domain error codes to HTTP statuses.
+var codeStatus = map[string]int{
+	keygate.ECONFLICT:     http.StatusConflict,
+	keygate.EINVALID:      http.StatusBadRequest,
+	keygate.ENOTFOUND:     http.StatusNotFound,
+	keygate.EUNAUTHORIZED: http.StatusUnauthorized,
+	keygate.EFORBIDDEN:    http.StatusForbidden,
+	keygate.ERATELIMIT:    http.StatusTooManyRequests,
+	keygate.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// ErrorStatus returns the HTTP status for err.
+func ErrorStatus(err error) int {
+	if status, ok := codeStatus[keygate.ErrorCode(err)]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
+var statusTitles = map[int]string{
+	http.StatusBadRequest:          "Bad request",
+	http.StatusUnauthorized:        "Not logged in",
+	http.StatusForbidden:           "Access denied",
+	http.StatusNotFound:            "Page not found",
+	http.StatusMethodNotAllowed:    "Method not allowed",
+	http.StatusConflict:            "Conflict",
+	http.StatusTooManyRequests:     "Too many requests",
+	http.StatusInternalServerError: "Something went wrong",
+}
+
+// Error is the one error sink: it logs internal errors (and only those, with
+// their details), and answers with JSON under /api/ or an HTML page
+// elsewhere. Internal details never reach the client.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	code, status := keygate.ErrorCode(err), ErrorStatus(err)
+	info := keygate.RequestInfoFromContext(r.Context())
+	msg := keygate.ErrorMessage(err)
+	if code == keygate.EINTERNAL {
+		s.logger.Error("internal error", "request_id", info.RequestID, "method", r.Method, "route", r.Pattern, "error", err.Error())
+		msg = "The server could not complete the request. If it keeps happening, give this request ID to your administrator."
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSON(w, status, map[string]string{"detail": msg, "code": code})
+		return
+	}
+	s.errorPage(w, r, status, msg)
+}
+
+// errorPage renders an HTML error page in the site's layout.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	title := statusTitles[status]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	l := s.layout(r, title, "")
+	s.render(w, r, status, views.ErrorPage(l, status, title, msg))
+}
+
+// notFound answers an unknown dashboard path.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusNotFound, "There is nothing at this address. Check the link, or go back to the dashboard.")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

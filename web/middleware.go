@@ -1,0 +1,209 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
+)
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestState is per-request information that inner handlers fill in and
+// the access log reads when the request is done.
+type requestState struct {
+	user  *keygate.User
+	route string
+}
+
+type requestStateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestStateKey{}).(*requestState)
+	if st == nil {
+		return &requestState{}
+	}
+	return st
+}
+
+// newRequestID returns 16 random hex characters.
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%x", b)
+}
+
+// observe is the outermost middleware: it gives the request an id (also in
+// X-Request-Id), records where it came from, recovers panics into a 500 page,
+// and logs one line when the request is done.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := keygate.RequestInfo{IP: s.clientIP(r), UserAgent: r.UserAgent(), RequestID: newRequestID()}
+		st := &requestState{}
+		ctx := keygate.NewContextWithRequestInfo(r.Context(), info)
+		ctx = context.WithValue(ctx, requestStateKey{}, st)
+		ctx = context.WithValue(ctx, sessionRowKey{}, &sessionRowBox{})
+		r = r.WithContext(ctx)
+		w.Header().Set("X-Request-Id", info.RequestID)
+		rec := &statusRecorder{ResponseWriter: w}
+
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.Error("panic", "request_id", info.RequestID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					s.Error(rec, r, fmt.Errorf("panic: %v", v))
+				}
+			}
+			attrs := []any{
+				"request_id", info.RequestID, "method", r.Method, "route", routeOf(r, st), "status", rec.status,
+				"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "ip", info.IP,
+			}
+			if st.user != nil {
+				attrs = append(attrs, "user_id", st.user.PublicID)
+			}
+			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", argsToAttrs(attrs)...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// routeOf is the route pattern for the log, never the raw path, which could
+// carry anything a client typed.
+func routeOf(r *http.Request, st *requestState) string {
+	if st.route != "" {
+		return st.route
+	}
+	return "unmatched"
+}
+
+// recordRoute serves mux and notes the pattern it matched, which ServeMux
+// sets on the request it is given.
+func recordRoute(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		stateFrom(r.Context()).route = r.Pattern
+	})
+}
+
+func argsToAttrs(args []any) []slog.Attr {
+	out := make([]slog.Attr, 0, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		out = append(out, slog.Any(args[i].(string), args[i+1]))
+	}
+	return out
+}
+
+// securityHeaders sets the headers every response carries.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), clipboard-write=(self)")
+		if s.isHTTPS(r) {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// fromTrustedProxy reports whether the request's peer is a trusted proxy.
+func (s *Server) fromTrustedProxy(r *http.Request) bool {
+	if len(s.cfg.TrustedProxies) == 0 {
+		return false
+	}
+	return s.trusted(peerIP(r))
+}
+
+func (s *Server) trusted(ip net.IP) bool {
+	if ip == nil {
+		return false
+	}
+	for _, n := range s.cfg.TrustedProxies {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func peerIP(r *http.Request) net.IP {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return net.ParseIP(host)
+}
+
+// clientIP is the peer's address, or, behind trusted proxies, the nearest
+// address in X-Forwarded-For that is not itself a trusted proxy.
+func (s *Server) clientIP(r *http.Request) string {
+	peer := peerIP(r)
+	if !s.trusted(peer) {
+		if peer == nil {
+			return r.RemoteAddr
+		}
+		return peer.String()
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		for _, part := range strings.Split(v, ",") {
+			if p := strings.TrimSpace(part); p != "" {
+				hops = append(hops, p)
+			}
+		}
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip := net.ParseIP(hops[i])
+		if ip == nil {
+			break
+		}
+		if !s.trusted(ip) {
+			return ip.String()
+		}
+	}
+	return peer.String()
+}
+
+// isHTTPS reports whether the client's connection is HTTPS: TLS on our
+// listener, or X-Forwarded-Proto from a trusted proxy.
+func (s *Server) isHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return s.fromTrustedProxy(r) && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+}

@@ -1,0 +1,70 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/keygate/keygate/static"
+)
+
+// routes lists every route of the HTTPS listener.
+//
+// Dashboard routes use the session cookie; every state-changing one is
+// behind Go's cross-origin protection. Handlers wrapped in requireOrg see
+// only organizations the user belongs to; requireOrgAdmin adds the role.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+
+	// Assets, with content-hashed names.
+	mux.Handle("GET "+static.Prefix, static.Handler())
+
+	// Accounts.
+	mux.HandleFunc("GET /{$}", s.handleHome)
+	mux.HandleFunc("GET /signup", s.handleSignupPage)
+	mux.HandleFunc("POST /signup", s.handleSignup)
+	mux.HandleFunc("GET /login", s.handleLoginPage)
+	mux.HandleFunc("POST /login", s.handleLogin)
+	mux.HandleFunc("POST /logout", s.handleLogout)
+
+	// The user's own settings.
+	mux.HandleFunc("GET /settings", s.requireUser(s.handleUserSettings))
+	mux.HandleFunc("POST /settings/profile", s.requireUser(s.handleUpdateProfile))
+	mux.HandleFunc("POST /settings/password", s.requireUser(s.handleChangePassword))
+	mux.HandleFunc("POST /settings/sessions/end-others", s.requireUser(s.handleEndOtherSessions))
+	mux.HandleFunc("POST /settings/sessions/{id}/end", s.requireUser(s.handleEndSession))
+
+	// Organizations.
+	mux.HandleFunc("GET /orgs/new", s.requireUser(s.handleNewOrgPage))
+	mux.HandleFunc("POST /orgs", s.requireUser(s.handleCreateOrg))
+	mux.HandleFunc("GET /orgs/{org}", s.requireOrg(s.handleOverview))
+	mux.HandleFunc("GET /orgs/{org}/bots", s.requireOrg(s.handleBots))
+	mux.HandleFunc("GET /orgs/{org}/conversations", s.requireOrg(s.handleConversations))
+	mux.HandleFunc("GET /orgs/{org}/api-keys", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleAPIKeys))
+	mux.HandleFunc("GET /orgs/{org}/members", s.requireOrgAdmin(msgMembersAdmin, s.handleMembers))
+	mux.HandleFunc("GET /orgs/{org}/settings", s.requireOrg(s.handleOrgSettings))
+	mux.HandleFunc("POST /orgs/{org}/settings", s.requireOrg(s.handleUpdateOrg))
+	mux.HandleFunc("POST /orgs/{org}/delete", s.requireOrg(s.handleDeleteOrg))
+
+	// Everything else.
+	mux.HandleFunc("/", s.notFound)
+
+	cop := http.NewCrossOriginProtection()
+	if s.baseURL != nil {
+		cop.AddTrustedOrigin(s.baseURL.Scheme + "://" + s.baseURL.Host)
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusForbidden, "Cross-origin request refused. Reload the page and try again.")
+	}))
+
+	var h http.Handler = recordRoute(mux)
+	h = cop.Handler(h)
+	h = s.authenticate(h)
+	h = s.securityHeaders(h)
+	h = s.observe(h)
+	return h
+}
+
+// Messages of the 403 pages of Admin-only sections.
+const (
+	msgAPIKeysAdmin = "You need the Admin role to manage API keys"
+	msgMembersAdmin = "You need the Admin role to manage members"
+)

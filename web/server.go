@@ -1,0 +1,85 @@
+// Package web is Keygate's HTTP layer: the dashboard (HTML, session cookie,
+// same-origin checks) and, beside it, the JSON API (API keys). Every route is
+// listed in routes.go.
+package web
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/ratelimit"
+)
+
+// Config holds what the web layer is told at start-up.
+type Config struct {
+	// BaseURL is the public https URL, used in links and redirects. Empty
+	// means "the host the request came to".
+	BaseURL string
+	// HTTPSPort is the port of the HTTPS listener, for redirects from plain
+	// HTTP when BaseURL is empty.
+	HTTPSPort string
+	// TrustedProxies are the networks whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	TrustedProxies []*net.IPNet
+	// SessionKey signs the session cookie.
+	SessionKey []byte
+	// SignupMode is shown on the signup page (open, invite, closed).
+	SignupMode string
+}
+
+// Server holds the services and builds the handlers.
+type Server struct {
+	cfg     Config
+	baseURL *url.URL
+	logger  *slog.Logger
+	now     func() time.Time
+
+	users         keygate.UserService
+	orgs          keygate.OrganizationService
+	sessions      keygate.SessionService
+	store         *SessionStore
+	loginAccounts ratelimit.Throttler
+	loginIPs      ratelimit.Throttler
+
+	handler http.Handler
+}
+
+// Services are the domain services the server calls.
+type Services struct {
+	Users    keygate.UserService
+	Orgs     keygate.OrganizationService
+	Sessions keygate.SessionService
+}
+
+// NewServer builds a Server. logger may be nil.
+func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg: cfg, logger: logger, now: time.Now,
+		users: svc.Users, orgs: svc.Orgs, sessions: svc.Sessions,
+		loginAccounts: ratelimit.NewFailureWindow(5, 15*time.Minute),
+		loginIPs:      ratelimit.NewFailureWindow(50, 15*time.Minute),
+	}
+	if cfg.BaseURL != "" {
+		u, err := url.Parse(cfg.BaseURL)
+		if err != nil {
+			return nil, err
+		}
+		s.baseURL = u
+	}
+	codec := securecookie.New(cfg.SessionKey, nil)
+	codec.MaxAge(int(keygate.SessionAbsoluteTimeout / time.Second))
+	s.store = NewSessionStore(svc.Sessions, codec)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the handler for the HTTPS listener.
+func (s *Server) Handler() http.Handler { return s.handler }

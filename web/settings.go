@@ -1,0 +1,111 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/views"
+)
+
+// userSettings builds the user settings page with the given forms.
+func (s *Server) userSettings(r *http.Request, profile, password views.Form) (views.UserSettings, error) {
+	user := pageFrom(r).user
+	if profile.Values == nil {
+		profile.Values = map[string]string{"name": user.Name}
+	}
+	profile.Values["email"] = user.Email
+	rows, err := s.sessions.FindUserSessions(r.Context())
+	if err != nil {
+		return views.UserSettings{}, err
+	}
+	current := currentSessionRow(r)
+	now := s.now()
+	out := views.UserSettings{Profile: profile, Password: password, HasPassword: user.HasPassword}
+	for _, row := range rows {
+		out.Sessions = append(out.Sessions, views.Session{
+			ID: row.PublicID, Browser: describeUserAgent(row.UserAgent), IP: row.IP,
+			Created: views.Time{At: row.CreatedAt, Now: now}, LastSeen: views.Time{At: row.LastSeenAt, Now: now},
+			IsCurrent: current != nil && current.ID == row.ID,
+		})
+	}
+	return out, nil
+}
+
+func (s *Server) renderUserSettings(w http.ResponseWriter, r *http.Request, status int, profile, password views.Form) {
+	vm, err := s.userSettings(r, profile, password)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.render(w, r, status, views.UserSettingsPage(s.layout(r, "Settings", ""), vm))
+}
+
+func (s *Server) handleUserSettings(w http.ResponseWriter, r *http.Request) {
+	s.renderUserSettings(w, r, http.StatusOK, views.Form{}, views.Form{})
+}
+
+func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
+	f := formOf(r, "name")
+	if _, err := s.users.UpdateProfile(r.Context(), f.Value("name")); isFormError(err) {
+		s.renderUserSettings(w, r, ErrorStatus(err), formWithError(f, err), views.Form{})
+		return
+	} else if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.addFlash(w, r, "success", "Profile saved.")
+	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+}
+
+// handleChangePassword changes the password, then ends every other session
+// and gives this one a new id: a password change is a privilege change.
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
+	err := s.users.ChangePassword(r.Context(), r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+	if isFormError(err) {
+		s.renderUserSettings(w, r, ErrorStatus(err), views.Form{}, formWithError(views.Form{}, err))
+		return
+	} else if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.logIn(w, r, pageFrom(r).user); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if _, err := s.sessions.DeleteOtherUserSessions(r.Context(), currentSessionRow(r).ID); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.addFlash(w, r, "success", "Password changed. Your other sessions have been ended.")
+	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+}
+
+func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
+	if err := s.sessions.DeleteUserSession(r.Context(), r.PathValue("id")); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.addFlash(w, r, "success", "Session ended.")
+	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+}
+
+func (s *Server) handleEndOtherSessions(w http.ResponseWriter, r *http.Request) {
+	row := currentSessionRow(r)
+	if row == nil {
+		s.Error(w, r, keygate.Errorf(keygate.EUNAUTHORIZED, "Your session has ended. Log in again."))
+		return
+	}
+	n, err := s.sessions.DeleteOtherUserSessions(r.Context(), row.ID)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	msg := "No other sessions to end."
+	if n == 1 {
+		msg = "Ended 1 other session."
+	} else if n > 1 {
+		msg = "Ended " + itoa(n) + " other sessions."
+	}
+	s.addFlash(w, r, "success", msg)
+	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+}
