@@ -1,0 +1,245 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/password"
+	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/web"
+)
+
+// testPassword passes the password rules.
+const testPassword = "correct horse battery staple"
+
+// App is a Keygate instance behind a real TLS test server.
+type App struct {
+	*httptest.Server
+	DB       *sqlite.DB
+	Users    *sqlite.UserService
+	Orgs     *sqlite.OrganizationService
+	Sessions *sqlite.SessionService
+	Web      *web.Server
+	Logs     *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Option changes an App's configuration before it starts.
+type Option func(*web.Config, *sqlite.UserService)
+
+// WithSignupMode sets the signup mode.
+func WithSignupMode(mode string) Option {
+	return func(c *web.Config, u *sqlite.UserService) { c.SignupMode, u.SignupMode = mode, mode }
+}
+
+// MustOpenApp starts Keygate on a fresh database.
+func MustOpenApp(tb testing.TB, opts ...Option) *App {
+	tb.Helper()
+	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "keygate.db"))
+	if err := db.OpenAndMigrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	// Cheap hashing keeps the suite fast; the production parameters are
+	// tested in internal/password.
+	hasher := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
+	app := &App{DB: db, Users: sqlite.NewUserService(db, hasher), Orgs: sqlite.NewOrganizationService(db),
+		Sessions: sqlite.NewSessionService(db), Logs: &syncBuffer{}}
+	cfg := web.Config{SessionKey: bytes.Repeat([]byte("k"), 64), SignupMode: "open"}
+	for _, o := range opts {
+		o(&cfg, app.Users)
+	}
+	logger := slog.New(slog.NewTextHandler(app.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var err error
+	app.Web, err = web.NewServer(cfg, web.Services{Users: app.Users, Orgs: app.Orgs, Sessions: app.Sessions}, logger)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	app.Server = httptest.NewTLSServer(app.Web.Handler())
+	tb.Cleanup(app.Server.Close)
+	return app
+}
+
+// Client is a browser: a cookie jar, no automatic redirects.
+type Client struct {
+	*http.Client
+	app *App
+	tb  testing.TB
+}
+
+// NewClient returns a client with an empty cookie jar.
+func (a *App) NewClient(tb testing.TB) *Client {
+	jar, _ := cookiejar.New(nil)
+	c := a.Server.Client()
+	hc := &http.Client{Transport: c.Transport, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	return &Client{Client: hc, app: a, tb: tb}
+}
+
+// Page is a response with its parsed HTML.
+type Page struct {
+	*http.Response
+	Body string
+	Doc  *goquery.Document
+}
+
+// Text returns the trimmed text of the first element matching sel.
+func (p *Page) Text(sel string) string { return strings.TrimSpace(p.Doc.Find(sel).First().Text()) }
+
+// Do sends a request and parses the response.
+func (c *Client) Do(req *http.Request) *Page {
+	c.tb.Helper()
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	return &Page{Response: resp, Body: string(body), Doc: doc}
+}
+
+// Get fetches a path.
+func (c *Client) Get(path string) *Page {
+	c.tb.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.app.URL+path, nil)
+	return c.Do(req)
+}
+
+// Post submits a form as a same-origin browser does.
+func (c *Client) Post(path string, form url.Values) *Page {
+	c.tb.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.app.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", c.app.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return c.Do(req)
+}
+
+// Follow fetches a redirect's target.
+func (c *Client) Follow(p *Page) *Page {
+	c.tb.Helper()
+	if p.StatusCode < 300 || p.StatusCode > 399 {
+		c.tb.Fatalf("status = %d, want a redirect; body: %.300s", p.StatusCode, p.Body)
+	}
+	loc, err := p.Location()
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	return c.Get(loc.RequestURI())
+}
+
+// SessionCookie returns the client's session cookie value, or "".
+func (c *Client) SessionCookie() string {
+	u, _ := url.Parse(c.app.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == web.SessionCookieName {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// SetSessionCookie replaces the client's session cookie.
+func (c *Client) SetSessionCookie(value string) {
+	u, _ := url.Parse(c.app.URL)
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: web.SessionCookieName, Value: value, Path: "/", Secure: true}})
+}
+
+var orgPath = regexp.MustCompile(`^/orgs/(org_[0-9A-Za-z]+)$`)
+
+// MustSignup signs up through the form and returns the new organization's id.
+func (c *Client) MustSignup(name, email, orgName string) string {
+	c.tb.Helper()
+	p := c.Post("/signup", url.Values{"name": {name}, "email": {email}, "password": {testPassword}, "organization": {orgName}})
+	if p.StatusCode != http.StatusSeeOther {
+		c.tb.Fatalf("signup status = %d; body: %.500s", p.StatusCode, p.Body)
+	}
+	loc, _ := p.Location()
+	m := orgPath.FindStringSubmatch(loc.Path)
+	if m == nil {
+		c.tb.Fatalf("signup redirected to %s", loc)
+	}
+	return m[1]
+}
+
+// MustLogin logs in through the form.
+func (c *Client) MustLogin(email, pw string) {
+	c.tb.Helper()
+	p := c.Post("/login", url.Values{"email": {email}, "password": {pw}})
+	if p.StatusCode != http.StatusSeeOther {
+		c.tb.Fatalf("login status = %d; body: %.500s", p.StatusCode, p.Body)
+	}
+}
+
+// MustUser returns a user by email.
+func (a *App) MustUser(tb testing.TB, email string) *keygate.User {
+	tb.Helper()
+	u, err := a.Users.FindUserByEmail(context.Background(), email)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
+}
+
+// Count returns the rows of a table.
+func (a *App) Count(tb testing.TB, table string) int {
+	tb.Helper()
+	var n int
+	if err := a.DB.WriteConn().QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// assertStatus fails the test unless p has status want.
+func assertStatus(tb testing.TB, p *Page, want int) {
+	tb.Helper()
+	if p.StatusCode != want {
+		tb.Fatalf("status = %d, want %d; body: %.600s", p.StatusCode, want, p.Body)
+	}
+}
+
+// fieldError returns the message shown beside a form field.
+func fieldError(p *Page, field string) string { return p.Text("#f-" + field + "-error") }
+
+var _ = time.Second
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+type goquerySelection = goquery.Selection
