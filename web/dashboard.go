@@ -44,12 +44,6 @@ func (s *Server) handleConversations(w http.ResponseWriter, r *http.Request) {
 		"No conversations yet", "Conversations appear here when an application records one with POST /api/v1/conversations."))
 }
 
-func (s *Server) handleAPIKeys(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, views.SectionPage(s.layout(r, "API Keys", "api-keys"),
-		"API Keys", "Keys that let your applications call the Keygate API.",
-		"No API keys yet", "API keys for this organization will be listed here."))
-}
-
 func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, views.SectionPage(s.layout(r, "Members", "members"),
 		"Members", "People in this organization and their roles.",

@@ -34,6 +34,7 @@ type App struct {
 	Users    *sqlite.UserService
 	Orgs     *sqlite.OrganizationService
 	Sessions *sqlite.SessionService
+	Keys     *sqlite.APIKeyService
 	Web      *web.Server
 	Logs     *syncBuffer
 }
@@ -75,14 +76,15 @@ func MustOpenApp(tb testing.TB, opts ...Option) *App {
 	// tested in internal/password.
 	hasher := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
 	app := &App{DB: db, Users: sqlite.NewUserService(db, hasher), Orgs: sqlite.NewOrganizationService(db),
-		Sessions: sqlite.NewSessionService(db), Logs: &syncBuffer{}}
+		Sessions: sqlite.NewSessionService(db), Keys: sqlite.NewAPIKeyService(db), Logs: &syncBuffer{}}
 	cfg := web.Config{SessionKey: bytes.Repeat([]byte("k"), 64), SignupMode: "open"}
 	for _, o := range opts {
 		o(&cfg, app.Users)
 	}
 	logger := slog.New(slog.NewTextHandler(app.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
-	app.Web, err = web.NewServer(cfg, web.Services{Users: app.Users, Orgs: app.Orgs, Sessions: app.Sessions}, logger)
+	app.Web, err = web.NewServer(cfg, web.Services{Users: app.Users, Orgs: app.Orgs, Sessions: app.Sessions,
+		APIKeys: app.Keys, Audit: sqlite.NewAuditService(db)}, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func (s *Server) renderOrgSettings(w http.ResponseWriter, r *http.Request, statu
 	s.render(w, r, status, views.OrgSettingsPage(l, views.OrgSettings{
 		Form: form, Delete: del, OrgName: org.Name,
 		CanEdit: l.Org.IsAdmin, CanDelete: l.Org.IsOwner,
-		SaveURL: l.Org.URL("settings"), DeleteURL: l.Org.URL("delete"), APIKeysURL: l.Org.URL("api-keys"),
+		SaveURL: l.Org.URL("settings"), DeleteURL: l.Org.URL("delete"), APIKeysURL: l.Org.URL("api-keys"), AuditURL: l.Org.URL("audit-log"),
 	}))
 }
 

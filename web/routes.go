@@ -39,6 +39,15 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /orgs/{org}/bots", s.requireOrg(s.handleBots))
 	mux.HandleFunc("GET /orgs/{org}/conversations", s.requireOrg(s.handleConversations))
 	mux.HandleFunc("GET /orgs/{org}/api-keys", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleAPIKeys))
+	mux.HandleFunc("GET /orgs/{org}/api-keys/new", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleNewAPIKey))
+	mux.HandleFunc("POST /orgs/{org}/api-keys", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleCreateAPIKey))
+	mux.HandleFunc("GET /orgs/{org}/api-keys/{key}", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleAPIKey))
+	mux.HandleFunc("POST /orgs/{org}/api-keys/{key}", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleUpdateAPIKey))
+	mux.HandleFunc("GET /orgs/{org}/api-keys/{key}/revoke", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleRevokePage))
+	mux.HandleFunc("POST /orgs/{org}/api-keys/{key}/revoke", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleRevokeAPIKey))
+	mux.HandleFunc("GET /orgs/{org}/api-keys/{key}/roll", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleRollPage))
+	mux.HandleFunc("POST /orgs/{org}/api-keys/{key}/roll", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleRollAPIKey))
+	mux.HandleFunc("GET /orgs/{org}/audit-log", s.requireOrgAdmin(msgAuditAdmin, s.handleAuditLog))
 	mux.HandleFunc("GET /orgs/{org}/members", s.requireOrgAdmin(msgMembersAdmin, s.handleMembers))
 	mux.HandleFunc("GET /orgs/{org}/settings", s.requireOrg(s.handleOrgSettings))
 	mux.HandleFunc("POST /orgs/{org}/settings", s.requireOrg(s.handleUpdateOrg))
@@ -67,4 +76,5 @@ func (s *Server) routes() http.Handler {
 const (
 	msgAPIKeysAdmin = "You need the Admin role to manage API keys"
 	msgMembersAdmin = "You need the Admin role to manage members"
+	msgAuditAdmin   = "You need the Admin role to view the audit log"
 )

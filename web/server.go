@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -30,6 +31,8 @@ type Config struct {
 	SessionKey []byte
 	// SignupMode is shown on the signup page (open, invite, closed).
 	SignupMode string
+	// Now is the clock; nil means time.Now. Tests inject one.
+	Now func() time.Time
 }
 
 // Server holds the services and builds the handlers.
@@ -42,6 +45,8 @@ type Server struct {
 	users         keygate.UserService
 	orgs          keygate.OrganizationService
 	sessions      keygate.SessionService
+	apiKeys       keygate.APIKeyService
+	audit         keygate.AuditService
 	store         *SessionStore
 	loginAccounts ratelimit.Throttler
 	loginIPs      ratelimit.Throttler
@@ -54,6 +59,8 @@ type Services struct {
 	Users    keygate.UserService
 	Orgs     keygate.OrganizationService
 	Sessions keygate.SessionService
+	APIKeys  keygate.APIKeyService
+	Audit    keygate.AuditService
 }
 
 // NewServer builds a Server. logger may be nil.
@@ -63,9 +70,12 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, logger: logger, now: time.Now,
-		users: svc.Users, orgs: svc.Orgs, sessions: svc.Sessions,
+		users: svc.Users, orgs: svc.Orgs, sessions: svc.Sessions, apiKeys: svc.APIKeys, audit: svc.Audit,
 		loginAccounts: ratelimit.NewFailureWindow(5, 15*time.Minute),
 		loginIPs:      ratelimit.NewFailureWindow(50, 15*time.Minute),
+	}
+	if cfg.Now != nil {
+		s.now = cfg.Now
 	}
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(cfg.BaseURL)
@@ -83,3 +93,12 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 
 // Handler returns the handler for the HTTPS listener.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// publicBaseURL is the URL clients reach this instance at: the configured
+// base URL, or the scheme and host of the request.
+func (s *Server) publicBaseURL(r *http.Request) string {
+	if s.baseURL != nil {
+		return strings.TrimSuffix(s.baseURL.String(), "/")
+	}
+	return "https://" + r.Host
+}

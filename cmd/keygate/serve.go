@@ -91,6 +91,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		BaseURL: c.BaseURL, HTTPSPort: httpsPort, TrustedProxies: proxies, SessionKey: sessionKey, SignupMode: c.Signup,
 	}, web.Services{
 		Users: users, Orgs: sqlite.NewOrganizationService(db), Sessions: sessions,
+		APIKeys: sqlite.NewAPIKeyService(db), Audit: sqlite.NewAuditService(db),
 	}, logger)
 	if err != nil {
 		httpsLn.Close()

@@ -50,3 +50,18 @@ type AuditService interface {
 	// the total matching. Admin or Owner. Returns ENOTFOUND, EFORBIDDEN.
 	FindAuditEvents(ctx context.Context, filter AuditFilter) ([]*AuditEvent, int, error)
 }
+
+// Audit actions on API keys.
+const (
+	AuditAPIKeyCreate = "api_key.create"
+	AuditAPIKeyRoll   = "api_key.roll"
+	AuditAPIKeyRevoke = "api_key.revoke"
+	AuditAPIKeyUpdate = "api_key.update"
+)
+
+// AuditActions lists every action, for the audit log's filter.
+var AuditActions = []string{
+	AuditAPIKeyCreate, AuditAPIKeyRoll, AuditAPIKeyRevoke, AuditAPIKeyUpdate,
+	AuditLogin, AuditLoginFailed, AuditLogout, AuditSignup, AuditProfileUpdated, AuditPasswordChanged, AuditSessionRevoked,
+	AuditOrganizationCreate, AuditOrganizationUpdate,
+}

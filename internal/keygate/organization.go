@@ -76,6 +76,13 @@ func ValidateOrganizationName(name string) string {
 	return ""
 }
 
+// Member is a user's membership in an organization.
+type Member struct {
+	User     *User
+	Role     Role
+	JoinedAt time.Time
+}
+
 // OrganizationService manages organizations. Every call acts as the user in
 // the context and sees only that user's organizations: another
 // organization's id is ENOTFOUND, a call without the role EFORBIDDEN.
@@ -94,6 +101,10 @@ type OrganizationService interface {
 	// UpdateOrganization changes an organization; Admin or Owner. Returns
 	// ENOTFOUND, EFORBIDDEN, EINVALID.
 	UpdateOrganization(ctx context.Context, publicID string, upd OrganizationUpdate) (*Organization, error)
+
+	// FindMembers lists an organization's members by name; Admin or Owner.
+	// Returns ENOTFOUND, EFORBIDDEN.
+	FindMembers(ctx context.Context, publicID string) ([]*Member, error)
 
 	// DeleteOrganization deletes an organization and everything in it; Owner
 	// only, and confirm must equal its name. Returns ENOTFOUND, EFORBIDDEN,

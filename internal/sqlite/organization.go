@@ -223,3 +223,36 @@ func (s *OrganizationService) AddMember(ctx context.Context, orgPublicID string,
 	}
 	return tx.Commit()
 }
+
+// FindMembers lists an organization's members; Admin or Owner.
+func (s *OrganizationService) FindMembers(ctx context.Context, publicID string) ([]*keygate.Member, error) {
+	org, err := findOrganizationForUser(ctx, s.db.reader(), publicID)
+	if err != nil {
+		return nil, err
+	}
+	if !org.Role.AtLeast(keygate.RoleAdmin) {
+		return nil, keygate.Errorf(keygate.EFORBIDDEN, "You need the Admin role to manage members")
+	}
+	rows, err := s.db.reader().QueryContext(ctx, `
+		SELECT `+userColumns+`, m.role, m.created_at
+		FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.organization_id = $1 ORDER BY u.name COLLATE NOCASE, u.id`, org.ID)
+	if err != nil {
+		return nil, fmt.Errorf("find members: %w", err)
+	}
+	defer rows.Close()
+	var out []*keygate.Member
+	for rows.Next() {
+		var u keygate.User
+		var m keygate.Member
+		var disabled sql.NullInt64
+		var created, updated, joined int64
+		if err := rows.Scan(&u.ID, &u.PublicID, &u.Name, &u.Email, &u.IsSuperuser, &u.HasPassword, &disabled, &created, &updated, &m.Role, &joined); err != nil {
+			return nil, fmt.Errorf("scan member: %w", err)
+		}
+		u.DisabledAt, u.CreatedAt, u.UpdatedAt = fromNullMS(disabled), fromMS(created), fromMS(updated)
+		m.User, m.JoinedAt = &u, fromMS(joined)
+		out = append(out, &m)
+	}
+	return out, rows.Err()
+}

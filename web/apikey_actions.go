@@ -1,0 +1,193 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/views"
+)
+
+// loadKey finds the key named in the path in the organization in view.
+func (s *Server) loadKey(r *http.Request) (*keygate.APIKey, error) {
+	return s.apiKeys.FindAPIKeyByID(r.Context(), pageFrom(r).org.PublicID, r.PathValue("key"))
+}
+
+func (s *Server) keyDetail(r *http.Request, l views.Layout, k *keygate.APIKey, f views.Form) views.APIKeyDetail {
+	if f.Values == nil {
+		f.Values = map[string]string{"name": k.Name, "environment": string(k.Environment), "note": k.Note}
+	}
+	d := views.APIKeyDetail{
+		Key: s.keyRow(*l.Org, k, s.now()), Note: k.Note, Form: f, Envs: environmentOptions(),
+		Editable: k.RevokedAt == nil, ListURL: l.Org.URL("api-keys"),
+		RolledFrom: k.RolledFrom, RolledTo: k.RolledTo,
+	}
+	if k.RolledFrom != "" {
+		d.RolledFromURL = l.Org.URL("api-keys/" + k.RolledFrom)
+	}
+	if k.RolledTo != "" {
+		d.RolledToURL = l.Org.URL("api-keys/" + k.RolledTo)
+	}
+	return d
+}
+
+func (s *Server) handleAPIKey(w http.ResponseWriter, r *http.Request) {
+	k, err := s.loadKey(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	l := s.layout(r, k.Name, "api-keys")
+	s.render(w, r, http.StatusOK, views.APIKeyDetailPage(l, s.keyDetail(r, l, k, views.Form{})))
+}
+
+func (s *Server) handleUpdateAPIKey(w http.ResponseWriter, r *http.Request) {
+	f := formOf(r, "name", "environment", "note")
+	name, env, note := f.Value("name"), keygate.Environment(f.Value("environment")), f.Value("note")
+	org := pageFrom(r).org
+	k, err := s.apiKeys.UpdateAPIKey(r.Context(), org.PublicID, r.PathValue("key"), keygate.APIKeyUpdate{Name: &name, Environment: &env, Note: &note})
+	if keygate.ErrorCode(err) == keygate.EINVALID {
+		cur, lerr := s.loadKey(r)
+		if lerr != nil {
+			s.Error(w, r, lerr)
+			return
+		}
+		l := s.layout(r, cur.Name, "api-keys")
+		s.render(w, r, http.StatusBadRequest, views.APIKeyDetailPage(l, s.keyDetail(r, l, cur, formWithError(f, err))))
+		return
+	} else if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.addFlash(w, r, "success", "Key “"+k.Name+"” saved.")
+	http.Redirect(w, r, "/orgs/"+org.PublicID+"/api-keys/"+k.PublicID, http.StatusSeeOther)
+}
+
+func (s *Server) handleRevokePage(w http.ResponseWriter, r *http.Request) {
+	k, err := s.loadKey(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	l := s.layout(r, "Revoke "+k.Name, "api-keys")
+	row := s.keyRow(*l.Org, k, s.now())
+	s.render(w, r, http.StatusOK, views.RevokePage(l, row.RevokeQuestion, row.RevokeURL, l.Org.URL("api-keys")))
+}
+
+func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	org := pageFrom(r).org
+	k, err := s.apiKeys.RevokeAPIKey(r.Context(), org.PublicID, r.PathValue("key"))
+	if keygate.ErrorCode(err) == keygate.EINVALID {
+		// Already revoked: say so on the list rather than on an error page.
+		s.addFlash(w, r, "info", keygate.ErrorMessage(err))
+		http.Redirect(w, r, "/orgs/"+org.PublicID+"/api-keys?state=revoked", http.StatusSeeOther)
+		return
+	} else if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.addFlash(w, r, "success", "Key “"+k.Name+"” revoked. Requests using it now fail.")
+	http.Redirect(w, r, "/orgs/"+org.PublicID+"/api-keys", http.StatusSeeOther)
+}
+
+// graceOf maps the roll form's choice to a duration.
+var graceOf = map[string]time.Duration{"0": 0, "1h": time.Hour, "24h": 24 * time.Hour, "168h": 7 * 24 * time.Hour}
+
+func (s *Server) rollForm(l views.Layout, k *keygate.APIKey) views.RollForm {
+	return views.RollForm{
+		KeyName: k.Name, Action: l.Org.URL("api-keys/" + k.PublicID + "/roll"), Token: newFormToken(),
+		Grace: "1h", CancelURL: l.Org.URL("api-keys"),
+	}
+}
+
+func (s *Server) handleRollPage(w http.ResponseWriter, r *http.Request) {
+	k, err := s.loadKey(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	l := s.layout(r, "Roll "+k.Name, "api-keys")
+	s.render(w, r, http.StatusOK, views.RollPage(l, s.rollForm(l, k)))
+}
+
+func (s *Server) handleRollAPIKey(w http.ResponseWriter, r *http.Request) {
+	l := s.layout(r, "API Keys", "api-keys")
+	choice := r.PostFormValue("grace")
+	grace, ok := graceOf[choice]
+	if !ok {
+		k, err := s.loadKey(r)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		f := s.rollForm(l, k)
+		f.Grace, f.Error = choice, "Choose how long the old key keeps working."
+		s.render(w, r, http.StatusBadRequest, views.RollPage(l, f))
+		return
+	}
+	next, secret, old, err := s.apiKeys.RollAPIKey(r.Context(), l.Org.ID, r.PathValue("key"), grace, r.PostFormValue("form_token"))
+	switch keygate.ErrorCode(err) {
+	case "":
+	case keygate.ECONFLICT, keygate.EINVALID:
+		s.addFlash(w, r, "info", keygate.ErrorMessage(err))
+		http.Redirect(w, r, l.Org.URL("api-keys"), http.StatusSeeOther)
+		return
+	default:
+		s.Error(w, r, err)
+		return
+	}
+	note := "The old key was revoked."
+	if old.RevokedAt == nil && old.ExpiresAt != nil {
+		text, _ := views.ExpiryText(old.ExpiresAt, s.now())
+		note = "The old key (" + old.Hint + ") keeps working until it expires: " + lowerFirst(text) + "."
+	}
+	s.renderCreatedKey(w, r, l, next, secret, note)
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]|0x20) + s[1:]
+}
+
+func (s *Server) handleAuditLog(w http.ResponseWriter, r *http.Request) {
+	l := s.layout(r, "Audit log", "settings")
+	q := r.URL.Query()
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	const per = 50
+	events, total, err := s.audit.FindAuditEvents(r.Context(), keygate.AuditFilter{
+		OrganizationID: l.Org.ID, Action: q.Get("action"), ActorID: q.Get("actor"), Offset: (page - 1) * per, Limit: per,
+	})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	members, err := s.orgs.FindMembers(r.Context(), l.Org.ID)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	now := s.now()
+	p := views.AuditPage{Action: q.Get("action"), Actor: q.Get("actor"), URL: l.Org.URL("audit-log")}
+	for _, a := range keygate.AuditActions {
+		p.Actions = append(p.Actions, views.Option{Value: a, Label: a})
+	}
+	for _, m := range members {
+		p.Actors = append(p.Actors, views.Option{Value: m.User.PublicID, Label: m.User.Name + " (" + m.User.Email + ")"})
+	}
+	for _, e := range events {
+		target := e.TargetName
+		if e.TargetID != "" && e.TargetType == "api_key" {
+			target = e.TargetName + " (" + e.TargetID + ")"
+		}
+		p.Rows = append(p.Rows, views.AuditRow{
+			At: views.Time{At: e.CreatedAt, Now: now}, Actor: nameOr(e.ActorName, "—"), Action: e.Action,
+			Target: target, IP: e.IP, Agent: describeUserAgent(e.UserAgent),
+		})
+	}
+	p.Pagination = paginate(p.URL, q, page, total, per)
+	s.render(w, r, http.StatusOK, views.AuditLogPage(l, p))
+}

@@ -1,0 +1,246 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/views"
+)
+
+// keysPerPage is the API Keys list's page size.
+const keysPerPage = 50
+
+// newFormToken returns a random one-time token for a form that creates a
+// key, so that submitting it twice creates one key.
+func newFormToken() string { return rand.Text() }
+
+func environmentOptions() []views.Option {
+	out := make([]views.Option, len(keygate.Environments))
+	for i, e := range keygate.Environments {
+		out[i] = views.Option{Value: string(e), Label: e.Label()}
+	}
+	return out
+}
+
+var keyStateOptions = []views.Option{{Value: "active", Label: "Active"}, {Value: "expired", Label: "Expired"}, {Value: "revoked", Label: "Revoked"}}
+
+// newKeyForm returns an empty create form: 90 days, production, read.
+func (s *Server) newKeyForm(org views.Org) views.KeyForm {
+	return views.KeyForm{
+		Form:         views.Form{Values: map[string]string{"environment": string(keygate.EnvProduction)}},
+		Token:        newFormToken(),
+		Action:       org.URL("api-keys"),
+		CancelURL:    org.URL("api-keys"),
+		Scopes:       map[string]bool{"read": true},
+		Expiration:   "90",
+		MinDate:      s.now().UTC().AddDate(0, 0, 1).Format(time.DateOnly),
+		Environments: environmentOptions(),
+	}
+}
+
+// keyRow builds a list row for k.
+func (s *Server) keyRow(org views.Org, k *keygate.APIKey, now time.Time) views.APIKeyRow {
+	row := views.APIKeyRow{
+		ID: k.PublicID, Name: k.Name, Env: string(k.Environment), EnvLabel: k.Environment.Label(), Hint: k.Hint,
+		CreatedBy: nameOr(k.CreatedByName, "Deleted user"), Created: views.Time{At: k.CreatedAt, Now: now},
+		LastUsedIP: k.LastUsedIP, State: string(k.State(now)), RevokedBy: nameOr(k.RevokedByName, "Deleted user"),
+		URL:            org.URL("api-keys/" + k.PublicID),
+		RollURL:        org.URL("api-keys/" + k.PublicID + "/roll"),
+		RevokeURL:      org.URL("api-keys/" + k.PublicID + "/revoke"),
+		RevokeQuestion: "Revoke “" + k.Name + "”? Applications using it will stop working immediately. This cannot be undone.",
+	}
+	for _, sc := range k.Scopes {
+		row.Scopes = append(row.Scopes, views.Option{Value: string(sc), Label: sc.Label()})
+	}
+	if k.LastUsedAt != nil {
+		row.LastUsed = views.Time{At: *k.LastUsedAt, Now: now}
+	}
+	if k.RevokedAt != nil {
+		row.Revoked = views.Time{At: *k.RevokedAt, Now: now}
+	}
+	row.Expiry, row.ExpirySoon = views.ExpiryText(k.ExpiresAt, now)
+	return row
+}
+
+func nameOr(name, fallback string) string {
+	if name == "" {
+		return fallback
+	}
+	return name
+}
+
+// keysPage builds the list page for the request's filters.
+func (s *Server) keysPage(ctx context.Context, q url.Values, org views.Org) (views.APIKeysPage, error) {
+	state := q.Get("state")
+	if state != "expired" && state != "revoked" {
+		state = "active"
+	}
+	env := keygate.Environment(q.Get("env"))
+	if !env.Valid() {
+		env = ""
+	}
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	keys, total, err := s.apiKeys.FindAPIKeys(ctx, keygate.APIKeyFilter{
+		OrganizationID: org.ID, Query: q.Get("q"), Environment: env, State: keygate.KeyState(state),
+		Offset: (page - 1) * keysPerPage, Limit: keysPerPage,
+	})
+	if err != nil {
+		return views.APIKeysPage{}, err
+	}
+	now := s.now()
+	p := views.APIKeysPage{
+		Query: q.Get("q"), Env: string(env), State: state, States: keyStateOptions,
+		Create: s.newKeyForm(org), NewURL: org.URL("api-keys/new"), ListURL: org.URL("api-keys"),
+		Roll: views.RollForm{Token: newFormToken(), Grace: "1h"},
+	}
+	for _, k := range keys {
+		p.Keys = append(p.Keys, s.keyRow(org, k, now))
+	}
+	p.Pagination = paginate(org.URL("api-keys"), q, page, total, keysPerPage)
+	return p, nil
+}
+
+// paginate builds page links that keep the other query parameters.
+func paginate(base string, q url.Values, page, total, per int) views.Pagination {
+	pages := max((total+per-1)/per, 1)
+	p := views.Pagination{Page: page, Pages: pages, Total: total}
+	link := func(n int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
+		}
+		v.Set("page", strconv.Itoa(n))
+		return base + "?" + v.Encode()
+	}
+	if page > 1 {
+		p.PrevURL = link(page - 1)
+	}
+	if page < pages {
+		p.NextURL = link(page + 1)
+	}
+	return p
+}
+
+func (s *Server) handleAPIKeys(w http.ResponseWriter, r *http.Request) {
+	l := s.layout(r, "API Keys", "api-keys")
+	p, err := s.keysPage(r.Context(), r.URL.Query(), *l.Org)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.APIKeysListPage(l, p))
+}
+
+func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
+	l := s.layout(r, "Create API Key", "api-keys")
+	s.render(w, r, http.StatusOK, views.NewAPIKeyPage(l, s.newKeyForm(*l.Org)))
+}
+
+// parseKeyForm reads the create form. Expiration problems are reported
+// with the service's validation errors, beside their fields.
+func (s *Server) parseKeyForm(r *http.Request, org views.Org) (*keygate.APIKeyCreate, views.KeyForm, *keygate.ValidationErrors) {
+	f := s.newKeyForm(org)
+	f.Form = formOf(r, "name", "environment", "note", "expiration_date")
+	f.Token = r.PostFormValue("form_token")
+	f.Expiration = r.PostFormValue("expiration")
+	f.Scopes = map[string]bool{}
+	in := &keygate.APIKeyCreate{
+		Name: f.Form.Value("name"), Environment: keygate.Environment(f.Form.Value("environment")),
+		Note: f.Form.Value("note"), FormToken: f.Token,
+	}
+	for _, sc := range r.PostForm["scopes"] {
+		f.Scopes[sc] = true
+		in.Scopes = append(in.Scopes, keygate.Scope(sc))
+	}
+	var v keygate.ValidationErrors
+	now := s.now().UTC()
+	switch f.Expiration {
+	case "7", "30", "60", "90":
+		days, _ := strconv.Atoi(f.Expiration)
+		t := now.AddDate(0, 0, days)
+		in.ExpiresAt = &t
+	case "none":
+	case "custom":
+		day, err := time.Parse(time.DateOnly, f.Form.Value("expiration_date"))
+		if err != nil {
+			v.Add("expiration_date", "Enter a date, like 2027-01-31.")
+			break
+		}
+		// The key works until the end of that day, UTC.
+		t := day.AddDate(0, 0, 1)
+		if !t.After(now.Add(time.Hour)) {
+			v.Add("expiration_date", "Choose a date after today.")
+			break
+		}
+		in.ExpiresAt = &t
+	default:
+		v.Add("expiration", "Choose when the key expires.")
+	}
+	return in, f, &v
+}
+
+func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
+	l := s.layout(r, "API Keys", "api-keys")
+	org := *l.Org
+	in, f, v := s.parseKeyForm(r, org)
+	var key *keygate.APIKey
+	var secret string
+	err := v.Err()
+	if err == nil {
+		key, secret, err = s.apiKeys.CreateAPIKey(r.Context(), org.ID, in)
+	} else if verr := in.Validate(s.now()); verr != nil {
+		// Show the service's field checks alongside the expiration's.
+		for k, m := range verr.Fields {
+			v.Add(k, m)
+		}
+		err = v.Err()
+	}
+	switch {
+	case keygate.ErrorCode(err) == keygate.ECONFLICT:
+		// The form was already used: a resubmission creates nothing.
+		s.addFlash(w, r, "info", keygate.ErrorMessage(err))
+		http.Redirect(w, r, org.URL("api-keys"), http.StatusSeeOther)
+		return
+	case keygate.ErrorCode(err) == keygate.EINVALID:
+		f.Form = formWithError(f.Form, err)
+		if r.PostFormValue("from") == "page" {
+			s.render(w, r, http.StatusBadRequest, views.NewAPIKeyPage(s.layout(r, "Create API Key", "api-keys"), f))
+			return
+		}
+		p, perr := s.keysPage(r.Context(), nil, org)
+		if perr != nil {
+			s.Error(w, r, perr)
+			return
+		}
+		p.Create, p.OpenCreate = f, true
+		s.render(w, r, http.StatusBadRequest, views.APIKeysListPage(l, p))
+		return
+	case err != nil:
+		s.Error(w, r, err)
+		return
+	}
+	s.renderCreatedKey(w, r, l, key, secret, "")
+}
+
+// renderCreatedKey answers a create or roll with the list and the "API Key
+// Created" modal. This response is the only one that ever carries the
+// secret: nothing may store it.
+func (s *Server) renderCreatedKey(w http.ResponseWriter, r *http.Request, l views.Layout, key *keygate.APIKey, secret, oldNote string) {
+	p, err := s.keysPage(r.Context(), nil, *l.Org)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	p.Created = &views.CreatedKey{
+		Name: key.Name, Secret: secret, ReturnURL: l.Org.URL("api-keys"), OldKeyNote: oldNote,
+		Curl: fmt.Sprintf(`curl -H "Authorization: Token %s" %s/api/v1/me`, secret, s.publicBaseURL(r)),
+	}
+	s.render(w, r, http.StatusOK, views.APIKeysListPage(l, p))
+}
