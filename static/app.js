@@ -23,7 +23,12 @@
   // openModal shows a <dialog> as a real modal and remembers what to give
   // focus back to when it closes.
   function openModal(dialog, trigger) {
-    if (dialog.open) dialog.close();
+    if (dialog.open) {
+      // Shown without JavaScript (the open attribute): reopen it as a modal.
+      // The close event this queues is not a real close.
+      dialog._reopening = true;
+      dialog.close();
+    }
     dialog._trigger = trigger || document.activeElement;
     dialog.showModal();
     var first = dialog.querySelector("[autofocus]") || dialog.querySelector('[aria-invalid="true"]') || dialog.querySelector(FOCUSABLE);
@@ -32,6 +37,7 @@
 
   document.querySelectorAll("dialog.modal").forEach(function (dialog) {
     dialog.addEventListener("close", function () {
+      if (dialog._reopening) { dialog._reopening = false; return; }
       if (dialog.hasAttribute("data-secret-dialog")) forgetSecret(dialog);
       var t = dialog._trigger;
       if (t && document.body.contains(t)) t.focus();

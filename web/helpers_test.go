@@ -37,6 +37,27 @@ type App struct {
 	Keys     *sqlite.APIKeyService
 	Web      *web.Server
 	Logs     *syncBuffer
+	Clock    *Clock
+}
+
+// Clock is the test's clock: real time plus an offset the test advances.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 type syncBuffer struct {
@@ -67,7 +88,9 @@ func WithSignupMode(mode string) Option {
 // MustOpenApp starts Keygate on a fresh database.
 func MustOpenApp(tb testing.TB, opts ...Option) *App {
 	tb.Helper()
+	clock := &Clock{}
 	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "keygate.db"))
+	db.Now = clock.Now
 	if err := db.OpenAndMigrate(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
@@ -76,8 +99,8 @@ func MustOpenApp(tb testing.TB, opts ...Option) *App {
 	// tested in internal/password.
 	hasher := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
 	app := &App{DB: db, Users: sqlite.NewUserService(db, hasher), Orgs: sqlite.NewOrganizationService(db),
-		Sessions: sqlite.NewSessionService(db), Keys: sqlite.NewAPIKeyService(db), Logs: &syncBuffer{}}
-	cfg := web.Config{SessionKey: bytes.Repeat([]byte("k"), 64), SignupMode: "open"}
+		Sessions: sqlite.NewSessionService(db), Keys: sqlite.NewAPIKeyService(db), Logs: &syncBuffer{}, Clock: clock}
+	cfg := web.Config{SessionKey: bytes.Repeat([]byte("k"), 64), SignupMode: "open", Now: clock.Now}
 	for _, o := range opts {
 		o(&cfg, app.Users)
 	}
@@ -239,8 +262,6 @@ func assertStatus(tb testing.TB, p *Page, want int) {
 
 // fieldError returns the message shown beside a form field.
 func fieldError(p *Page, field string) string { return p.Text("#f-" + field + "-error") }
-
-var _ = time.Second
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
