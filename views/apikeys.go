@@ -57,6 +57,7 @@ type APIKeyRow struct {
 	RollURL        string
 	RevokeURL      string
 	RevokeQuestion string
+	Exposed        bool
 }
 
 // CreatedKey is the secret shown once, in the "API Key Created" modal.
@@ -117,6 +118,8 @@ type APIKeyDetail struct {
 	ListURL                   string
 	RolledFrom, RolledFromURL string
 	RolledTo, RolledToURL     string
+	DefaultRateLimit          string
+	LastUsedAgent             string
 }
 
 // ExpiryText describes when a key expires, relative to now.

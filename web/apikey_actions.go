@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/ratelimit"
 	"github.com/keygate/keygate/views"
 )
 
@@ -16,12 +17,16 @@ func (s *Server) loadKey(r *http.Request) (*keygate.APIKey, error) {
 
 func (s *Server) keyDetail(r *http.Request, l views.Layout, k *keygate.APIKey, f views.Form) views.APIKeyDetail {
 	if f.Values == nil {
-		f.Values = map[string]string{"name": k.Name, "environment": string(k.Environment), "note": k.Note}
+		f.Values = map[string]string{"name": k.Name, "environment": string(k.Environment), "note": k.Note, "rate_limit": k.RateLimit}
 	}
 	d := views.APIKeyDetail{
 		Key: s.keyRow(*l.Org, k, s.now()), Note: k.Note, Form: f, Envs: environmentOptions(),
 		Editable: k.RevokedAt == nil, ListURL: l.Org.URL("api-keys"),
 		RolledFrom: k.RolledFrom, RolledTo: k.RolledTo,
+		DefaultRateLimit: s.cfg.RateLimit.String(), LastUsedAgent: describeUserAgent(k.LastUsedUserAgent),
+	}
+	if k.LastUsedUserAgent == "" {
+		d.LastUsedAgent = ""
 	}
 	if k.RolledFrom != "" {
 		d.RolledFromURL = l.Org.URL("api-keys/" + k.RolledFrom)
@@ -43,10 +48,21 @@ func (s *Server) handleAPIKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUpdateAPIKey(w http.ResponseWriter, r *http.Request) {
-	f := formOf(r, "name", "environment", "note")
-	name, env, note := f.Value("name"), keygate.Environment(f.Value("environment")), f.Value("note")
+	f := formOf(r, "name", "environment", "note", "rate_limit")
+	name, env, note, limit := f.Value("name"), keygate.Environment(f.Value("environment")), f.Value("note"), f.Value("rate_limit")
 	org := pageFrom(r).org
-	k, err := s.apiKeys.UpdateAPIKey(r.Context(), org.PublicID, r.PathValue("key"), keygate.APIKeyUpdate{Name: &name, Environment: &env, Note: &note})
+	var err error
+	var k *keygate.APIKey
+	if limit != "" {
+		if l, perr := ratelimit.ParseLimit(limit); perr != nil {
+			err = keygate.FieldError("rate_limit", "Enter a limit like 1000/h, 60/m or 10/s.")
+		} else {
+			limit = l.String()
+		}
+	}
+	if err == nil {
+		k, err = s.apiKeys.UpdateAPIKey(r.Context(), org.PublicID, r.PathValue("key"), keygate.APIKeyUpdate{Name: &name, Environment: &env, Note: &note, RateLimit: &limit})
+	}
 	if keygate.ErrorCode(err) == keygate.EINVALID {
 		cur, lerr := s.loadKey(r)
 		if lerr != nil {

@@ -49,11 +49,12 @@ func (s *Server) keyRow(org views.Org, k *keygate.APIKey, now time.Time) views.A
 	row := views.APIKeyRow{
 		ID: k.PublicID, Name: k.Name, Env: string(k.Environment), EnvLabel: k.Environment.Label(), Hint: k.Hint,
 		CreatedBy: nameOr(k.CreatedByName, "Deleted user"), Created: views.Time{At: k.CreatedAt, Now: now},
-		LastUsedIP: k.LastUsedIP, State: string(k.State(now)), RevokedBy: nameOr(k.RevokedByName, "Deleted user"),
+		LastUsedIP: k.LastUsedIP, State: string(k.State(now)), RevokedBy: nameOr(k.RevokedByName, "an API key or a deleted user"),
 		URL:            org.URL("api-keys/" + k.PublicID),
 		RollURL:        org.URL("api-keys/" + k.PublicID + "/roll"),
 		RevokeURL:      org.URL("api-keys/" + k.PublicID + "/revoke"),
 		RevokeQuestion: "Revoke “" + k.Name + "”? Applications using it will stop working immediately. This cannot be undone.",
+		Exposed:        k.ExposedAt != nil,
 	}
 	for _, sc := range k.Scopes {
 		row.Scopes = append(row.Scopes, views.Option{Value: string(sc), Label: sc.Label()})

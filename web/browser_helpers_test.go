@@ -50,13 +50,19 @@ func NewBrowser(tb testing.TB, app *App) *Browser {
 		}
 		tb.Skip("Chromium not found; ./scripts/test installs it")
 	}
+	// Chromium's helpers may still write to the profile for a moment after
+	// it exits, so the profile is removed with retries, not by t.TempDir.
+	profile, err := os.MkdirTemp("", "keygate-chromium-")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,
 		chromedp.Headless,
 		chromedp.DisableGPU,
 		chromedp.IgnoreCertErrors,
-		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
@@ -66,7 +72,13 @@ func NewBrowser(tb testing.TB, app *App) *Browser {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(string, ...any) {}))
-	tb.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	tb.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	b := &Browser{ctx: ctx, tb: tb, app: app, Step: 15 * time.Second}
 	// The first run starts the browser: it must not carry a step timeout.
 	if err := chromedp.Run(ctx); err != nil {

@@ -18,9 +18,12 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/password"
+	"github.com/keygate/keygate/internal/ratelimit"
 	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/usage"
 	"github.com/keygate/keygate/web"
 )
 
@@ -35,6 +38,8 @@ type App struct {
 	Orgs     *sqlite.OrganizationService
 	Sessions *sqlite.SessionService
 	Keys     *sqlite.APIKeyService
+	Verifier *apikey.Verifier
+	Usage    *usage.Buffer
 	Web      *web.Server
 	Logs     *syncBuffer
 	Clock    *Clock
@@ -77,6 +82,11 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// WithRateLimit sets the default API rate limit.
+func WithRateLimit(l ratelimit.Limit) Option {
+	return func(c *web.Config, _ *sqlite.UserService) { c.RateLimit = l }
+}
+
 // Option changes an App's configuration before it starts.
 type Option func(*web.Config, *sqlite.UserService)
 
@@ -100,6 +110,9 @@ func MustOpenApp(tb testing.TB, opts ...Option) *App {
 	hasher := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
 	app := &App{DB: db, Users: sqlite.NewUserService(db, hasher), Orgs: sqlite.NewOrganizationService(db),
 		Sessions: sqlite.NewSessionService(db), Keys: sqlite.NewAPIKeyService(db), Logs: &syncBuffer{}, Clock: clock}
+	app.Verifier = apikey.NewVerifier(app.Keys)
+	db.OnKeysChanged = app.Verifier.Invalidate
+	app.Usage = usage.NewBuffer(sqlite.NewUsageStore(db))
 	cfg := web.Config{SessionKey: bytes.Repeat([]byte("k"), 64), SignupMode: "open", Now: clock.Now}
 	for _, o := range opts {
 		o(&cfg, app.Users)
@@ -107,7 +120,9 @@ func MustOpenApp(tb testing.TB, opts ...Option) *App {
 	logger := slog.New(slog.NewTextHandler(app.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
 	app.Web, err = web.NewServer(cfg, web.Services{Users: app.Users, Orgs: app.Orgs, Sessions: app.Sessions,
-		APIKeys: app.Keys, Audit: sqlite.NewAuditService(db)}, logger)
+		APIKeys: app.Keys, Audit: sqlite.NewAuditService(db),
+		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
+		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage}, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}

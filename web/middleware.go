@@ -40,6 +40,7 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // the access log reads when the request is done.
 type requestState struct {
 	user  *keygate.User
+	keyID string // the API key's public id, never the key
 	route string
 }
 
@@ -91,6 +92,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			if st.user != nil {
 				attrs = append(attrs, "user_id", st.user.PublicID)
+			}
+			if st.keyID != "" {
+				attrs = append(attrs, "key_id", st.keyID)
 			}
 			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", argsToAttrs(attrs)...)
 		}()
@@ -202,8 +206,10 @@ func (s *Server) clientIP(r *http.Request) string {
 // isHTTPS reports whether the client's connection is HTTPS: TLS on our
 // listener, or X-Forwarded-Proto from a trusted proxy.
 func (s *Server) isHTTPS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
+	if s.fromTrustedProxy(r) {
+		if proto := strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")); proto != "" {
+			return strings.EqualFold(proto, "https")
+		}
 	}
-	return s.fromTrustedProxy(r) && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+	return r.TLS != nil
 }

@@ -18,7 +18,8 @@ func (s *Server) PlainHandler() http.Handler {
 			return
 		}
 		if r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
-			writeJSON(w, http.StatusForbidden, map[string]string{"detail": "HTTPS is required.", "code": "https_required"})
+			s.noteExposedKey(r)
+			apiError(w, http.StatusForbidden, "https_required", "HTTPS is required.")
 			return
 		}
 		http.Redirect(w, r, s.httpsURL(r), http.StatusPermanentRedirect)

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/static"
 )
 
@@ -64,12 +65,41 @@ func (s *Server) routes() http.Handler {
 		s.errorPage(w, r, http.StatusForbidden, "Cross-origin request refused. Reload the page and try again.")
 	}))
 
-	var h http.Handler = recordRoute(mux)
-	h = cop.Handler(h)
-	h = s.authenticate(h)
+	var dashboard http.Handler = recordRoute(mux)
+	dashboard = cop.Handler(dashboard)
+	dashboard = s.authenticate(dashboard)
+
+	// The API has its own tree: keys, not cookies, so no session and no
+	// same-origin check, and HTTPS required.
+	root := http.NewServeMux()
+	root.Handle("/api/", s.requireHTTPS(recordRoute(s.apiRoutes())))
+	root.Handle("/", dashboard)
+
+	var h http.Handler = root
 	h = s.securityHeaders(h)
 	h = s.observe(h)
 	return h
+}
+
+// apiRoutes lists every API route with the scope each method needs ("" for
+// any valid key).
+func (s *Server) apiRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
+	const read, write, admin = keygate.ScopeRead, keygate.ScopeWrite, keygate.ScopeAdmin
+	mux.HandleFunc("GET /api/v1/openapi.json", s.handleOpenAPI)
+	s.apiHandle(mux, "/api/v1/me", apiGet("", s.apiMe))
+	s.apiHandle(mux, "/api/v1/bots", apiGet(read, s.apiListBots), apiPost(write, s.apiCreateBot))
+	s.apiHandle(mux, "/api/v1/bots/{id}", apiGet(read, s.apiGetBot), apiPatch(write, s.apiUpdateBot), apiDelete(write, s.apiDeleteBot))
+	s.apiHandle(mux, "/api/v1/bots/{id}/leave", apiPost(write, s.apiLeaveBot))
+	s.apiHandle(mux, "/api/v1/conversations", apiGet(read, s.apiListConversations), apiPost(write, s.apiCreateConversation))
+	s.apiHandle(mux, "/api/v1/conversations/{id}", apiGet(read, s.apiGetConversation), apiDelete(write, s.apiDeleteConversation))
+	s.apiHandle(mux, "/api/v1/analytics", apiGet(read, s.apiAnalytics))
+	s.apiHandle(mux, "/api/v1/members", apiGet(admin, s.apiMembers))
+	s.apiHandle(mux, "/api/v1/keys", apiGet(admin, s.apiListKeys), apiPost(admin, s.apiCreateKey))
+	s.apiHandle(mux, "/api/v1/keys/{id}", apiDelete(admin, s.apiRevokeKey))
+	s.apiHandle(mux, "/api/v1/keys/{id}/roll", apiPost(admin, s.apiRollKey))
+	mux.HandleFunc("/api/", apiNotFound)
+	return mux
 }
 
 // Messages of the 403 pages of Admin-only sections.

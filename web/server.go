@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,8 +13,10 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/ratelimit"
+	"github.com/keygate/keygate/internal/usage"
 )
 
 // Config holds what the web layer is told at start-up.
@@ -33,6 +36,8 @@ type Config struct {
 	SignupMode string
 	// Now is the clock; nil means time.Now. Tests inject one.
 	Now func() time.Time
+	// RateLimit is each API key's default limit (--rate-limit).
+	RateLimit ratelimit.Limit
 }
 
 // Server holds the services and builds the handlers.
@@ -47,6 +52,14 @@ type Server struct {
 	sessions      keygate.SessionService
 	apiKeys       keygate.APIKeyService
 	audit         keygate.AuditService
+	bots          keygate.BotService
+	conversations keygate.ConversationService
+	analytics     AnalyticsService
+	verifier      *apikey.Verifier
+	exposer       KeyExposer
+	limiter       ratelimit.Limiter
+	usage         *usage.Buffer
+	metrics       *Metrics
 	store         *SessionStore
 	loginAccounts ratelimit.Throttler
 	loginIPs      ratelimit.Throttler
@@ -61,6 +74,27 @@ type Services struct {
 	Sessions keygate.SessionService
 	APIKeys  keygate.APIKeyService
 	Audit    keygate.AuditService
+
+	Bots          keygate.BotService
+	Conversations keygate.ConversationService
+	Analytics     AnalyticsService
+	// Verifier resolves API keys; Exposer marks keys seen over plain HTTP.
+	Verifier *apikey.Verifier
+	Exposer  KeyExposer
+	// Limiter counts API requests per key; nil means an in-memory GCRA.
+	Limiter ratelimit.Limiter
+	// Usage buffers API usage; nil records none.
+	Usage *usage.Buffer
+}
+
+// AnalyticsService sums up an organization's usage (internal/sqlite).
+type AnalyticsService interface {
+	Analytics(ctx context.Context, from, to time.Time) (*keygate.Analytics, error)
+}
+
+// KeyExposer marks a key that arrived over plain HTTP.
+type KeyExposer interface {
+	MarkExposed(ctx context.Context, keyID int64) error
 }
 
 // NewServer builds a Server. logger may be nil.
@@ -71,11 +105,21 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 	s := &Server{
 		cfg: cfg, logger: logger, now: time.Now,
 		users: svc.Users, orgs: svc.Orgs, sessions: svc.Sessions, apiKeys: svc.APIKeys, audit: svc.Audit,
+		bots: svc.Bots, conversations: svc.Conversations, analytics: svc.Analytics,
+		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(),
 		loginAccounts: ratelimit.NewFailureWindow(5, 15*time.Minute),
 		loginIPs:      ratelimit.NewFailureWindow(50, 15*time.Minute),
 	}
 	if cfg.Now != nil {
 		s.now = cfg.Now
+	}
+	if s.limiter == nil {
+		g := ratelimit.NewGCRA()
+		g.Now = s.now
+		s.limiter = g
+	}
+	if s.cfg.RateLimit.Count == 0 {
+		s.cfg.RateLimit = ratelimit.Limit{Count: 1000, Period: time.Hour}
 	}
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(cfg.BaseURL)

@@ -6,24 +6,29 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/keygate/keygate/internal/ratelimit"
 )
 
 // Config is everything Keygate is told at start-up, by flag or by
 // environment variable (KEYGATE_ + the flag name in upper case, dashes as
 // underscores). Flags win over the environment.
 type Config struct {
-	DataDir        string
-	Addr           string
-	HTTPAddr       string
-	BaseURL        string
-	TLSCert        string
-	TLSKey         string
-	ACMEDomain     string
-	ACMEEmail      string
-	TrustedProxies string
-	Signup         string
-	LogFormat      string
-	LogLevel       string
+	DataDir             string
+	Addr                string
+	HTTPAddr            string
+	BaseURL             string
+	TLSCert             string
+	TLSKey              string
+	ACMEDomain          string
+	ACMEEmail           string
+	TrustedProxies      string
+	Signup              string
+	LogFormat           string
+	LogLevel            string
+	RateLimit           string
+	RequestLogRetention time.Duration
 }
 
 // commonFlags registers the flags every subcommand has.
@@ -45,6 +50,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.ACMEEmail, "acme-email", "", "contact email for the ACME account")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	fs.StringVar(&c.Signup, "signup", "open", "who may sign up: open, invite or closed")
+	fs.StringVar(&c.RateLimit, "rate-limit", "1000/h", "each API key's default rate limit, e.g. 1000/h or 60/m")
+	fs.DurationVar(&c.RequestLogRetention, "request-log-retention", 30*24*time.Hour, "how long the API request log is kept")
 }
 
 // parse parses args, then fills every flag not given from the environment.
@@ -95,6 +102,12 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err
+	}
+	if _, err := ratelimit.ParseLimit(c.RateLimit); err != nil {
+		return fmt.Errorf("--rate-limit: %w", err)
+	}
+	if c.RequestLogRetention <= 0 {
+		return fmt.Errorf("--request-log-retention must be positive")
 	}
 	return nil
 }

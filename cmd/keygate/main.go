@@ -16,7 +16,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = ""
 
-const usage = `Keygate: API keys and accounts for small teams, in one binary.
+const usageText = `Keygate: API keys and accounts for small teams, in one binary.
 
 Usage:
   keygate [serve] [flags]        run the server (the default)
@@ -40,7 +40,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText)
 		return 0
 	}
 	var err error
@@ -57,10 +57,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "keygate %s\n", buildVersion())
 		return 0
 	case "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "keygate: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "keygate: unknown command %q\n\n%s", cmd, usageText)
 		return 2
 	}
 	switch {

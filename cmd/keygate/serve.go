@@ -17,9 +17,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/password"
+	"github.com/keygate/keygate/internal/ratelimit"
 	"github.com/keygate/keygate/internal/sqlite"
 	"github.com/keygate/keygate/internal/tlsconf"
+	"github.com/keygate/keygate/internal/usage"
 	"github.com/keygate/keygate/web"
 )
 
@@ -80,6 +83,12 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	users := sqlite.NewUserService(db, password.NewHasher(password.DefaultParams, 0))
 	users.SignupMode = c.Signup
 	sessions := sqlite.NewSessionService(db)
+	keys := sqlite.NewAPIKeyService(db)
+	verifier := apikey.NewVerifier(keys)
+	db.OnKeysChanged = verifier.Invalidate
+	usageStore := sqlite.NewUsageStore(db)
+	usageBuf := usage.NewBuffer(usageStore)
+	rateLimit, _ := ratelimit.ParseLimit(c.RateLimit)
 
 	httpsLn, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -89,9 +98,12 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 
 	srv, err := web.NewServer(web.Config{
 		BaseURL: c.BaseURL, HTTPSPort: httpsPort, TrustedProxies: proxies, SessionKey: sessionKey, SignupMode: c.Signup,
+		RateLimit: rateLimit,
 	}, web.Services{
 		Users: users, Orgs: sqlite.NewOrganizationService(db), Sessions: sessions,
-		APIKeys: sqlite.NewAPIKeyService(db), Audit: sqlite.NewAuditService(db),
+		APIKeys: keys, Audit: sqlite.NewAuditService(db),
+		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
+		Verifier: verifier, Exposer: keys, Usage: usageBuf,
 	}, logger)
 	if err != nil {
 		httpsLn.Close()
@@ -125,6 +137,16 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	}
 
 	go sweepSessions(ctx, sessions, logger)
+	go sweepRequestLog(ctx, usageStore, c.RequestLogRetention, logger)
+	// Usage is flushed once a second, and once more after the listeners
+	// have drained at shutdown.
+	usageCtx, stopUsage := context.WithCancel(context.Background())
+	defer stopUsage()
+	usageDone := make(chan struct{})
+	go func() {
+		defer close(usageDone)
+		usageBuf.Run(usageCtx, time.Second, func(err error) { logger.Error("flush usage", "error", err.Error()) })
+	}()
 
 	url := c.BaseURL
 	if url == "" {
@@ -148,6 +170,8 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 			logger.Warn("shutdown", "error", err.Error())
 		}
 	}
+	stopUsage()
+	<-usageDone
 	logger.Info("stopped")
 	return nil
 }
@@ -174,6 +198,32 @@ func sweepSessions(ctx context.Context, sessions *sqlite.SessionService, logger 
 			logger.Warn("sweep sessions", "error", err.Error())
 		} else if n > 0 {
 			logger.Debug("swept sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepRequestLog deletes request log rows past the retention every few
+// minutes, in small batches so the writer is never held for long.
+func sweepRequestLog(ctx context.Context, store *sqlite.UsageStore, retention time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		for {
+			n, err := store.DeleteRequestLogBefore(ctx, time.Now().Add(-retention), 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					logger.Warn("sweep request log", "error", err.Error())
+				}
+				break
+			}
+			if n < 1000 {
+				break
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -183,8 +183,14 @@ type APIKey struct {
 	RevokedByID   int64
 	RevokedByName string
 
-	LastUsedAt *time.Time
-	LastUsedIP string
+	LastUsedAt        *time.Time
+	LastUsedIP        string
+	LastUsedUserAgent string
+
+	// RateLimit is the key's own limit ("1000/h"); "" means the default.
+	RateLimit string
+	// ExposedAt is when the key was first seen over plain HTTP.
+	ExposedAt *time.Time
 
 	// RolledFrom is the public id of the key this one replaced, if any.
 	RolledFrom string
@@ -232,6 +238,9 @@ type APIKeyUpdate struct {
 	Name        *string
 	Environment *Environment
 	Note        *string
+	// RateLimit is "" for the instance default or a limit like "600/m";
+	// the web layer checks its syntax.
+	RateLimit *string
 }
 
 // APIKeyFilter narrows a listing of keys.

@@ -57,11 +57,13 @@ const (
 	AuditAPIKeyRoll   = "api_key.roll"
 	AuditAPIKeyRevoke = "api_key.revoke"
 	AuditAPIKeyUpdate = "api_key.update"
+	// AuditAPIKeyExposed: the key arrived over plain HTTP.
+	AuditAPIKeyExposed = "api_key.exposed"
 )
 
 // AuditActions lists every action, for the audit log's filter.
 var AuditActions = []string{
-	AuditAPIKeyCreate, AuditAPIKeyRoll, AuditAPIKeyRevoke, AuditAPIKeyUpdate,
+	AuditAPIKeyCreate, AuditAPIKeyRoll, AuditAPIKeyRevoke, AuditAPIKeyUpdate, AuditAPIKeyExposed,
 	AuditLogin, AuditLoginFailed, AuditLogout, AuditSignup, AuditProfileUpdated, AuditPasswordChanged, AuditSessionRevoked,
 	AuditOrganizationCreate, AuditOrganizationUpdate,
 }

@@ -46,3 +46,50 @@ func RequestInfoFromContext(ctx context.Context) RequestInfo {
 	info, _ := ctx.Value(requestInfoContextKey).(RequestInfo)
 	return info
 }
+
+type organizationContextKey struct{}
+
+// NewContextWithOrganization returns a copy of ctx acting for the
+// organization with row id orgID: the API key's organization.
+func NewContextWithOrganization(ctx context.Context, orgID int64) context.Context {
+	return context.WithValue(ctx, organizationContextKey{}, orgID)
+}
+
+// OrganizationIDFromContext returns the organization ctx acts for, or 0.
+func OrganizationIDFromContext(ctx context.Context) int64 {
+	id, _ := ctx.Value(organizationContextKey{}).(int64)
+	return id
+}
+
+// KeyActor is an API key acting through the API: the actor of service calls
+// made for an API request.
+type KeyActor struct {
+	KeyID          int64
+	PublicID       string
+	Name           string
+	OrganizationID int64
+	OrgPublicID    string
+	Scopes         Scopes
+}
+
+type keyActorContextKey struct{}
+
+// NewContextWithKey returns a copy of ctx in which key acts.
+func NewContextWithKey(ctx context.Context, key *KeyActor) context.Context {
+	return context.WithValue(ctx, keyActorContextKey{}, key)
+}
+
+// KeyFromContext returns the API key acting in ctx, or nil.
+func KeyFromContext(ctx context.Context) *KeyActor {
+	k, _ := ctx.Value(keyActorContextKey{}).(*KeyActor)
+	return k
+}
+
+// RoleForScopes is the organization role an API key acts with: Admin for
+// the admin scope, Member otherwise.
+func RoleForScopes(s Scopes) Role {
+	if s.Has(ScopeAdmin) {
+		return RoleAdmin
+	}
+	return RoleMember
+}

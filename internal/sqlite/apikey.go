@@ -43,29 +43,31 @@ func keyAdmin(ctx context.Context, q queryer, orgID string) (*keygate.Organizati
 }
 
 const apiKeyColumns = `k.id, k.public_id, k.organization_id, k.name, k.environment, k.scopes, k.hint, k.note,
-	COALESCE(k.created_by, 0), COALESCE(cu.name, ''), k.created_at, k.updated_at, k.expires_at,
+	COALESCE(k.created_by, 0), COALESCE(cu.name, CASE WHEN ck.id IS NOT NULL THEN 'API key “' || ck.name || '” (' || ck.public_id || ')' ELSE '' END), k.created_at, k.updated_at, k.expires_at,
 	k.revoked_at, COALESCE(k.revoked_by, 0), COALESCE(ru.name, ''), k.last_used_at, k.last_used_ip,
-	COALESCE(pk.public_id, ''), COALESCE((SELECT n.public_id FROM api_keys n WHERE n.rolled_from_id = k.id ORDER BY n.id LIMIT 1), '')`
+	COALESCE(pk.public_id, ''), COALESCE((SELECT n.public_id FROM api_keys n WHERE n.rolled_from_id = k.id ORDER BY n.id LIMIT 1), ''),
+	k.last_used_user_agent, k.rate_limit, k.exposed_at`
 
 const apiKeyFrom = ` FROM api_keys k
 	LEFT JOIN users cu ON cu.id = k.created_by
 	LEFT JOIN users ru ON ru.id = k.revoked_by
-	LEFT JOIN api_keys pk ON pk.id = k.rolled_from_id`
+	LEFT JOIN api_keys pk ON pk.id = k.rolled_from_id
+	LEFT JOIN api_keys ck ON ck.id = k.created_by_key_id`
 
 func scanAPIKey(row interface{ Scan(...any) error }) (*keygate.APIKey, error) {
 	var k keygate.APIKey
 	var scopes string
 	var created, updated int64
-	var expires, revoked, lastUsed sql.NullInt64
+	var expires, revoked, lastUsed, exposed sql.NullInt64
 	if err := row.Scan(&k.ID, &k.PublicID, &k.OrganizationID, &k.Name, &k.Environment, &scopes, &k.Hint, &k.Note,
 		&k.CreatedByID, &k.CreatedByName, &created, &updated, &expires,
 		&revoked, &k.RevokedByID, &k.RevokedByName, &lastUsed, &k.LastUsedIP,
-		&k.RolledFrom, &k.RolledTo); err != nil {
+		&k.RolledFrom, &k.RolledTo, &k.LastUsedUserAgent, &k.RateLimit, &exposed); err != nil {
 		return nil, err
 	}
 	k.Scopes = keygate.ParseScopes(scopes)
 	k.CreatedAt, k.UpdatedAt = fromMS(created), fromMS(updated)
-	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = fromNullMS(expires), fromNullMS(revoked), fromNullMS(lastUsed)
+	k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.ExposedAt = fromNullMS(expires), fromNullMS(revoked), fromNullMS(lastUsed), fromNullMS(exposed)
 	return &k, nil
 }
 
@@ -103,8 +105,13 @@ func (s *APIKeyService) CreateAPIKey(ctx context.Context, orgID string, in *keyg
 		return nil, "", err
 	}
 	scopes := keygate.NewScopes(in.Scopes...)
-	// A key never carries more rights than its creator has.
-	if !keygate.NewScopes(keygate.MaxScopeForRole(org.Role)).Covers(scopes) {
+	// A key never carries more rights than its creator has: a user's role,
+	// or the scopes of the key that creates it through the API.
+	limit := keygate.NewScopes(keygate.MaxScopeForRole(org.Role))
+	if actor := keygate.KeyFromContext(ctx); actor != nil {
+		limit = actor.Scopes
+	}
+	if !limit.Covers(scopes) {
 		return nil, "", keygate.FieldError("scopes", "You cannot grant a scope you do not have.")
 	}
 	key := &keygate.APIKey{
@@ -136,23 +143,24 @@ func insertAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, formToken st
 	user := keygate.UserFromContext(ctx)
 	key.PublicID, key.Hint = newPublicID("key"), secret.Hint()
 	key.CreatedAt, key.UpdatedAt = tx.now, tx.now
+	var createdBy, createdByKey, rolled sql.NullInt64
 	if user != nil {
 		key.CreatedByID, key.CreatedByName = user.ID, user.Name
-	}
-	var createdBy, rolled sql.NullInt64
-	if key.CreatedByID != 0 {
-		createdBy = sql.NullInt64{Int64: key.CreatedByID, Valid: true}
+		createdBy = sql.NullInt64{Int64: user.ID, Valid: true}
+	} else if actor := keygate.KeyFromContext(ctx); actor != nil {
+		key.CreatedByName = keyActorName(actor)
+		createdByKey = sql.NullInt64{Int64: actor.KeyID, Valid: true}
 	}
 	if rolledFrom != 0 {
 		rolled = sql.NullInt64{Int64: rolledFrom, Valid: true}
 	}
 	err = tx.QueryRowContext(ctx, `
 		INSERT INTO api_keys (public_id, organization_id, name, environment, scopes, secret_hash, hint, note,
-			created_by, created_at, updated_at, expires_at, rolled_from_id, form_token)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)
+			created_by, created_at, updated_at, expires_at, rolled_from_id, form_token, created_by_key_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)
 		RETURNING id`,
 		key.PublicID, key.OrganizationID, key.Name, key.Environment, key.Scopes.String(), hash[:], key.Hint, key.Note,
-		createdBy, ms(tx.now), nullTime(key.ExpiresAt), rolled, nullString(formToken),
+		createdBy, ms(tx.now), nullTime(key.ExpiresAt), rolled, nullString(formToken), createdByKey,
 	).Scan(&key.ID)
 	if err != nil {
 		if keygate.ErrorCode(formatError(err)) == keygate.ECONFLICT && formToken != "" {
@@ -257,9 +265,12 @@ func (s *APIKeyService) UpdateAPIKey(ctx context.Context, orgID, keyID string, u
 	if upd.Note != nil {
 		key.Note = *upd.Note
 	}
+	if upd.RateLimit != nil {
+		key.RateLimit = *upd.RateLimit
+	}
 	key.UpdatedAt = tx.now
-	if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET name = $1, environment = $2, note = $3, updated_at = $4 WHERE id = $5`,
-		key.Name, key.Environment, key.Note, ms(tx.now), key.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET name = $1, environment = $2, note = $3, rate_limit = $4, updated_at = $5 WHERE id = $6`,
+		key.Name, key.Environment, key.Note, key.RateLimit, ms(tx.now), key.ID); err != nil {
 		return nil, fmt.Errorf("update api key: %w", err)
 	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
@@ -267,7 +278,11 @@ func (s *APIKeyService) UpdateAPIKey(ctx context.Context, orgID, keyID string, u
 	}); err != nil {
 		return nil, err
 	}
-	return key, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("update api key: %w", err)
+	}
+	s.db.keysChanged()
+	return key, nil
 }
 
 // RevokeAPIKey revokes a key now.
@@ -288,7 +303,11 @@ func (s *APIKeyService) RevokeAPIKey(ctx context.Context, orgID, keyID string) (
 	if err := revokeAPIKey(ctx, tx, key, keygate.AuditAPIKeyRevoke); err != nil {
 		return nil, err
 	}
-	return key, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("revoke api key: %w", err)
+	}
+	s.db.keysChanged()
+	return key, nil
 }
 
 // revokeAPIKey marks key revoked by the acting user, if it is not already,
@@ -373,5 +392,6 @@ func (s *APIKeyService) RollAPIKey(ctx context.Context, orgID, keyID string, gra
 	if err := tx.Commit(); err != nil {
 		return nil, "", nil, fmt.Errorf("roll api key: %w", err)
 	}
+	s.db.keysChanged()
 	return next, secret, old, nil
 }

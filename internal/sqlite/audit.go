@@ -23,9 +23,11 @@ func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
 // insertAuditEvent records ev inside tx, taking the actor and the request's
 // IP and user agent from ctx where ev leaves them empty.
 func insertAuditEvent(ctx context.Context, tx *Tx, ev *keygate.AuditEvent) error {
-	if ev.ActorUserID == 0 {
+	if ev.ActorUserID == 0 && ev.ActorName == "" {
 		if user := keygate.UserFromContext(ctx); user != nil {
 			ev.ActorUserID, ev.ActorName = user.ID, user.Name
+		} else if key := keygate.KeyFromContext(ctx); key != nil {
+			ev.ActorName = keyActorName(key)
 		}
 	}
 	info := keygate.RequestInfoFromContext(ctx)
@@ -115,4 +117,10 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// keyActorName is how an API key acting through the API is named in the
+// audit log and as a key's creator.
+func keyActorName(key *keygate.KeyActor) string {
+	return "API key “" + key.Name + "” (" + key.PublicID + ")"
 }

@@ -32,6 +32,9 @@ var errOrgNotFound = keygate.Errorf(keygate.ENOTFOUND, "Organization not found."
 // findOrganizationForUser returns the organization with the acting user's
 // role. Not being a member is indistinguishable from not existing.
 func findOrganizationForUser(ctx context.Context, q queryer, publicID string) (*keygate.Organization, error) {
+	if key := keygate.KeyFromContext(ctx); key != nil {
+		return findOrganizationForKey(ctx, q, key, publicID)
+	}
 	userID := keygate.UserIDFromContext(ctx)
 	if userID == 0 {
 		return nil, keygate.Errorf(keygate.EUNAUTHORIZED, "You must be logged in.")
@@ -49,6 +52,26 @@ func findOrganizationForUser(ctx context.Context, q queryer, publicID string) (*
 		return nil, fmt.Errorf("find organization: %w", err)
 	}
 	org.CreatedAt, org.UpdatedAt = fromMS(created), fromMS(updated)
+	return &org, nil
+}
+
+// findOrganizationForKey returns the acting API key's organization, with
+// the role its scopes carry; any other organization is not found.
+func findOrganizationForKey(ctx context.Context, q queryer, key *keygate.KeyActor, publicID string) (*keygate.Organization, error) {
+	if publicID != key.OrgPublicID {
+		return nil, errOrgNotFound
+	}
+	var org keygate.Organization
+	var created, updated int64
+	err := q.QueryRowContext(ctx, `SELECT id, public_id, name, created_at, updated_at FROM organizations WHERE id = $1`,
+		key.OrganizationID).Scan(&org.ID, &org.PublicID, &org.Name, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errOrgNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("find organization: %w", err)
+	}
+	org.CreatedAt, org.UpdatedAt = fromMS(created), fromMS(updated)
+	org.Role = keygate.RoleForScopes(key.Scopes)
 	return &org, nil
 }
 
@@ -166,7 +189,11 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, publicID s
 	}); err != nil {
 		return nil, err
 	}
-	return org, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("update organization: %w", err)
+	}
+	s.db.keysChanged() // keys carry the organization's name
+	return org, nil
 }
 
 // DeleteOrganization deletes an organization and, by cascade, everything in
@@ -196,7 +223,11 @@ func (s *OrganizationService) DeleteOrganization(ctx context.Context, publicID, 
 	}); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("delete organization: %w", err)
+	}
+	s.db.keysChanged() // its keys are gone
+	return nil
 }
 
 // AddMember makes userID a member of the organization with role, without

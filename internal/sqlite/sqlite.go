@@ -38,6 +38,18 @@ type DB struct {
 
 	// Now is the clock; tests replace it. Every transaction takes one reading.
 	Now func() time.Time
+
+	// OnKeysChanged, if set, is called after every committed change that
+	// can alter what an API key may do (revoke, roll, rename, organization
+	// changes), so caches of keys can drop what they hold.
+	OnKeysChanged func()
+}
+
+// keysChanged calls OnKeysChanged.
+func (db *DB) keysChanged() {
+	if db.OnKeysChanged != nil {
+		db.OnKeysChanged()
+	}
 }
 
 // NewDB returns a DB for the file at path. Call Open before use.

@@ -1,0 +1,92 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keygate/keygate/internal/usage"
+)
+
+// UsageStore writes batches of API usage.
+type UsageStore struct {
+	db *DB
+}
+
+// NewUsageStore returns a UsageStore on db.
+func NewUsageStore(db *DB) *UsageStore { return &UsageStore{db: db} }
+
+// WriteUsage writes a batch in one transaction: the request log rows, the
+// hourly counters (upserted) and each key's last use.
+func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	logStmt, err := tx.PrepareContext(ctx, `
+		INSERT INTO request_log (organization_id, api_key_id, method, route, status, latency_us, ip, user_agent, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`)
+	if err != nil {
+		return fmt.Errorf("write usage: %w", err)
+	}
+	defer logStmt.Close()
+	for _, e := range b.Requests {
+		if e.OrganizationID == 0 {
+			continue
+		}
+		if _, err := logStmt.ExecContext(ctx, e.OrganizationID, nullID(e.KeyID), e.Method, e.Route, e.Status,
+			e.Latency.Microseconds(), e.IP, truncate(e.UserAgent, 512), ms(e.At)); err != nil {
+			return fmt.Errorf("write request log: %w", err)
+		}
+	}
+
+	hourStmt, err := tx.PrepareContext(ctx, `
+		INSERT INTO usage_hourly (organization_id, api_key_id, hour, status_class, count) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (api_key_id, hour, status_class) DO UPDATE SET count = count + excluded.count`)
+	if err != nil {
+		return fmt.Errorf("write usage: %w", err)
+	}
+	defer hourStmt.Close()
+	for k, n := range b.Hourly {
+		if _, err := hourStmt.ExecContext(ctx, k.OrganizationID, k.KeyID, ms(k.Hour), k.Class, n); err != nil {
+			return fmt.Errorf("write hourly usage: %w", err)
+		}
+	}
+
+	lastStmt, err := tx.PrepareContext(ctx, `
+		UPDATE api_keys SET last_used_at = $1, last_used_ip = $2, last_used_user_agent = $3
+		WHERE id = $4 AND (last_used_at IS NULL OR last_used_at < $1)`)
+	if err != nil {
+		return fmt.Errorf("write usage: %w", err)
+	}
+	defer lastStmt.Close()
+	for id, u := range b.LastUsed {
+		if _, err := lastStmt.ExecContext(ctx, ms(u.At), u.IP, truncate(u.UserAgent, 512), id); err != nil {
+			return fmt.Errorf("write last use: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// DeleteRequestLogBefore deletes up to limit request log rows older than
+// before and returns how many it deleted, so a sweep can go in small
+// batches that never hold the writer for long.
+func (s *UsageStore) DeleteRequestLogBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := s.db.write.ExecContext(ctx, `
+		DELETE FROM request_log WHERE id IN (
+			SELECT id FROM request_log WHERE created_at < $1 ORDER BY created_at LIMIT $2)`, ms(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("sweep request log: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}

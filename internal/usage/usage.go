@@ -1,0 +1,168 @@
+// Package usage buffers API usage in memory and writes it in batches: the
+// request log, per-key hourly counters by status class, and each key's last
+// use. The API's hot path only appends to a slice under a mutex; it never
+// writes to the database.
+package usage
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Event is one API request.
+type Event struct {
+	OrganizationID int64
+	KeyID          int64
+	Method         string
+	Route          string
+	Status         int
+	Latency        time.Duration
+	IP             string
+	UserAgent      string
+	At             time.Time
+}
+
+// Class is the status class an event counts under: 2xx, 4xx, 5xx, or 429
+// (throttled requests are counted apart from other 4xx).
+func (e Event) Class() string {
+	switch {
+	case e.Status == 429:
+		return "429"
+	case e.Status >= 500:
+		return "5xx"
+	case e.Status >= 400:
+		return "4xx"
+	}
+	return "2xx"
+}
+
+// HourKey names one hourly counter.
+type HourKey struct {
+	OrganizationID int64
+	KeyID          int64
+	Hour           time.Time // start of the hour, UTC
+	Class          string
+}
+
+// LastUse is a key's most recent request in a batch.
+type LastUse struct {
+	At        time.Time
+	IP        string
+	UserAgent string
+}
+
+// Batch is what one flush writes, in one transaction.
+type Batch struct {
+	Requests []Event
+	Hourly   map[HourKey]int
+	LastUsed map[int64]LastUse
+}
+
+// Sink stores batches (internal/sqlite.UsageStore).
+type Sink interface {
+	WriteUsage(ctx context.Context, b *Batch) error
+}
+
+// Buffer collects events and flushes them to a Sink.
+type Buffer struct {
+	sink Sink
+	// Max is how many events may wait; beyond it events are dropped and
+	// counted, so a stalled database cannot exhaust memory.
+	Max int
+
+	mu      sync.Mutex
+	pending []Event
+
+	flushes, drops, failures atomic.Uint64
+	flushMu                  sync.Mutex
+}
+
+// NewBuffer returns a Buffer writing to sink.
+func NewBuffer(sink Sink) *Buffer {
+	return &Buffer{sink: sink, Max: 200_000}
+}
+
+// Record adds an event. It never blocks on the database.
+func (b *Buffer) Record(e Event) {
+	b.mu.Lock()
+	if len(b.pending) >= b.Max {
+		b.mu.Unlock()
+		b.drops.Add(1)
+		return
+	}
+	b.pending = append(b.pending, e)
+	b.mu.Unlock()
+}
+
+// Pending returns how many events wait for the next flush.
+func (b *Buffer) Pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
+}
+
+// Flush writes everything pending in one batch. On failure the events are
+// counted as dropped: usage is best effort and must not pile up.
+func (b *Buffer) Flush(ctx context.Context) error {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	b.mu.Lock()
+	events := b.pending
+	b.pending = nil
+	b.mu.Unlock()
+	if len(events) == 0 {
+		return nil
+	}
+	if err := b.sink.WriteUsage(ctx, Aggregate(events)); err != nil {
+		b.failures.Add(1)
+		b.drops.Add(uint64(len(events)))
+		return err
+	}
+	b.flushes.Add(1)
+	return nil
+}
+
+// Aggregate turns events into a batch.
+func Aggregate(events []Event) *Batch {
+	batch := &Batch{Requests: events, Hourly: map[HourKey]int{}, LastUsed: map[int64]LastUse{}}
+	for _, e := range events {
+		if e.KeyID == 0 {
+			continue
+		}
+		batch.Hourly[HourKey{e.OrganizationID, e.KeyID, e.At.UTC().Truncate(time.Hour), e.Class()}]++
+		if last, ok := batch.LastUsed[e.KeyID]; !ok || e.At.After(last.At) {
+			batch.LastUsed[e.KeyID] = LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent}
+		}
+	}
+	return batch
+}
+
+// Run flushes every interval until ctx ends, then flushes once more.
+func (b *Buffer) Run(ctx context.Context, interval time.Duration, onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Flush what is left with a fresh, bounded context.
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := b.Flush(fctx); err != nil && onError != nil {
+				onError(err)
+			}
+			cancel()
+			return
+		case <-t.C:
+			if err := b.Flush(ctx); err != nil && onError != nil {
+				onError(err)
+			}
+		}
+	}
+}
+
+// Stats returns how many flushes succeeded, failed, and how many events
+// were dropped.
+func (b *Buffer) Stats() (flushes, failures, drops uint64) {
+	return b.flushes.Load(), b.failures.Load(), b.drops.Load()
+}

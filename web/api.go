@@ -1,0 +1,243 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/ratelimit"
+	"github.com/keygate/keygate/internal/usage"
+)
+
+// apiRealm names the API in WWW-Authenticate challenges.
+const wwwAuthenticate = `Token realm="Keygate API", Bearer realm="Keygate API"`
+
+// apiMethod is one method of an API route, with the scope it needs ("" for
+// any valid key).
+type apiMethod struct {
+	method string
+	scope  keygate.Scope
+	h      http.HandlerFunc
+}
+
+func apiGet(scope keygate.Scope, h http.HandlerFunc) apiMethod   { return apiMethod{"GET", scope, h} }
+func apiPost(scope keygate.Scope, h http.HandlerFunc) apiMethod  { return apiMethod{"POST", scope, h} }
+func apiPatch(scope keygate.Scope, h http.HandlerFunc) apiMethod { return apiMethod{"PATCH", scope, h} }
+func apiDelete(scope keygate.Scope, h http.HandlerFunc) apiMethod {
+	return apiMethod{"DELETE", scope, h}
+}
+
+// apiKeyKey holds the request's verified key record.
+type apiKeyKey struct{}
+
+func apiKeyFrom(ctx context.Context) *apikey.Record {
+	rec, _ := ctx.Value(apiKeyKey{}).(*apikey.Record)
+	return rec
+}
+
+// apiError writes the API's error body: {"detail": ..., "code": ...}.
+func apiError(w http.ResponseWriter, status int, code, detail string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", wwwAuthenticate)
+	}
+	writeJSON(w, status, map[string]string{"detail": detail, "code": code})
+}
+
+// apiErr maps a domain error to the API's error body. Field errors become
+// a field map: {"meeting_url": ["This field is required."]}.
+func (s *Server) apiErr(w http.ResponseWriter, r *http.Request, err error) {
+	if fields := keygate.ErrorFields(err); len(fields) > 0 {
+		body := map[string]any{"detail": keygate.ErrorMessage(err), "code": "invalid"}
+		for f, m := range fields {
+			body[f] = []string{m}
+		}
+		writeJSON(w, http.StatusBadRequest, body)
+		return
+	}
+	code := keygate.ErrorCode(err)
+	switch code {
+	case keygate.ENOTFOUND:
+		apiError(w, http.StatusNotFound, "not_found", "Not found.")
+	case keygate.EINTERNAL:
+		s.Error(w, r, err)
+	default:
+		apiError(w, ErrorStatus(err), code, keygate.ErrorMessage(err))
+	}
+}
+
+// apiHandle registers an API path whose methods each declare their scope.
+// Every request goes through authentication, the rate limit, the method
+// check and the scope check, in that order, and is recorded for usage.
+func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMethod) {
+	allow := make([]string, len(methods))
+	for i, m := range methods {
+		allow[i] = m.method
+	}
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec, ok := s.authenticateKey(w, r)
+		if !ok {
+			return
+		}
+		rw := &statusRecorder{ResponseWriter: w}
+		defer s.recordUsage(r, rec, pattern, rw, start)
+		if !s.rateLimit(rw, rec) {
+			return
+		}
+		var m *apiMethod
+		for i := range methods {
+			if methods[i].method == r.Method {
+				m = &methods[i]
+			}
+		}
+		if m == nil {
+			rw.Header().Set("Allow", strings.Join(allow, ", "))
+			apiError(rw, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("Method %q not allowed.", r.Method))
+			return
+		}
+		scopes := keygate.ParseScopes(rec.Scopes)
+		if m.scope != "" && !scopes.Has(m.scope) {
+			apiError(rw, http.StatusForbidden, "insufficient_scope",
+				fmt.Sprintf("Insufficient permissions: this API key lacks the '%s' scope.", m.scope))
+			return
+		}
+		ctx := keygate.NewContextWithOrganization(r.Context(), rec.OrganizationID)
+		ctx = keygate.NewContextWithKey(ctx, &keygate.KeyActor{
+			KeyID: rec.KeyID, PublicID: rec.PublicID, Name: rec.Name,
+			OrganizationID: rec.OrganizationID, OrgPublicID: rec.OrgPublicID, Scopes: scopes,
+		})
+		ctx = context.WithValue(ctx, apiKeyKey{}, rec)
+		m.h(rw, r.WithContext(ctx))
+	})
+}
+
+// authenticateKey checks the Authorization header and returns the key's
+// record, or writes the 401 and returns false. Keys in the query string or
+// a cookie are ignored: they leak into logs and caches.
+func (s *Server) authenticateKey(w http.ResponseWriter, r *http.Request) (*apikey.Record, bool) {
+	token, herr := parseAuthorization(r.Header.Get("Authorization"))
+	if herr != nil {
+		s.metrics.authFailure(herr.code)
+		apiError(w, http.StatusUnauthorized, herr.code, herr.detail)
+		return nil, false
+	}
+	key, err := apikey.Parse(token)
+	if err != nil {
+		s.metrics.authFailure("invalid_token")
+		apiError(w, http.StatusUnauthorized, "invalid_token", msgInvalidToken)
+		return nil, false
+	}
+	rec, err := s.verifier.Verify(r.Context(), key)
+	if err == apikey.ErrUnknown {
+		s.metrics.authFailure("invalid_token")
+		apiError(w, http.StatusUnauthorized, "invalid_token", msgInvalidToken)
+		return nil, false
+	} else if err != nil {
+		s.Error(w, r, err)
+		return nil, false
+	}
+	now := s.now()
+	switch {
+	case rec.RevokedAt != nil:
+		s.metrics.authFailure("token_revoked")
+		apiError(w, http.StatusUnauthorized, "token_revoked", msgInvalidToken)
+		return nil, false
+	case rec.ExpiresAt != nil && !now.Before(*rec.ExpiresAt):
+		s.metrics.authFailure("token_expired")
+		apiError(w, http.StatusUnauthorized, "token_expired", msgInvalidToken)
+		return nil, false
+	}
+	st := stateFrom(r.Context())
+	st.keyID = rec.PublicID
+	return rec, true
+}
+
+// rateLimit applies the key's limit and sets the rate limit headers on the
+// response; over the limit it writes the 429 and returns false.
+func (s *Server) rateLimit(w http.ResponseWriter, rec *apikey.Record) bool {
+	limit := s.cfg.RateLimit
+	if rec.RateLimit != "" {
+		if l, err := ratelimit.ParseLimit(rec.RateLimit); err == nil {
+			limit = l
+		}
+	}
+	d := s.limiter.Allow(rec.PublicID, limit)
+	reset := int(math.Ceil(d.Reset.Seconds()))
+	h := w.Header()
+	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, limit.Count, int(limit.Period.Seconds())))
+	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, d.Remaining, reset))
+	h.Set("X-RateLimit-Limit", strconv.Itoa(limit.Count))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(s.now().Add(d.Reset).Unix(), 10))
+	if d.Allowed {
+		return true
+	}
+	s.metrics.throttled()
+	retry := max(int(math.Ceil(d.RetryAfter.Seconds())), 1)
+	h.Set("Retry-After", strconv.Itoa(retry))
+	apiError(w, http.StatusTooManyRequests, "throttled", fmt.Sprintf("Request was throttled. Expected available in %d seconds.", retry))
+	return false
+}
+
+// recordUsage hands the request to the usage buffer; nothing is written to
+// the database here.
+func (s *Server) recordUsage(r *http.Request, rec *apikey.Record, route string, w *statusRecorder, start time.Time) {
+	if s.usage == nil {
+		return
+	}
+	info := keygate.RequestInfoFromContext(r.Context())
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	s.usage.Record(usage.Event{
+		OrganizationID: rec.OrganizationID, KeyID: rec.KeyID, Method: r.Method, Route: route, Status: status,
+		Latency: time.Since(start), IP: info.IP, UserAgent: info.UserAgent, At: s.now(),
+	})
+}
+
+// apiNotFound answers unknown API paths.
+func apiNotFound(w http.ResponseWriter, r *http.Request) {
+	apiError(w, http.StatusNotFound, "not_found", "Not found.")
+}
+
+// requireHTTPS refuses API calls that did not arrive over HTTPS. A real key
+// that came in clear is marked exposed, so its owners know to roll it.
+func (s *Server) requireHTTPS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.isHTTPS(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.noteExposedKey(r)
+		apiError(w, http.StatusForbidden, "https_required", "HTTPS is required.")
+	})
+}
+
+// noteExposedKey marks the request's key exposed if it is a real one.
+func (s *Server) noteExposedKey(r *http.Request) {
+	if s.verifier == nil || s.exposer == nil {
+		return
+	}
+	token, herr := parseAuthorization(r.Header.Get("Authorization"))
+	if herr != nil {
+		return
+	}
+	key, err := apikey.Parse(token)
+	if err != nil {
+		return
+	}
+	rec, err := s.verifier.Verify(r.Context(), key)
+	if err != nil {
+		return
+	}
+	if err := s.exposer.MarkExposed(r.Context(), rec.KeyID); err != nil {
+		s.logger.Error("mark key exposed", "key_id", rec.PublicID, "error", err.Error())
+	}
+}

@@ -1,0 +1,128 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
+)
+
+type botJSON struct {
+	ID         string          `json:"id"`
+	MeetingURL string          `json:"meeting_url"`
+	BotName    string          `json:"bot_name"`
+	State      string          `json:"state"`
+	JoinAt     *time.Time      `json:"join_at"`
+	EndedAt    *time.Time      `json:"ended_at"`
+	Metadata   json.RawMessage `json:"metadata"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+}
+
+func toBotJSON(b *keygate.Bot) botJSON {
+	md := b.Metadata
+	if len(md) == 0 {
+		md = json.RawMessage("null")
+	}
+	return botJSON{ID: b.PublicID, MeetingURL: b.MeetingURL, BotName: b.BotName, State: b.State,
+		JoinAt: b.JoinAt, EndedAt: b.EndedAt, Metadata: md, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt}
+}
+
+func (s *Server) apiCreateBot(w http.ResponseWriter, r *http.Request) {
+	obj, ok := decodeObject(w, r)
+	if !ok {
+		return
+	}
+	fe := fieldErrors{}
+	in := &keygate.BotCreate{}
+	in.MeetingURL, _ = obj.str("meeting_url", fe)
+	in.BotName, _ = obj.str("bot_name", fe)
+	in.JoinAt, _ = obj.timeField("join_at", fe)
+	in.Metadata, _ = obj.object("metadata", fe)
+	if len(fe) > 0 {
+		fe.write(w)
+		return
+	}
+	bot, err := s.bots.CreateBot(r.Context(), in)
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toBotJSON(bot))
+}
+
+func (s *Server) apiListBots(w http.ResponseWriter, r *http.Request) {
+	page, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
+	bots, more, err := s.bots.FindBots(r.Context(), keygate.BotFilter{State: r.URL.Query().Get("state"), Page: page})
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	out := make([]botJSON, 0, len(bots))
+	for _, b := range bots {
+		out = append(out, toBotJSON(b))
+	}
+	var first, last int64
+	if len(bots) > 0 {
+		first, last = bots[0].ID, bots[len(bots)-1].ID
+	}
+	next, prev := s.pageLinks(r, page, len(bots), first, last, more)
+	writeJSON(w, http.StatusOK, listBody{Next: next, Previous: prev, Results: out})
+}
+
+func (s *Server) apiGetBot(w http.ResponseWriter, r *http.Request) {
+	bot, err := s.bots.FindBotByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toBotJSON(bot))
+}
+
+func (s *Server) apiUpdateBot(w http.ResponseWriter, r *http.Request) {
+	obj, ok := decodeObject(w, r)
+	if !ok {
+		return
+	}
+	fe := fieldErrors{}
+	upd := &keygate.BotUpdate{}
+	if name, present := obj.str("bot_name", fe); present {
+		upd.BotName = &name
+	}
+	upd.JoinAt, _ = obj.timeField("join_at", fe)
+	upd.Metadata, _ = obj.object("metadata", fe)
+	if _, present := obj["meeting_url"]; present {
+		fe.add("meeting_url", "This field cannot be changed.")
+	}
+	if len(fe) > 0 {
+		fe.write(w)
+		return
+	}
+	bot, err := s.bots.UpdateBot(r.Context(), r.PathValue("id"), upd)
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toBotJSON(bot))
+}
+
+func (s *Server) apiDeleteBot(w http.ResponseWriter, r *http.Request) {
+	if err := s.bots.DeleteBot(r.Context(), r.PathValue("id")); err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiLeaveBot(w http.ResponseWriter, r *http.Request) {
+	bot, err := s.bots.LeaveBot(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toBotJSON(bot))
+}

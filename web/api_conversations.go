@@ -1,0 +1,150 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
+)
+
+type conversationJSON struct {
+	ID           string                      `json:"id"`
+	Title        string                      `json:"title"`
+	BotID        *string                     `json:"bot_id"`
+	StartedAt    *time.Time                  `json:"started_at"`
+	EndedAt      *time.Time                  `json:"ended_at"`
+	Participants []string                    `json:"participants"`
+	Transcript   []keygate.TranscriptSegment `json:"transcript,omitempty"`
+	CreatedAt    time.Time                   `json:"created_at"`
+}
+
+func toConversationJSON(c *keygate.Conversation) conversationJSON {
+	out := conversationJSON{ID: c.PublicID, Title: c.Title, StartedAt: c.StartedAt, EndedAt: c.EndedAt,
+		Participants: c.Participants, Transcript: c.Transcript, CreatedAt: c.CreatedAt}
+	if c.BotID != "" {
+		id := c.BotID
+		out.BotID = &id
+	}
+	if out.Participants == nil {
+		out.Participants = []string{}
+	}
+	return out
+}
+
+func (s *Server) apiCreateConversation(w http.ResponseWriter, r *http.Request) {
+	obj, ok := decodeObject(w, r)
+	if !ok {
+		return
+	}
+	fe := fieldErrors{}
+	c := &keygate.Conversation{}
+	c.Title, _ = obj.str("title", fe)
+	c.BotID, _ = obj.str("bot_id", fe)
+	c.StartedAt, _ = obj.timeField("started_at", fe)
+	c.EndedAt, _ = obj.timeField("ended_at", fe)
+	obj.decodeField("participants", &c.Participants, "Expected a list of names.", fe)
+	obj.decodeField("transcript", &c.Transcript, "Expected a list of segments: {speaker, text, start_ms, end_ms}.", fe)
+	if len(fe) > 0 {
+		fe.write(w)
+		return
+	}
+	out, err := s.conversations.CreateConversation(r.Context(), c)
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toConversationJSON(out))
+}
+
+func (s *Server) apiListConversations(w http.ResponseWriter, r *http.Request) {
+	page, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	fe := fieldErrors{}
+	f := keygate.ConversationFilter{BotID: q.Get("bot_id"), Page: page}
+	f.StartedAfter = queryTime(q.Get("started_after"), "started_after", fe)
+	f.StartedBefore = queryTime(q.Get("started_before"), "started_before", fe)
+	if len(fe) > 0 {
+		fe.write(w)
+		return
+	}
+	convs, more, err := s.conversations.FindConversations(r.Context(), f)
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	out := make([]conversationJSON, 0, len(convs))
+	for _, c := range convs {
+		out = append(out, toConversationJSON(c))
+	}
+	var first, last int64
+	if len(convs) > 0 {
+		first, last = convs[0].ID, convs[len(convs)-1].ID
+	}
+	next, prev := s.pageLinks(r, page, len(convs), first, last, more)
+	writeJSON(w, http.StatusOK, listBody{Next: next, Previous: prev, Results: out})
+}
+
+// queryTime parses an optional RFC 3339 time or YYYY-MM-DD date parameter.
+func queryTime(v, name string, fe fieldErrors) *time.Time {
+	if v == "" {
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
+		if t, err := time.Parse(layout, v); err == nil {
+			t = t.UTC()
+			return &t
+		}
+	}
+	fe.add(name, "Datetime has wrong format. Use RFC 3339, like 2026-01-31T09:30:00Z, or a date, like 2026-01-31.")
+	return nil
+}
+
+func (s *Server) apiGetConversation(w http.ResponseWriter, r *http.Request) {
+	c, err := s.conversations.FindConversationByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toConversationJSON(c))
+}
+
+func (s *Server) apiDeleteConversation(w http.ResponseWriter, r *http.Request) {
+	if err := s.conversations.DeleteConversation(r.Context(), r.PathValue("id")); err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	fe := fieldErrors{}
+	to := s.now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	from := to.AddDate(0, 0, -30)
+	if t := queryTime(q.Get("from"), "from", fe); t != nil {
+		from = *t
+	}
+	if t := queryTime(q.Get("to"), "to", fe); t != nil {
+		to = *t
+	}
+	if len(fe) > 0 {
+		fe.write(w)
+		return
+	}
+	a, err := s.analytics.Analytics(r.Context(), from, to)
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	days := a.RequestsPerDay
+	if days == nil {
+		days = []keygate.DailyRequests{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"from": a.From, "to": a.To, "bots_by_state": a.BotsByState, "conversations": a.Conversations,
+		"transcript_minutes": a.TranscriptMinutes, "requests_per_day": days,
+	})
+}
