@@ -64,7 +64,7 @@ func (s *Server) pageLinks(r *http.Request, p keygate.Page, n int, firstID, last
 	base := s.publicBaseURL(r)
 	if n == 0 {
 		if p.Before > 0 {
-			return cursorURL(r, base, "a", p.Before-0), nil
+			return cursorURL(r, base, "a", p.Before+1), nil
 		}
 		return nil, nil
 	}

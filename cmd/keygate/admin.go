@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/keygate/keygate/internal/keygate"
@@ -46,6 +47,11 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 	dest := fs.Arg(0)
 	if _, err := os.Stat(dest); err == nil {
 		return fmt.Errorf("backup: %s already exists; choose a new file name", dest)
+	}
+	// Opening creates a missing database, so without this check a mistyped
+	// --data-dir would "succeed" with an empty backup.
+	if _, err := os.Stat(filepath.Join(c.DataDir, "keygate.db")); err != nil {
+		return fmt.Errorf("backup: %w; check --data-dir", err)
 	}
 	db, err := openDB(context.Background(), &c, false)
 	if err != nil {
