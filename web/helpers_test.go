@@ -87,6 +87,11 @@ func WithRateLimit(l ratelimit.Limit) Option {
 	return func(c *web.Config, _ *sqlite.UserService) { c.RateLimit = l }
 }
 
+// WithMetricsToken serves /metrics behind a bearer token.
+func WithMetricsToken(token string) Option {
+	return func(c *web.Config, _ *sqlite.UserService) { c.MetricsToken = token }
+}
+
 // Option changes an App's configuration before it starts.
 type Option func(*web.Config, *sqlite.UserService)
 
@@ -122,7 +127,7 @@ func MustOpenApp(tb testing.TB, opts ...Option) *App {
 	app.Web, err = web.NewServer(cfg, web.Services{Users: app.Users, Orgs: app.Orgs, Sessions: app.Sessions,
 		APIKeys: app.Keys, Audit: sqlite.NewAuditService(db),
 		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
-		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage}, logger)
+		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage, DB: db}, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,27 +1,108 @@
 package web
 
 import (
-	"sync"
+	"crypto/subtle"
+	"database/sql"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics counts what the API refuses, by reason.
+// Metrics holds Keygate's Prometheus metrics in a registry of its own.
 type Metrics struct {
-	mu           sync.Mutex
-	authFailures map[string]uint64
-	throttles    uint64
+	Registry *prometheus.Registry
+
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	authFailures *prometheus.CounterVec
+	throttles    prometheus.Counter
 }
 
-// NewMetrics returns empty counters.
-func NewMetrics() *Metrics { return &Metrics{authFailures: map[string]uint64{}} }
-
-func (m *Metrics) authFailure(reason string) {
-	m.mu.Lock()
-	m.authFailures[reason]++
-	m.mu.Unlock()
+// NewMetrics returns a registry with the HTTP and API metrics and the Go
+// runtime and process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keygate_http_requests_total", Help: "HTTP requests by route pattern and status code.",
+	}, []string{"route", "status"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "keygate_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route"})
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keygate_api_auth_failures_total", Help: "API requests refused at authentication, by reason.",
+	}, []string{"reason"})
+	m.throttles = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "keygate_api_rate_limited_total", Help: "API requests refused by the rate limit.",
+	})
+	m.Registry.MustRegister(m.requests, m.latency, m.authFailures, m.throttles,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
 }
 
-func (m *Metrics) throttled() {
-	m.mu.Lock()
-	m.throttles++
-	m.mu.Unlock()
+func (m *Metrics) authFailure(reason string) { m.authFailures.WithLabelValues(reason).Inc() }
+
+func (m *Metrics) throttled() { m.throttles.Inc() }
+
+// observe records one finished request.
+func (m *Metrics) observe(route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// counterFunc registers a counter read from fn at scrape time.
+func (m *Metrics) counterFunc(name, help string, fn func() float64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, fn))
+}
+
+// RegisterDB adds the connection pool statistics of a database pool.
+func (m *Metrics) RegisterDB(db *sql.DB, name string) {
+	m.Registry.MustRegister(collectors.NewDBStatsCollector(db, name))
+}
+
+// registerServices adds the metrics read from the verifier and the usage
+// buffer, when the server has them.
+func (s *Server) registerServiceMetrics() {
+	m := s.metrics
+	if s.verifier != nil {
+		v := s.verifier
+		m.counterFunc("keygate_verifier_cache_hits_total", "API key verifications answered from the cache.",
+			func() float64 { h, _ := v.Stats(); return float64(h) })
+		m.counterFunc("keygate_verifier_cache_misses_total", "API key verifications that read the database.",
+			func() float64 { _, miss := v.Stats(); return float64(miss) })
+	}
+	if s.usage != nil {
+		u := s.usage
+		m.counterFunc("keygate_usage_flushes_total", "Usage batches written.",
+			func() float64 { f, _, _ := u.Stats(); return float64(f) })
+		m.counterFunc("keygate_usage_flush_failures_total", "Usage batches that failed to write.",
+			func() float64 { _, f, _ := u.Stats(); return float64(f) })
+		m.counterFunc("keygate_usage_dropped_total", "Usage events dropped (buffer full or failed flush).",
+			func() float64 { _, _, d := u.Stats(); return float64(d) })
+	}
+}
+
+// Metrics returns the server's metrics, for wiring pool statistics.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// MetricsHandler serves the metrics in the Prometheus format. With a
+// token, a request must carry "Authorization: Bearer TOKEN".
+func (s *Server) MetricsHandler(token string) http.Handler {
+	h := promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -97,6 +97,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				attrs = append(attrs, "key_id", st.keyID)
 			}
 			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", argsToAttrs(attrs)...)
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.metrics.observe(routeOf(r, st), status, time.Since(start))
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -109,6 +114,14 @@ func routeOf(r *http.Request, st *requestState) string {
 		return st.route
 	}
 	return "unmatched"
+}
+
+// routeOnly wraps a handler in a mux of its own so recordRoute can read
+// its pattern.
+func routeOnly(pattern string, h http.HandlerFunc) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc(pattern, h)
+	return mux
 }
 
 // recordRoute serves mux and notes the pattern it matched, which ServeMux

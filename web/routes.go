@@ -73,6 +73,11 @@ func (s *Server) routes() http.Handler {
 	// same-origin check, and HTTPS required.
 	root := http.NewServeMux()
 	root.Handle("/api/", s.requireHTTPS(recordRoute(s.apiRoutes())))
+	root.Handle("GET /healthz", recordRoute(routeOnly("GET /healthz", s.handleHealthz)))
+	root.Handle("GET /readyz", recordRoute(routeOnly("GET /readyz", s.handleReadyz)))
+	if s.cfg.MetricsToken != "" {
+		root.Handle("GET /metrics", s.MetricsHandler(s.cfg.MetricsToken))
+	}
 	root.Handle("/", dashboard)
 
 	var h http.Handler = root

@@ -38,6 +38,9 @@ type Config struct {
 	Now func() time.Time
 	// RateLimit is each API key's default limit (--rate-limit).
 	RateLimit ratelimit.Limit
+	// MetricsToken, if set, serves /metrics on the main listener to
+	// requests with "Authorization: Bearer MetricsToken".
+	MetricsToken string
 }
 
 // Server holds the services and builds the handlers.
@@ -60,6 +63,7 @@ type Server struct {
 	limiter       ratelimit.Limiter
 	usage         *usage.Buffer
 	metrics       *Metrics
+	db            Pinger
 	store         *SessionStore
 	loginAccounts ratelimit.Throttler
 	loginIPs      ratelimit.Throttler
@@ -85,6 +89,8 @@ type Services struct {
 	Limiter ratelimit.Limiter
 	// Usage buffers API usage; nil records none.
 	Usage *usage.Buffer
+	// DB answers the readiness probe.
+	DB Pinger
 }
 
 // AnalyticsService sums up an organization's usage (internal/sqlite).
@@ -106,7 +112,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		cfg: cfg, logger: logger, now: time.Now,
 		users: svc.Users, orgs: svc.Orgs, sessions: svc.Sessions, apiKeys: svc.APIKeys, audit: svc.Audit,
 		bots: svc.Bots, conversations: svc.Conversations, analytics: svc.Analytics,
-		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(),
+		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(), db: svc.DB,
 		loginAccounts: ratelimit.NewFailureWindow(5, 15*time.Minute),
 		loginIPs:      ratelimit.NewFailureWindow(50, 15*time.Minute),
 	}
@@ -131,6 +137,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 	codec := securecookie.New(cfg.SessionKey, nil)
 	codec.MaxAge(int(keygate.SessionAbsoluteTimeout / time.Second))
 	s.store = NewSessionStore(svc.Sessions, codec)
+	s.registerServiceMetrics()
 	s.handler = s.routes()
 	return s, nil
 }

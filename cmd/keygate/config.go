@@ -29,6 +29,8 @@ type Config struct {
 	LogLevel            string
 	RateLimit           string
 	RequestLogRetention time.Duration
+	MetricsAddr         string
+	MetricsToken        string
 }
 
 // commonFlags registers the flags every subcommand has.
@@ -51,6 +53,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	fs.StringVar(&c.Signup, "signup", "open", "who may sign up: open, invite or closed")
 	fs.StringVar(&c.RateLimit, "rate-limit", "1000/h", "each API key's default rate limit, e.g. 1000/h or 60/m")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this separate plain HTTP address (off by default)")
+	fs.StringVar(&c.MetricsToken, "metrics-token", "", "serve Prometheus metrics at /metrics on the HTTPS listener to requests with this bearer token")
 	fs.DurationVar(&c.RequestLogRetention, "request-log-retention", 30*24*time.Hour, "how long the API request log is kept")
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeEnv is a getenv over a map; a missing or empty variable is unset.
@@ -54,6 +55,9 @@ func TestParse(t *testing.T) {
 		if got, want := c.Signup, "open"; got != want {
 			t.Errorf("Signup = %q, want %q", got, want)
 		}
+		if got, want := c.RequestLogRetention, 30*24*time.Hour; got != want {
+			t.Errorf("RequestLogRetention = %v, want %v", got, want)
+		}
 		if err := c.validate(); err != nil {
 			t.Errorf("defaults do not validate: %v", err)
 		}
@@ -62,15 +66,17 @@ func TestParse(t *testing.T) {
 	t.Run("OKEnvFillsUnsetFlags", func(t *testing.T) {
 		var c Config
 		env := fakeEnv(map[string]string{
-			"KEYGATE_DATA_DIR":        "/var/lib/keygate",
-			"KEYGATE_ADDR":            ":9443",
-			"KEYGATE_HTTP_ADDR":       ":9080",
-			"KEYGATE_BASE_URL":        "https://keys.example.com",
-			"KEYGATE_TRUSTED_PROXIES": "10.0.0.0/8,192.168.1.1",
-			"KEYGATE_SIGNUP":          "invite",
-			"KEYGATE_LOG_FORMAT":      "json",
-			"KEYGATE_ACME_DOMAIN":     "keys.example.com",
-			"KEYGATE_UNRELATED":       "ignored",
+			"KEYGATE_DATA_DIR":              "/var/lib/keygate",
+			"KEYGATE_ADDR":                  ":9443",
+			"KEYGATE_HTTP_ADDR":             ":9080",
+			"KEYGATE_BASE_URL":              "https://keys.example.com",
+			"KEYGATE_TRUSTED_PROXIES":       "10.0.0.0/8,192.168.1.1",
+			"KEYGATE_SIGNUP":                "invite",
+			"KEYGATE_LOG_FORMAT":            "json",
+			"KEYGATE_ACME_DOMAIN":           "keys.example.com",
+			"KEYGATE_RATE_LIMIT":            "60/m",
+			"KEYGATE_REQUEST_LOG_RETENTION": "24h",
+			"KEYGATE_UNRELATED":             "ignored",
 		})
 		if err := parse(newServeFlags(&c), nil, env); err != nil {
 			t.Fatal(err)
@@ -78,7 +84,7 @@ func TestParse(t *testing.T) {
 		want := Config{
 			DataDir: "/var/lib/keygate", Addr: ":9443", HTTPAddr: ":9080", BaseURL: "https://keys.example.com",
 			TrustedProxies: "10.0.0.0/8,192.168.1.1", Signup: "invite", LogFormat: "json", LogLevel: "info",
-			ACMEDomain: "keys.example.com",
+			ACMEDomain: "keys.example.com", RateLimit: "60/m", RequestLogRetention: 24 * time.Hour,
 		}
 		if c != want {
 			t.Fatalf("config = %+v\nwant     %+v", c, want)
@@ -114,9 +120,29 @@ func TestParse(t *testing.T) {
 		}
 	})
 
-	t.Run("ErrBadEnvValue", func(t *testing.T) {
-		// The serve flags are all strings; a boolean flag, as user create
-		// has, is one whose value can be wrong.
+	t.Run("ErrBadEnvDuration", func(t *testing.T) {
+		var c Config
+		err := parse(newServeFlags(&c), nil, fakeEnv(map[string]string{"KEYGATE_REQUEST_LOG_RETENTION": "forever"}))
+		if err == nil {
+			t.Fatal("no error for KEYGATE_REQUEST_LOG_RETENTION=forever")
+		}
+		if !strings.HasPrefix(err.Error(), "KEYGATE_REQUEST_LOG_RETENTION: ") {
+			t.Fatalf("error %q does not start with the variable's name", err)
+		}
+	})
+
+	t.Run("OKBadEnvIgnoredWhenFlagGiven", func(t *testing.T) {
+		var c Config
+		env := fakeEnv(map[string]string{"KEYGATE_REQUEST_LOG_RETENTION": "forever"})
+		if err := parse(newServeFlags(&c), []string{"--request-log-retention", "1h"}, env); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := c.RequestLogRetention, time.Hour; got != want {
+			t.Fatalf("RequestLogRetention = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("ErrBadEnvBool", func(t *testing.T) {
 		var c Config
 		var superuser bool
 		fs := flag.NewFlagSet("user create", flag.ContinueOnError)
@@ -157,7 +183,7 @@ func TestParse(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	good := func() Config {
-		return Config{Signup: "open", LogFormat: "text", LogLevel: "info"}
+		return Config{Signup: "open", LogFormat: "text", LogLevel: "info", RateLimit: "1000/h", RequestLogRetention: time.Hour}
 	}
 	tests := []struct {
 		name    string
@@ -175,6 +201,11 @@ func TestConfigValidate(t *testing.T) {
 		{"ErrLogFormat", func(c *Config) { c.LogFormat = "xml" }, `--log-format must be text or json, not "xml"`},
 		{"ErrProxiesNotIP", func(c *Config) { c.TrustedProxies = "10.0.0.0/8,proxy.local" }, `--trusted-proxies: "proxy.local"`},
 		{"ErrProxiesBadMask", func(c *Config) { c.TrustedProxies = "10.0.0.0/33" }, `--trusted-proxies: "10.0.0.0/33"`},
+		{"OKRateLimitMinute", func(c *Config) { c.RateLimit = "60/m" }, ""},
+		{"ErrRateLimit", func(c *Config) { c.RateLimit = "lots" }, "--rate-limit"},
+		{"ErrRateLimitEmpty", func(c *Config) { c.RateLimit = "" }, "--rate-limit"},
+		{"ErrRetentionZero", func(c *Config) { c.RequestLogRetention = 0 }, "--request-log-retention"},
+		{"ErrRetentionNegative", func(c *Config) { c.RequestLogRetention = -time.Hour }, "--request-log-retention"},
 		{"ErrProxiesBadV6Mask", func(c *Config) { c.TrustedProxies = "fd00::/129" }, `--trusted-proxies: "fd00::/129"`},
 	}
 	for _, tt := range tests {

@@ -111,7 +111,7 @@ func TestRunHelp(t *testing.T) {
 		{"Top", []string{"--help"}, []string{"keygate migrate", "keygate user create", "keygate backup", "KEYGATE_DATA_DIR"}, nil},
 		{"TopShort", []string{"-h"}, []string{"keygate migrate"}, nil},
 		{"HelpCommand", []string{"help"}, []string{"keygate migrate"}, nil},
-		{"Serve", []string{"serve", "--help"}, []string{"keygate serve", "-data-dir", "-addr", "-http-addr", "-trusted-proxies", "-signup", "-tls-cert", "-acme-domain", "KEYGATE_"}, nil},
+		{"Serve", []string{"serve", "--help"}, []string{"keygate serve", "-data-dir", "-addr", "-http-addr", "-trusted-proxies", "-signup", "-tls-cert", "-acme-domain", "-rate-limit", "-request-log-retention", "KEYGATE_"}, nil},
 		{"Migrate", []string{"migrate", "--help"}, []string{"keygate migrate", "-data-dir", "-log-format"}, []string{"-addr", "-signup"}},
 		{"Backup", []string{"backup", "--help"}, []string{"keygate backup", "FILE", "-data-dir"}, []string{"-addr"}},
 		{"UserCreate", []string{"user", "create", "--help"}, []string{"keygate user create", "-data-dir", "-email", "-name", "-organization", "-superuser"}, []string{"-addr"}},
@@ -165,6 +165,17 @@ func TestRunUsageErrors(t *testing.T) {
 		}
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			t.Fatalf("invalid config still created the data directory (stat: %v)", err)
+		}
+	})
+	t.Run("ErrBadEnvServe", func(t *testing.T) {
+		t.Setenv("KEYGATE_REQUEST_LOG_RETENTION", "forever")
+		dir := filepath.Join(t.TempDir(), "data")
+		r := runCmd(t, "", "serve", "--data-dir", dir).mustCode(t, 1)
+		if !strings.Contains(r.stderr, "KEYGATE_REQUEST_LOG_RETENTION") {
+			t.Fatalf("stderr does not name the variable: %q", r.stderr)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Fatalf("bad environment still created the data directory (stat: %v)", err)
 		}
 	})
 	t.Run("ErrBadEnv", func(t *testing.T) {

@@ -98,12 +98,12 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 
 	srv, err := web.NewServer(web.Config{
 		BaseURL: c.BaseURL, HTTPSPort: httpsPort, TrustedProxies: proxies, SessionKey: sessionKey, SignupMode: c.Signup,
-		RateLimit: rateLimit,
+		RateLimit: rateLimit, MetricsToken: c.MetricsToken,
 	}, web.Services{
 		Users: users, Orgs: sqlite.NewOrganizationService(db), Sessions: sessions,
 		APIKeys: keys, Audit: sqlite.NewAuditService(db),
 		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
-		Verifier: verifier, Exposer: keys, Usage: usageBuf,
+		Verifier: verifier, Exposer: keys, Usage: usageBuf, DB: db,
 	}, logger)
 	if err != nil {
 		httpsLn.Close()
@@ -136,6 +136,23 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		go func() { errc <- httpSrv.Serve(httpLn) }()
 	}
 
+	srv.Metrics().RegisterDB(db.WriteConn(), "writer")
+	srv.Metrics().RegisterDB(db.ReadConn(), "reader")
+	if c.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", c.MetricsAddr)
+		if err != nil {
+			for _, s := range servers {
+				s.Close()
+			}
+			return fmt.Errorf("listen on --metrics-addr %s: %w", c.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler(c.MetricsToken))
+		msrv := &http.Server{Handler: mux, ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, msrv)
+		go func() { errc <- msrv.Serve(mln) }()
+		logger.Info("metrics", "url", "http://"+displayAddr(mln.Addr().String())+"/metrics")
+	}
 	go sweepSessions(ctx, sessions, logger)
 	go sweepRequestLog(ctx, usageStore, c.RequestLogRetention, logger)
 	// Usage is flushed once a second, and once more after the listeners

@@ -248,8 +248,12 @@ func (db *DB) BeginTx(ctx context.Context) (*Tx, error) {
 // reader returns the pool for read-only queries.
 func (db *DB) reader() *sql.DB { return db.read }
 
-// WriteConn returns the writer pool, for tests that inspect the database.
+// WriteConn returns the writer pool, for tests that inspect the database
+// and for pool statistics.
 func (db *DB) WriteConn() *sql.DB { return db.write }
+
+// ReadConn returns the reader pool, for pool statistics.
+func (db *DB) ReadConn() *sql.DB { return db.read }
 
 // formatError maps driver errors to domain errors where one fits.
 func formatError(err error) error {
