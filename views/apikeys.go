@@ -120,6 +120,7 @@ type APIKeyDetail struct {
 	RolledTo, RolledToURL     string
 	DefaultRateLimit          string
 	LastUsedAgent             string
+	Usage                     *KeyUsage
 }
 
 // ExpiryText describes when a key expires, relative to now.

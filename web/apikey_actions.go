@@ -44,7 +44,12 @@ func (s *Server) handleAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := s.layout(r, k.Name, "api-keys")
-	s.render(w, r, http.StatusOK, views.APIKeyDetailPage(l, s.keyDetail(r, l, k, views.Form{})))
+	d := s.keyDetail(r, l, k, views.Form{})
+	if d.Usage, err = s.keyUsage(r, *l.Org, k); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.APIKeyDetailPage(l, d))
 }
 
 func (s *Server) handleUpdateAPIKey(w http.ResponseWriter, r *http.Request) {

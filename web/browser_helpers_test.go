@@ -1,17 +1,21 @@
 package web_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // chromiumPath finds Debian's Chromium.
@@ -36,6 +40,8 @@ type Browser struct {
 	app *App
 	// Step bounds each Run, so a missing element fails fast.
 	Step time.Duration
+	// scheme is the emulated prefers-color-scheme, "" for the default.
+	scheme string
 }
 
 // NewBrowser starts headless Chromium with a fresh profile. Without
@@ -125,9 +131,10 @@ func Label(text string) string {
 	return fmt.Sprintf(`//*[@id=//label[normalize-space()=%s]/@for]`, xq(text))
 }
 
-// Button is the XPath of a visible button or button-like link with text.
+// Button is the XPath of a visible button or button-like link whose text
+// or accessible name (aria-label) is text.
 func Button(text string) string {
-	return fmt.Sprintf(`//*[(self::button or self::a or self::summary) and normalize-space()=%s and not(ancestor::dialog[not(@open)])]`, xq(text))
+	return fmt.Sprintf(`//*[(self::button or self::a or self::summary) and (normalize-space()=%[1]s or @aria-label=%[1]s) and not(ancestor::dialog[not(@open)])]`, xq(text))
 }
 
 // Link is the XPath of a link with text.
@@ -172,7 +179,7 @@ func (b *Browser) Text(xpath string) string {
 	return strings.TrimSpace(s)
 }
 
-// WaitText waits until the element matching the XPath is visible.
+// WaitVisible waits until the element matching the XPath is visible.
 func (b *Browser) WaitVisible(xpath string) {
 	b.tb.Helper()
 	b.Run(chromedp.WaitVisible(xpath, chromedp.BySearch))
@@ -188,6 +195,171 @@ func (b *Browser) Signup(name, email, org string) {
 	b.Fill("Organization name", org)
 	b.Click(Button("Create account"))
 	b.WaitVisible(`//h1[normalize-space()="Overview"]`)
+}
+
+// Login logs in through the form and waits for the dashboard.
+func (b *Browser) Login(email string) {
+	b.tb.Helper()
+	b.Visit("/login")
+	b.Fill("Email", email)
+	b.Fill("Password", testPassword)
+	b.Click(Button("Log in"))
+	b.WaitVisible(`//h1`)
+}
+
+// Heading is the XPath of a heading (h1 to h3) with text.
+func Heading(text string) string {
+	return fmt.Sprintf(`//*[(self::h1 or self::h2 or self::h3) and normalize-space()=%s]`, xq(text))
+}
+
+// Dialog is the XPath of the open dialog whose heading is title.
+func Dialog(title string) string {
+	return fmt.Sprintf(`//dialog[@open and @aria-labelledby=//*[normalize-space()=%s]/@id]`, xq(title))
+}
+
+// KeyRow is the XPath of the API key list's row of the key named name.
+func KeyRow(name string) string {
+	return fmt.Sprintf(`//tr[th[@scope="row"]//a[normalize-space()=%s]]`, xq(name))
+}
+
+// awaitPromise makes an Evaluate wait for the promise it returns.
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+	return p.WithAwaitPromise(true)
+}
+
+// Press sends key events to the focused element: text, or kb.Tab,
+// kb.Enter, kb.Escape, " ".
+func (b *Browser) Press(keys ...string) {
+	b.tb.Helper()
+	for _, k := range keys {
+		b.Run(chromedp.KeyEvent(k))
+	}
+}
+
+// Focused reports whether the element matching the XPath has focus.
+func (b *Browser) Focused(xpath string) bool {
+	b.tb.Helper()
+	var on bool
+	b.Eval(fmt.Sprintf(`(function(){var n=document.evaluate(%q,document,null,9,null).singleNodeValue; return !!n && n===document.activeElement})()`, xpath), &on)
+	return on
+}
+
+// TabTo presses Tab until the element matching the XPath has focus, at
+// most max times, the way a keyboard user reaches a control.
+func (b *Browser) TabTo(xpath string, max int) {
+	b.tb.Helper()
+	for i := 0; i <= max; i++ {
+		if b.Focused(xpath) {
+			return
+		}
+		b.Press(kb.Tab)
+	}
+	var active string
+	b.Eval(`document.activeElement ? document.activeElement.outerHTML.slice(0, 200) : ""`, &active)
+	b.tb.Fatalf("%d Tab presses did not reach %s; focus is on %s", max, xpath, active)
+}
+
+// AssertFocusVisible fails unless the focused element matches
+// :focus-visible and draws an outline or a box shadow.
+func (b *Browser) AssertFocusVisible() {
+	b.tb.Helper()
+	var got struct {
+		Visible bool   `json:"visible"`
+		Outline string `json:"outline"`
+		Shadow  string `json:"shadow"`
+		HTML    string `json:"html"`
+	}
+	b.Eval(`(function(){var e=document.activeElement, s=getComputedStyle(e);
+		return {visible: e.matches(":focus-visible"), outline: s.outlineStyle === "none" || parseFloat(s.outlineWidth) === 0 ? "none" : s.outlineStyle + " " + s.outlineWidth,
+			shadow: s.boxShadow, html: e.outerHTML.slice(0, 160)}})()`, &got)
+	if !got.Visible {
+		b.tb.Fatalf("focused element does not match :focus-visible: %s", got.HTML)
+	}
+	if got.Outline == "none" && (got.Shadow == "" || got.Shadow == "none") {
+		b.tb.Fatalf("focus is invisible (no outline, no box-shadow) on %s", got.HTML)
+	}
+}
+
+// ColorScheme emulates prefers-color-scheme: "light" or "dark".
+func (b *Browser) ColorScheme(scheme string) {
+	b.tb.Helper()
+	b.Run(emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}))
+	b.scheme = scheme
+}
+
+// Screenshot saves a full-page PNG of the page as it is.
+func (b *Browser) Screenshot(path string) {
+	b.tb.Helper()
+	var png []byte
+	b.Run(chromedp.FullScreenshot(&png, 100))
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.tb.Fatal(err)
+	}
+}
+
+// axePath is axe-core's browser build, installed by scripts/test with
+// npm ci from web/testdata/axe/package-lock.json.
+const axePath = "testdata/axe/node_modules/axe-core/axe.min.js"
+
+var axeSource = sync.OnceValues(func() ([]byte, error) { return os.ReadFile(axePath) })
+
+// axeViolation is one failed rule of an axe-core run.
+type axeViolation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	Nodes  []struct {
+		Target  []any  `json:"target"`
+		Summary string `json:"failureSummary"`
+	} `json:"nodes"`
+}
+
+// CheckA11y runs axe-core on the page in view, in the light and the dark
+// colour scheme, and fails the test on every violation of impact serious or
+// critical; lesser ones are logged. axe is injected by DevTools evaluation,
+// which the page's Content-Security-Policy (script-src 'self') does not
+// govern. Without axe-core installed the check fails under CI=true and is
+// skipped otherwise.
+func (b *Browser) CheckA11y(name string) {
+	b.tb.Helper()
+	src, err := axeSource()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			b.tb.Fatalf("axe-core not installed (%v): ./scripts/test runs npm ci --prefix web/testdata/axe", err)
+		}
+		b.tb.Logf("accessibility check of %s skipped: axe-core not installed (./scripts/test installs it)", name)
+		return
+	}
+	prev := b.scheme
+	defer func() { b.ColorScheme(cmp.Or(prev, "light")) }()
+	for _, scheme := range []string{"light", "dark"} {
+		b.ColorScheme(scheme)
+		var ok bool
+		b.Eval(`typeof axe === "object"`, &ok)
+		if !ok {
+			b.Run(chromedp.Evaluate(string(src)+"\n;typeof axe === \"object\"", &ok))
+		}
+		if !ok {
+			b.tb.Fatalf("%s: axe-core did not load into the page", name)
+		}
+		var vs []axeViolation
+		b.Run(chromedp.Evaluate(`axe.run(document, {resultTypes: ["violations"]}).then(function (r) { return r.violations })`, &vs, awaitPromise))
+		for _, v := range vs {
+			var targets []string
+			for _, n := range v.Nodes {
+				targets = append(targets, fmt.Sprint(n.Target...))
+			}
+			msg := fmt.Sprintf("%s (%s): axe %s [%s] %s: %s", name, scheme, v.ID, v.Impact, v.Help, strings.Join(targets, ", "))
+			if v.Impact == "serious" || v.Impact == "critical" {
+				if len(v.Nodes) > 0 && v.Nodes[0].Summary != "" {
+					msg += "\n\t" + strings.ReplaceAll(v.Nodes[0].Summary, "\n", "\n\t")
+				}
+				b.tb.Error(msg)
+			} else {
+				b.tb.Log(msg)
+			}
+		}
+	}
 }
 
 type runtimeEvaluateParams = runtime.EvaluateParams

@@ -24,14 +24,6 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/orgs/"+orgs[0].PublicID, http.StatusSeeOther)
 }
 
-func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request) {
-	org := pageFrom(r).org
-	l := s.layout(r, "Overview", "overview")
-	s.render(w, r, http.StatusOK, views.OverviewPage(l, views.Overview{
-		OrgName: org.Name, IsAdmin: l.Org.IsAdmin, APIKeysURL: l.Org.URL("api-keys"),
-	}))
-}
-
 func (s *Server) handleBots(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, views.SectionPage(s.layout(r, "Bots", "bots"),
 		"Bots", "Meeting bots your applications send through the API.",

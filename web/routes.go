@@ -49,6 +49,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /orgs/{org}/api-keys/{key}/roll", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleRollPage))
 	mux.HandleFunc("POST /orgs/{org}/api-keys/{key}/roll", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleRollAPIKey))
 	mux.HandleFunc("GET /orgs/{org}/audit-log", s.requireOrgAdmin(msgAuditAdmin, s.handleAuditLog))
+	mux.HandleFunc("GET /orgs/{org}/logs", s.requireOrgAdmin(msgLogsAdmin, s.handleLogs))
+	mux.HandleFunc("GET /orgs/{org}/logs.csv", s.requireOrgAdmin(msgLogsAdmin, s.handleLogsCSV))
 	mux.HandleFunc("GET /orgs/{org}/members", s.requireOrgAdmin(msgMembersAdmin, s.handleMembers))
 	mux.HandleFunc("GET /orgs/{org}/settings", s.requireOrg(s.handleOrgSettings))
 	mux.HandleFunc("POST /orgs/{org}/settings", s.requireOrg(s.handleUpdateOrg))
@@ -112,4 +114,5 @@ const (
 	msgAPIKeysAdmin = "You need the Admin role to manage API keys"
 	msgMembersAdmin = "You need the Admin role to manage members"
 	msgAuditAdmin   = "You need the Admin role to view the audit log"
+	msgLogsAdmin    = "You need the Admin role to view the API logs"
 )

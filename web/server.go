@@ -64,6 +64,7 @@ type Server struct {
 	usage         *usage.Buffer
 	metrics       *Metrics
 	db            Pinger
+	monitoring    keygate.MonitoringService
 	store         *SessionStore
 	loginAccounts ratelimit.Throttler
 	loginIPs      ratelimit.Throttler
@@ -91,6 +92,8 @@ type Services struct {
 	Usage *usage.Buffer
 	// DB answers the readiness probe.
 	DB Pinger
+	// Monitoring reads usage for the overview, key pages and API logs.
+	Monitoring keygate.MonitoringService
 }
 
 // AnalyticsService sums up an organization's usage (internal/sqlite).
@@ -112,7 +115,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		cfg: cfg, logger: logger, now: time.Now,
 		users: svc.Users, orgs: svc.Orgs, sessions: svc.Sessions, apiKeys: svc.APIKeys, audit: svc.Audit,
 		bots: svc.Bots, conversations: svc.Conversations, analytics: svc.Analytics,
-		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(), db: svc.DB,
+		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(), db: svc.DB, monitoring: svc.Monitoring,
 		loginAccounts: ratelimit.NewFailureWindow(5, 15*time.Minute),
 		loginIPs:      ratelimit.NewFailureWindow(50, 15*time.Minute),
 	}
