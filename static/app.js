@@ -92,6 +92,26 @@
     });
   });
 
+  // A link activates on Enter's keydown, but the keypress that follows goes
+  // to whatever has focus by then: the dialog's first control, which Enter
+  // would click (Cancel) or submit (the create form). So links that open a
+  // dialog open it when Enter is released, once the keystroke is over.
+  var DIALOG_LINKS = "a[data-dialog-open], a[data-revoke], a[data-roll]";
+  var enterOn = null;
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || !e.target.closest) return;
+    var link = e.target.closest(DIALOG_LINKS);
+    if (!link) return;
+    e.preventDefault();
+    enterOn = link;
+  });
+  document.addEventListener("keyup", function (e) {
+    if (e.key !== "Enter" || !enterOn) return;
+    var link = enterOn;
+    enterOn = null;
+    if (e.target.closest && e.target.closest(DIALOG_LINKS) === link) link.click();
+  });
+
   // Revoke: confirm in a dialog that names the key.
   var revoke = document.getElementById("revoke-dialog");
   document.querySelectorAll("[data-revoke]").forEach(function (link) {

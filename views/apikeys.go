@@ -91,6 +91,8 @@ type APIKeysPage struct {
 	NewURL     string
 	ListURL    string
 	Roll       RollForm
+	// PlanNotice, if set, says the organization's plan has no API access.
+	PlanNotice string
 }
 
 // RollForm is the choice of grace period when rolling a key.

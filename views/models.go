@@ -3,7 +3,10 @@
 // rules.
 package views
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Layout is what every page's frame needs.
 type Layout struct {
@@ -48,6 +51,7 @@ type Org struct {
 	Role    string // Owner, Admin, Member
 	IsAdmin bool   // Admin or Owner
 	IsOwner bool
+	Plan    string // free, professional, enterprise
 }
 
 // URL returns the path of a page of the organization; "" is its overview.
@@ -106,3 +110,5 @@ func InputFor(f Form, name, label, typ string) Input {
 	}
 	return in
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -41,14 +41,20 @@ func isFormError(err error) bool {
 	return false
 }
 
-func (s *Server) signupClosedMessage() string {
-	if s.cfg.SignupMode == "invite" {
+// signupClosedMessage says why signup is refused, in the mode in force: a
+// superuser's instance setting, else the --signup flag.
+func (s *Server) signupClosedMessage(r *http.Request) string {
+	if mode, err := s.users.CurrentSignupMode(r.Context()); err == nil && mode == keygate.SignupInvite {
 		return "Signup on this instance is by invitation only. Ask an administrator of your organization for an invitation link."
 	}
 	return "Signup is closed on this instance. Ask its administrator for an account."
 }
 
 func (s *Server) handleSignupPage(w http.ResponseWriter, r *http.Request) {
+	if token := r.URL.Query().Get("invite"); token != "" && s.memberships != nil {
+		s.renderInvitedSignup(w, r, http.StatusOK, token, views.Form{})
+		return
+	}
 	if pageFrom(r).user != nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
@@ -58,16 +64,53 @@ func (s *Server) handleSignupPage(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, views.SignupPage(s.layout(r, "Sign up", ""), views.Form{}, allowed, s.signupClosedMessage()))
+	s.render(w, r, http.StatusOK, views.SignupPage(s.layout(r, "Sign up", ""), views.Form{}, allowed, s.signupClosedMessage(r)))
+}
+
+// renderInvitedSignup shows the signup form of an invitation, or why the
+// invitation cannot be used.
+func (s *Server) renderInvitedSignup(w http.ResponseWriter, r *http.Request, status int, token string, f views.Form) {
+	v, _ := s.invitationView(r, token)
+	if v.Problem != "" || pageFrom(r).user != nil {
+		s.render(w, r, max(status, http.StatusOK), views.InvitationPage(s.layout(r, "Invitation", ""), v))
+		return
+	}
+	s.render(w, r, status, views.InvitedSignupPage(s.layout(r, "Sign up", ""), f, v, token))
+}
+
+// handleInvitedSignup creates the account of an invitee, who joins the
+// inviting organization instead of getting one of their own.
+func (s *Server) handleInvitedSignup(w http.ResponseWriter, r *http.Request, token string) {
+	f := formOf(r, "name", "email")
+	user, inv, err := s.users.SignupWithInvitation(r.Context(), &keygate.Signup{
+		Name: f.Value("name"), Email: f.Value("email"), Password: r.PostFormValue("password"),
+	}, token)
+	if isFormError(err) || keygate.ErrorCode(err) == keygate.EFORBIDDEN || keygate.ErrorCode(err) == keygate.ENOTFOUND {
+		s.renderInvitedSignup(w, r, ErrorStatus(err), token, formWithError(f, err))
+		return
+	} else if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.logIn(w, r, user); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.addFlash(w, r, "success", "Welcome to "+inv.OrganizationName+". You joined as "+inv.Role.Label()+".")
+	http.Redirect(w, r, "/orgs/"+inv.OrgPublicID, http.StatusSeeOther)
 }
 
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
+	if token := r.PostFormValue("invite"); token != "" && s.memberships != nil {
+		s.handleInvitedSignup(w, r, token)
+		return
+	}
 	f := formOf(r, "name", "email", "organization")
 	user, org, err := s.users.Signup(r.Context(), &keygate.Signup{
 		Name: f.Value("name"), Email: f.Value("email"), Password: r.PostFormValue("password"), OrganizationName: f.Value("organization"),
 	})
 	if keygate.ErrorCode(err) == keygate.EFORBIDDEN {
-		s.render(w, r, http.StatusForbidden, views.SignupPage(s.layout(r, "Sign up", ""), f, false, s.signupClosedMessage()))
+		s.render(w, r, http.StatusForbidden, views.SignupPage(s.layout(r, "Sign up", ""), f, false, s.signupClosedMessage(r)))
 		return
 	} else if isFormError(err) {
 		s.render(w, r, ErrorStatus(err), views.SignupPage(s.layout(r, "Sign up", ""), formWithError(f, err), true, ""))

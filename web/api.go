@@ -87,6 +87,12 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 		}
 		rw := &statusRecorder{ResponseWriter: w}
 		defer s.recordUsage(r, rec, pattern, rw, start)
+		// Plans: API access needs Professional or higher. Checked before the
+		// rate limit, so a Free organization's calls spend none of it.
+		if !keygate.Plan(rec.Plan).IncludesAPI() {
+			apiError(rw, http.StatusForbidden, "plan_required", "Your organization's plan does not include API access.")
+			return
+		}
 		if !s.rateLimit(rw, rec) {
 			return
 		}
@@ -151,6 +157,13 @@ func (s *Server) authenticateKey(w http.ResponseWriter, r *http.Request) (*apike
 	case rec.ExpiresAt != nil && !now.Before(*rec.ExpiresAt):
 		s.metrics.authFailure("token_expired")
 		apiError(w, http.StatusUnauthorized, "token_expired", msgInvalidToken)
+		return nil, false
+	case rec.CreatorDisabledAt != nil && rec.DisabledUserKeys != string(keygate.DisabledUserKeysKeep):
+		// The key's creator was disabled and the organization did not choose
+		// to keep such keys. The client sees a plain invalid token: why a key
+		// stopped is for the dashboard, not for whoever holds it.
+		s.metrics.authFailure("creator_disabled")
+		apiError(w, http.StatusUnauthorized, "invalid_token", msgInvalidToken)
 		return nil, false
 	}
 	st := stateFrom(r.Context())

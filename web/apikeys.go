@@ -101,6 +101,10 @@ func (s *Server) keysPage(ctx context.Context, q url.Values, org views.Org) (vie
 		Create: s.newKeyForm(org), NewURL: org.URL("api-keys/new"), ListURL: org.URL("api-keys"),
 		Roll: views.RollForm{Token: newFormToken(), Grace: "1h"},
 	}
+	if plan := keygate.Plan(org.Plan); plan.Valid() && !plan.IncludesAPI() {
+		p.PlanNotice = "Your organization's plan (" + plan.Label() + ") does not include API access. " +
+			"Keys you create will not work until a superuser moves the organization to Professional or Enterprise."
+	}
 	for _, k := range keys {
 		p.Keys = append(p.Keys, s.keyRow(org, k, now))
 	}

@@ -90,6 +90,9 @@ func NewBrowser(tb testing.TB, app *App) *Browser {
 	if err := chromedp.Run(ctx); err != nil {
 		tb.Fatalf("start Chromium: %v", err)
 	}
+	// A headless tab is never the focused window: without this, :focus and
+	// :focus-visible do not match until the first key press.
+	b.Run(emulation.SetFocusEmulationEnabled(true))
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
 		b.Run(browser.SetPermission(&browser.PermissionDescriptor{Name: name}, browser.PermissionSettingGranted).WithOrigin(app.URL))
 	}
@@ -204,8 +207,11 @@ func (b *Browser) Login(email string) {
 	b.Fill("Email", email)
 	b.Fill("Password", testPassword)
 	b.Click(Button("Log in"))
-	b.WaitVisible(`//h1`)
+	b.WaitVisible(mainNav)
 }
+
+// mainNav is the XPath of the dashboard's sidebar.
+const mainNav = `//nav[@aria-label="Main"]`
 
 // Heading is the XPath of a heading (h1 to h3) with text.
 func Heading(text string) string {
@@ -215,6 +221,18 @@ func Heading(text string) string {
 // Dialog is the XPath of the open dialog whose heading is title.
 func Dialog(title string) string {
 	return fmt.Sprintf(`//dialog[@open and @aria-labelledby=//*[normalize-space()=%s]/@id]`, xq(title))
+}
+
+// Menu is the XPath of the button (summary) of the <details> menu whose
+// name contains name, like "Account menu for Ada Lovelace".
+func Menu(name string) string {
+	return fmt.Sprintf(`//details/summary[contains(normalize-space(), %s)]`, xq(name))
+}
+
+// MenuItem is the XPath of a link or button with text in the open menu
+// named menu.
+func MenuItem(menu, text string) string {
+	return fmt.Sprintf(`//details[@open][summary[contains(normalize-space(), %s)]]//*[(self::a or self::button) and normalize-space()=%s]`, xq(menu), xq(text))
 }
 
 // KeyRow is the XPath of the API key list's row of the key named name.

@@ -36,12 +36,6 @@ func (s *Server) handleConversations(w http.ResponseWriter, r *http.Request) {
 		"No conversations yet", "Conversations appear here when an application records one with POST /api/v1/conversations."))
 }
 
-func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, views.SectionPage(s.layout(r, "Members", "members"),
-		"Members", "People in this organization and their roles.",
-		"Just you for now", "Members of this organization will be listed here."))
-}
-
 func (s *Server) handleNewOrgPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, views.NewOrganizationPage(s.layout(r, "Create organization", ""), views.Form{}))
 }

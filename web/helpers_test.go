@@ -103,6 +103,17 @@ func WithSignupMode(mode string) Option {
 // MustOpenApp starts Keygate on a fresh database.
 func MustOpenApp(tb testing.TB, opts ...Option) *App {
 	tb.Helper()
+	return openApp(tb, nil, opts...)
+}
+
+// MustOpenAppWithMailer starts Keygate sending email through cfgMailer.
+func MustOpenAppWithMailer(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
+	tb.Helper()
+	return openApp(tb, cfgMailer, opts...)
+}
+
+func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
+	tb.Helper()
 	clock := &Clock{}
 	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "keygate.db"))
 	db.Now = clock.Now
@@ -122,12 +133,14 @@ func MustOpenApp(tb testing.TB, opts ...Option) *App {
 	for _, o := range opts {
 		o(&cfg, app.Users)
 	}
+
 	logger := slog.New(slog.NewTextHandler(app.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
 	app.Web, err = web.NewServer(cfg, web.Services{Users: app.Users, Orgs: app.Orgs, Sessions: app.Sessions,
 		APIKeys: app.Keys, Audit: sqlite.NewAuditService(db),
 		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
-		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage, DB: db}, logger)
+		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage, DB: db, Admin: sqlite.NewAdminService(db, app.Users),
+		Memberships: sqlite.NewMembershipService(db), Mailer: cfgMailer}, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}

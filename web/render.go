@@ -78,6 +78,6 @@ func (s *Server) layout(r *http.Request, title, active string) views.Layout {
 func orgView(o *keygate.Organization) views.Org {
 	return views.Org{
 		ID: o.PublicID, Name: o.Name, Role: o.Role.Label(),
-		IsAdmin: o.Role.AtLeast(keygate.RoleAdmin), IsOwner: o.Role == keygate.RoleOwner,
+		IsAdmin: o.Role.AtLeast(keygate.RoleAdmin), IsOwner: o.Role == keygate.RoleOwner, Plan: string(o.Plan),
 	}
 }

@@ -32,7 +32,8 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// SessionKey signs the session cookie.
 	SessionKey []byte
-	// SignupMode is shown on the signup page (open, invite, closed).
+	// SignupMode is the --signup flag (open, invite, closed). Pages ask
+	// UserService.CurrentSignupMode, which a superuser's setting overrides.
 	SignupMode string
 	// Now is the clock; nil means time.Now. Tests inject one.
 	Now func() time.Time
@@ -65,6 +66,9 @@ type Server struct {
 	metrics       *Metrics
 	db            Pinger
 	monitoring    keygate.MonitoringService
+	memberships   keygate.MembershipService
+	mailer        Mailer
+	admin         keygate.AdminService
 	store         *SessionStore
 	loginAccounts ratelimit.Throttler
 	loginIPs      ratelimit.Throttler
@@ -94,6 +98,12 @@ type Services struct {
 	DB Pinger
 	// Monitoring reads usage for the overview, key pages and API logs.
 	Monitoring keygate.MonitoringService
+	// Admin is the superusers' instance administration; nil hides /admin.
+	Admin keygate.AdminService
+	// Memberships manages members and invitations.
+	Memberships keygate.MembershipService
+	// Mailer sends invitation emails; nil without --smtp-url.
+	Mailer Mailer
 }
 
 // AnalyticsService sums up an organization's usage (internal/sqlite).
@@ -116,6 +126,8 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		users: svc.Users, orgs: svc.Orgs, sessions: svc.Sessions, apiKeys: svc.APIKeys, audit: svc.Audit,
 		bots: svc.Bots, conversations: svc.Conversations, analytics: svc.Analytics,
 		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(), db: svc.DB, monitoring: svc.Monitoring,
+		memberships: svc.Memberships, mailer: svc.Mailer,
+		admin:         svc.Admin,
 		loginAccounts: ratelimit.NewFailureWindow(5, 15*time.Minute),
 		loginIPs:      ratelimit.NewFailureWindow(50, 15*time.Minute),
 	}

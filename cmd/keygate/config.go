@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/ratelimit"
 )
 
@@ -25,10 +26,13 @@ type Config struct {
 	ACMEEmail           string
 	TrustedProxies      string
 	Signup              string
+	DefaultPlan         string
 	LogFormat           string
 	LogLevel            string
 	RateLimit           string
 	RequestLogRetention time.Duration
+	SMTPURL             string
+	SMTPFrom            string
 	MetricsAddr         string
 	MetricsToken        string
 }
@@ -52,7 +56,10 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.ACMEEmail, "acme-email", "", "contact email for the ACME account")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	fs.StringVar(&c.Signup, "signup", "open", "who may sign up: open, invite or closed")
+	fs.StringVar(&c.DefaultPlan, "default-plan", "professional", "plan of new organizations: free, professional or enterprise (API access needs professional)")
 	fs.StringVar(&c.RateLimit, "rate-limit", "1000/h", "each API key's default rate limit, e.g. 1000/h or 60/m")
+	fs.StringVar(&c.SMTPURL, "smtp-url", "", "send invitation emails through this SMTP server, e.g. smtp://user:pass@host:587")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", "", "sender address of emails (default keygate@ the SMTP host)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this separate plain HTTP address (off by default)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", "serve Prometheus metrics at /metrics on the HTTPS listener to requests with this bearer token")
 	fs.DurationVar(&c.RequestLogRetention, "request-log-retention", 30*24*time.Hour, "how long the API request log is kept")
@@ -98,6 +105,9 @@ func (c *Config) validate() error {
 	case "open", "invite", "closed":
 	default:
 		return fmt.Errorf("--signup must be open, invite or closed, not %q", c.Signup)
+	}
+	if !keygate.Plan(c.DefaultPlan).Valid() {
+		return fmt.Errorf("--default-plan must be free, professional or enterprise, not %q", c.DefaultPlan)
 	}
 	switch c.LogFormat {
 	case "text", "json":

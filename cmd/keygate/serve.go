@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/mailer"
 	"github.com/keygate/keygate/internal/password"
 	"github.com/keygate/keygate/internal/ratelimit"
 	"github.com/keygate/keygate/internal/sqlite"
@@ -80,6 +82,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	}
 	proxies, _ := c.trustedProxies()
 
+	db.DefaultPlan = keygate.Plan(c.DefaultPlan)
 	users := sqlite.NewUserService(db, password.NewHasher(password.DefaultParams, 0))
 	users.SignupMode = c.Signup
 	sessions := sqlite.NewSessionService(db)
@@ -89,6 +92,14 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	usageStore := sqlite.NewUsageStore(db)
 	usageBuf := usage.NewBuffer(usageStore)
 	rateLimit, _ := ratelimit.ParseLimit(c.RateLimit)
+	var mail web.Mailer
+	if c.SMTPURL != "" {
+		m, err := mailer.New(c.SMTPURL, c.SMTPFrom)
+		if err != nil {
+			return err
+		}
+		mail = m
+	}
 
 	httpsLn, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -104,6 +115,8 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		APIKeys: keys, Audit: sqlite.NewAuditService(db),
 		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
 		Verifier: verifier, Exposer: keys, Usage: usageBuf, DB: db,
+		Admin:       sqlite.NewAdminService(db, users),
+		Memberships: sqlite.NewMembershipService(db), Mailer: mail,
 	}, logger)
 	if err != nil {
 		httpsLn.Close()

@@ -24,6 +24,15 @@ type Record struct {
 	RevokedAt      *time.Time
 	// RateLimit is the key's own limit ("1000/h"), "" for the default.
 	RateLimit string
+	// Plan is the organization's plan ("free", "professional",
+	// "enterprise"); API access needs professional or higher.
+	Plan string
+	// CreatorDisabledAt is when the user who created the key (directly, or
+	// through keys of theirs that created it) was disabled, if they are.
+	CreatorDisabledAt *time.Time
+	// DisabledUserKeys is the organization's rule for keys of disabled
+	// creators: "keep", or "stop" (anything else also means stop).
+	DisabledUserKeys string
 }
 
 // ErrUnknown is returned by a Store for a hash it does not know.

@@ -65,5 +65,8 @@ const (
 var AuditActions = []string{
 	AuditAPIKeyCreate, AuditAPIKeyRoll, AuditAPIKeyRevoke, AuditAPIKeyUpdate, AuditAPIKeyExposed,
 	AuditLogin, AuditLoginFailed, AuditLogout, AuditSignup, AuditProfileUpdated, AuditPasswordChanged, AuditSessionRevoked,
-	AuditOrganizationCreate, AuditOrganizationUpdate,
+	AuditOrganizationCreate, AuditOrganizationUpdate, AuditOwnershipTransfer,
+	AuditInvite, AuditInviteRevoke, AuditJoin, AuditRoleChange, AuditMemberRemove, AuditMemberLeave,
+	AuditOrganizationPlan, AuditUserDisable, AuditUserEnable,
+	AuditIntegrationSave, AuditIntegrationDelete,
 }

@@ -56,6 +56,13 @@ type Organization struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 
+	// Plan decides what the organization may do: API access needs
+	// Professional or higher. Only a superuser changes it.
+	Plan Plan
+	// DisabledUserKeys says whether keys created by a user who has since
+	// been disabled keep working; the Owner decides.
+	DisabledUserKeys DisabledUserKeys
+
 	// Role is the acting user's role in it, set by finds.
 	Role Role
 }
@@ -63,6 +70,8 @@ type Organization struct {
 // OrganizationUpdate lists the fields an update may change.
 type OrganizationUpdate struct {
 	Name *string
+	// DisabledUserKeys may be changed by an Owner only.
+	DisabledUserKeys *DisabledUserKeys
 }
 
 // ValidateOrganizationName returns a message for a bad organization name, or "".
@@ -98,8 +107,8 @@ type OrganizationService interface {
 	// Owner. Returns EINVALID, EUNAUTHORIZED.
 	CreateOrganization(ctx context.Context, name string) (*Organization, error)
 
-	// UpdateOrganization changes an organization; Admin or Owner. Returns
-	// ENOTFOUND, EFORBIDDEN, EINVALID.
+	// UpdateOrganization changes an organization; Admin or Owner, and
+	// Owner for DisabledUserKeys. Returns ENOTFOUND, EFORBIDDEN, EINVALID.
 	UpdateOrganization(ctx context.Context, publicID string, upd OrganizationUpdate) (*Organization, error)
 
 	// FindMembers lists an organization's members by name; Admin or Owner.

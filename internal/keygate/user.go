@@ -97,9 +97,19 @@ type UserService interface {
 	// email already in use, EFORBIDDEN when signup is closed.
 	Signup(ctx context.Context, s *Signup) (*User, *Organization, error)
 
+	// SignupWithInvitation creates an account for an invitation's email
+	// and makes it a member with the invited role, in one transaction.
+	// Returns EINVALID, ECONFLICT, ENOTFOUND (unknown link), EFORBIDDEN
+	// (signup closed).
+	SignupWithInvitation(ctx context.Context, s *Signup, token string) (*User, *Invitation, error)
+
 	// SignupAllowed reports whether a new person may sign up now: always on
 	// an empty instance, otherwise only in the open signup mode.
 	SignupAllowed(ctx context.Context) (bool, error)
+
+	// CurrentSignupMode returns the signup mode in force (open, invite or
+	// closed): a superuser's instance setting, else the --signup flag.
+	CurrentSignupMode(ctx context.Context) (string, error)
 
 	// Authenticate checks an email and password. Unknown email and wrong
 	// password both return EUNAUTHORIZED "Invalid email or password." after

@@ -42,10 +42,10 @@ func findOrganizationForUser(ctx context.Context, q queryer, publicID string) (*
 	var org keygate.Organization
 	var created, updated int64
 	err := q.QueryRowContext(ctx, `
-		SELECT o.id, o.public_id, o.name, o.created_at, o.updated_at, m.role
+		SELECT o.id, o.public_id, o.name, o.plan, o.disabled_user_keys, o.created_at, o.updated_at, m.role
 		FROM organizations o JOIN memberships m ON m.organization_id = o.id
 		WHERE o.public_id = $1 AND m.user_id = $2`, publicID, userID,
-	).Scan(&org.ID, &org.PublicID, &org.Name, &created, &updated, &org.Role)
+	).Scan(&org.ID, &org.PublicID, &org.Name, &org.Plan, &org.DisabledUserKeys, &created, &updated, &org.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errOrgNotFound
 	} else if err != nil {
@@ -63,8 +63,8 @@ func findOrganizationForKey(ctx context.Context, q queryer, key *keygate.KeyActo
 	}
 	var org keygate.Organization
 	var created, updated int64
-	err := q.QueryRowContext(ctx, `SELECT id, public_id, name, created_at, updated_at FROM organizations WHERE id = $1`,
-		key.OrganizationID).Scan(&org.ID, &org.PublicID, &org.Name, &created, &updated)
+	err := q.QueryRowContext(ctx, `SELECT id, public_id, name, plan, disabled_user_keys, created_at, updated_at FROM organizations WHERE id = $1`,
+		key.OrganizationID).Scan(&org.ID, &org.PublicID, &org.Name, &org.Plan, &org.DisabledUserKeys, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errOrgNotFound
 	} else if err != nil {
@@ -87,7 +87,7 @@ func (s *OrganizationService) FindOrganizations(ctx context.Context) ([]*keygate
 		return nil, keygate.Errorf(keygate.EUNAUTHORIZED, "You must be logged in.")
 	}
 	rows, err := s.db.reader().QueryContext(ctx, `
-		SELECT o.id, o.public_id, o.name, o.created_at, o.updated_at, m.role
+		SELECT o.id, o.public_id, o.name, o.plan, o.disabled_user_keys, o.created_at, o.updated_at, m.role
 		FROM organizations o JOIN memberships m ON m.organization_id = o.id
 		WHERE m.user_id = $1 ORDER BY o.name COLLATE NOCASE, o.id`, userID)
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *OrganizationService) FindOrganizations(ctx context.Context) ([]*keygate
 	for rows.Next() {
 		var org keygate.Organization
 		var created, updated int64
-		if err := rows.Scan(&org.ID, &org.PublicID, &org.Name, &created, &updated, &org.Role); err != nil {
+		if err := rows.Scan(&org.ID, &org.PublicID, &org.Name, &org.Plan, &org.DisabledUserKeys, &created, &updated, &org.Role); err != nil {
 			return nil, fmt.Errorf("scan organization: %w", err)
 		}
 		org.CreatedAt, org.UpdatedAt = fromMS(created), fromMS(updated)
@@ -129,19 +129,24 @@ func (s *OrganizationService) CreateOrganization(ctx context.Context, name strin
 	return org, tx.Commit()
 }
 
-// createOrganization inserts an organization, its Owner membership and the
-// audit event.
+// createOrganization inserts an organization on the instance's default
+// plan, its Owner membership and the audit event.
 func createOrganization(ctx context.Context, tx *Tx, name string, ownerID int64) (*keygate.Organization, error) {
-	org := &keygate.Organization{PublicID: newPublicID("org"), Name: name, CreatedAt: tx.now, UpdatedAt: tx.now, Role: keygate.RoleOwner}
+	plan, err := tx.db.defaultPlan(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	org := &keygate.Organization{PublicID: newPublicID("org"), Name: name, Plan: plan, DisabledUserKeys: keygate.DisabledUserKeysStop,
+		CreatedAt: tx.now, UpdatedAt: tx.now, Role: keygate.RoleOwner}
 	if err := tx.QueryRowContext(ctx, `
-		INSERT INTO organizations (public_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id`,
-		org.PublicID, org.Name, ms(tx.now)).Scan(&org.ID); err != nil {
+		INSERT INTO organizations (public_id, name, plan, disabled_user_keys, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`,
+		org.PublicID, org.Name, org.Plan, org.DisabledUserKeys, ms(tx.now)).Scan(&org.ID); err != nil {
 		return nil, fmt.Errorf("insert organization: %w", err)
 	}
 	if err := insertMembership(ctx, tx, org.ID, ownerID, keygate.RoleOwner); err != nil {
 		return nil, err
 	}
-	err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
+	err = insertAuditEvent(ctx, tx, &keygate.AuditEvent{
 		OrganizationID: org.ID, ActorUserID: ownerID, Action: keygate.AuditOrganizationCreate,
 		TargetType: "organization", TargetID: org.PublicID, TargetName: org.Name,
 	})
@@ -178,9 +183,19 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, publicID s
 		}
 		org.Name = name
 	}
+	if d := upd.DisabledUserKeys; d != nil {
+		// Whether a disabled person's keys keep working is the Owner's call.
+		if org.Role != keygate.RoleOwner {
+			return nil, keygate.Errorf(keygate.EFORBIDDEN, "Only an Owner can decide what happens to keys of disabled users.")
+		}
+		if !d.Valid() {
+			return nil, keygate.FieldError("disabled_user_keys", "Choose whether the keys stop or keep working.")
+		}
+		org.DisabledUserKeys = *d
+	}
 	org.UpdatedAt = tx.now
-	if _, err := tx.ExecContext(ctx, `UPDATE organizations SET name = $1, updated_at = $2 WHERE id = $3`,
-		org.Name, ms(tx.now), org.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE organizations SET name = $1, disabled_user_keys = $2, updated_at = $3 WHERE id = $4`,
+		org.Name, org.DisabledUserKeys, ms(tx.now), org.ID); err != nil {
 		return nil, fmt.Errorf("update organization: %w", err)
 	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
@@ -192,7 +207,7 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, publicID s
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update organization: %w", err)
 	}
-	s.db.keysChanged() // keys carry the organization's name
+	s.db.keysChanged() // keys carry the organization's name and disabled-user rule
 	return org, nil
 }
 

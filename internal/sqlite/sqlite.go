@@ -43,6 +43,10 @@ type DB struct {
 	// can alter what an API key may do (revoke, roll, rename, organization
 	// changes), so caches of keys can drop what they hold.
 	OnKeysChanged func()
+
+	// DefaultPlan is the plan of new organizations (--default-plan) unless
+	// a superuser set the instance setting; "" means Professional.
+	DefaultPlan keygate.Plan
 }
 
 // keysChanged calls OnKeysChanged.
@@ -71,8 +75,13 @@ func dsn(path string, readOnly bool) string {
 	}
 	// url.Values sorts keys but keeps the order of values within a key, and
 	// _pragma sorts before _txlock and mode.
-	return "file:" + path + "?" + q.Encode()
+	return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 }
+
+// uriPath escapes what SQLite's URI parser would read in a file path as the
+// start of the query ('?') or fragment ('#') or as an escape ('%'): unescaped,
+// a path holding one silently opens a different file.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
 
 // Open opens the database, creating it if needed, without migrating.
 func (db *DB) Open() (err error) {

@@ -17,7 +17,8 @@ type UsageStore struct {
 func NewUsageStore(db *DB) *UsageStore { return &UsageStore{db: db} }
 
 // WriteUsage writes a batch in one transaction: the request log rows, the
-// hourly counters (upserted) and each key's last use.
+// hourly counters and latency histograms (upserted) and each key's last
+// use.
 func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 	tx, err := s.db.BeginTx(ctx)
 	if err != nil {
@@ -55,6 +56,19 @@ func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 		}
 	}
 
+	latencyStmt, err := tx.PrepareContext(ctx, `
+		INSERT INTO usage_latency_hourly (organization_id, api_key_id, hour, bucket, count) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (api_key_id, hour, bucket) DO UPDATE SET count = count + excluded.count`)
+	if err != nil {
+		return fmt.Errorf("write usage: %w", err)
+	}
+	defer latencyStmt.Close()
+	for k, n := range b.Latency {
+		if _, err := latencyStmt.ExecContext(ctx, k.OrganizationID, k.KeyID, ms(k.Hour), k.BucketUS, n); err != nil {
+			return fmt.Errorf("write latency histogram: %w", err)
+		}
+	}
+
 	lastStmt, err := tx.PrepareContext(ctx, `
 		UPDATE api_keys SET last_used_at = $1, last_used_ip = $2, last_used_user_agent = $3
 		WHERE id = $4 AND (last_used_at IS NULL OR last_used_at < $1)`)
@@ -74,15 +88,17 @@ func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 // before and returns how many it deleted, so a sweep can go in small
 // batches that never hold the writer for long.
 func (s *UsageStore) DeleteRequestLogBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	res, err := s.db.write.ExecContext(ctx, `
-		DELETE FROM request_log WHERE id IN (
-			SELECT id FROM request_log WHERE created_at < $1 ORDER BY created_at LIMIT $2)`, ms(before), limit)
+	res, err := s.db.write.ExecContext(ctx, `DELETE FROM request_log WHERE id IN (`+sweepSelect+`)`, ms(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("sweep request log: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
 }
+
+// sweepSelect picks the oldest request log rows before $1, at most $2 of
+// them; request_log_time serves it without reading the rest of the log.
+const sweepSelect = `SELECT id FROM request_log WHERE created_at < $1 ORDER BY created_at LIMIT $2`
 
 func nullID(id int64) any {
 	if id == 0 {

@@ -22,9 +22,9 @@ type PasswordHasher interface {
 
 // Signup modes.
 const (
-	SignupOpen   = "open"
-	SignupInvite = "invite"
-	SignupClosed = "closed"
+	SignupOpen   = keygate.SignupOpen
+	SignupInvite = keygate.SignupInvite
+	SignupClosed = keygate.SignupClosed
 )
 
 // UserService manages accounts.
@@ -32,7 +32,8 @@ type UserService struct {
 	db        *DB
 	passwords PasswordHasher
 
-	// SignupMode is open, invite or closed.
+	// SignupMode is open, invite or closed (--signup). An instance setting
+	// made by a superuser overrides it.
 	SignupMode string
 }
 
@@ -58,7 +59,9 @@ func scanUser(row interface{ Scan(...any) error }) (*keygate.User, error) {
 
 // SignupAllowed reports whether a new person may sign up now.
 func (s *UserService) SignupAllowed(ctx context.Context) (bool, error) {
-	if s.SignupMode == SignupOpen {
+	if mode, err := s.signupMode(ctx, s.db.reader()); err != nil {
+		return false, err
+	} else if mode == SignupOpen {
 		return true, nil
 	}
 	n, err := countUsers(ctx, s.db.reader())
@@ -121,8 +124,12 @@ func (s *UserService) createUser(ctx context.Context, in *keygate.Signup, hash s
 	if err != nil {
 		return nil, nil, err
 	}
-	if n > 0 && !bypassMode && s.SignupMode != SignupOpen {
-		return nil, nil, keygate.Errorf(keygate.EFORBIDDEN, "Signup is closed on this instance.")
+	if n > 0 && !bypassMode {
+		if mode, err := s.signupMode(ctx, tx); err != nil {
+			return nil, nil, err
+		} else if mode != SignupOpen {
+			return nil, nil, keygate.Errorf(keygate.EFORBIDDEN, "Signup is closed on this instance.")
+		}
 	}
 	user := &keygate.User{
 		PublicID: newPublicID("usr"), Name: in.Name, Email: in.Email, HasPassword: true,

@@ -1,11 +1,12 @@
 // Package usage buffers API usage in memory and writes it in batches: the
-// request log, per-key hourly counters by status class, and each key's last
-// use. The API's hot path only appends to a slice under a mutex; it never
+// request log, per-key hourly counters by status class, per-key hourly
+// latency histograms, and each key's last use. The API's hot path only appends to a slice under a mutex; it never
 // writes to the database.
 package usage
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,33 @@ type HourKey struct {
 	Class          string
 }
 
+// LatencyBucketsUS are the upper bounds, in microseconds, of the latency
+// histogram buckets, ascending. A request falls in the first bucket whose
+// bound is at least its latency; the last bound, math.MaxInt64, stands for
+// +Inf. Stored counts are keyed by bound, so bounds may be added later but
+// existing ones must not move.
+var LatencyBucketsUS = []int64{250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, math.MaxInt64}
+
+// BucketFor returns the upper bound, in microseconds, of the latency bucket
+// d falls in: the smallest bound that is not less than d.
+func BucketFor(d time.Duration) int64 {
+	us := d.Microseconds()
+	for _, b := range LatencyBucketsUS {
+		if us <= b {
+			return b
+		}
+	}
+	return math.MaxInt64
+}
+
+// LatencyKey names one hourly latency histogram bucket.
+type LatencyKey struct {
+	OrganizationID int64
+	KeyID          int64
+	Hour           time.Time // start of the hour, UTC
+	BucketUS       int64     // the bucket's upper bound, one of LatencyBucketsUS
+}
+
 // LastUse is a key's most recent request in a batch.
 type LastUse struct {
 	At        time.Time
@@ -57,6 +85,7 @@ type LastUse struct {
 type Batch struct {
 	Requests []Event
 	Hourly   map[HourKey]int
+	Latency  map[LatencyKey]int
 	LastUsed map[int64]LastUse
 }
 
@@ -126,12 +155,14 @@ func (b *Buffer) Flush(ctx context.Context) error {
 
 // Aggregate turns events into a batch.
 func Aggregate(events []Event) *Batch {
-	batch := &Batch{Requests: events, Hourly: map[HourKey]int{}, LastUsed: map[int64]LastUse{}}
+	batch := &Batch{Requests: events, Hourly: map[HourKey]int{}, Latency: map[LatencyKey]int{}, LastUsed: map[int64]LastUse{}}
 	for _, e := range events {
 		if e.KeyID == 0 {
 			continue
 		}
-		batch.Hourly[HourKey{e.OrganizationID, e.KeyID, e.At.UTC().Truncate(time.Hour), e.Class()}]++
+		hour := e.At.UTC().Truncate(time.Hour)
+		batch.Hourly[HourKey{e.OrganizationID, e.KeyID, hour, e.Class()}]++
+		batch.Latency[LatencyKey{e.OrganizationID, e.KeyID, hour, BucketFor(e.Latency)}]++
 		if last, ok := batch.LastUsed[e.KeyID]; !ok || e.At.After(last.At) {
 			batch.LastUsed[e.KeyID] = LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent}
 		}

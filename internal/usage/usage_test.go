@@ -3,6 +3,7 @@ package usage_test
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -118,4 +119,74 @@ func BenchmarkRecord(b *testing.B) {
 			buf.Record(e)
 		}
 	})
+}
+
+func TestBucketFor(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want int64
+	}{
+		{-time.Millisecond, 250},
+		{0, 250},
+		{250 * time.Microsecond, 250},
+		{250*time.Microsecond + 999*time.Nanosecond, 250}, // whole microseconds count
+		{251 * time.Microsecond, 500},
+		{time.Millisecond, 1000},
+		{1001 * time.Microsecond, 2500},
+		{42 * time.Millisecond, 50000},
+		{time.Second, 1000000},
+		{5 * time.Second, 5000000},
+		{5*time.Second + time.Microsecond, math.MaxInt64},
+		{time.Hour, math.MaxInt64},
+	} {
+		if got := usage.BucketFor(tt.d); got != tt.want {
+			t.Errorf("BucketFor(%v)=%d, want %d", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestLatencyBucketsUS(t *testing.T) {
+	b := usage.LatencyBucketsUS
+	for i := 1; i < len(b); i++ {
+		if b[i] <= b[i-1] {
+			t.Fatalf("bounds not ascending at %d: %v", i, b)
+		}
+	}
+	if got, want := b[len(b)-1], int64(math.MaxInt64); got != want {
+		t.Fatalf("last bound=%d, want %d (+Inf)", got, want)
+	}
+	// Every bound is its own bucket.
+	for _, bound := range b[:len(b)-1] {
+		if got := usage.BucketFor(time.Duration(bound) * time.Microsecond); got != bound {
+			t.Errorf("BucketFor(%dµs)=%d", bound, got)
+		}
+	}
+}
+
+func TestAggregateLatency(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 59, 0, 0, time.FixedZone("CET", 3600))
+	events := []usage.Event{
+		{OrganizationID: 1, KeyID: 7, Status: 200, At: t0, Latency: 200 * time.Microsecond},
+		{OrganizationID: 1, KeyID: 7, Status: 500, At: t0.Add(time.Second), Latency: 250 * time.Microsecond},
+		{OrganizationID: 1, KeyID: 7, Status: 200, At: t0.Add(2 * time.Second), Latency: 3 * time.Millisecond},
+		{OrganizationID: 1, KeyID: 7, Status: 200, At: t0.Add(time.Minute), Latency: 10 * time.Second}, // next hour
+		{OrganizationID: 1, KeyID: 8, Status: 200, At: t0, Latency: 3 * time.Millisecond},
+		{OrganizationID: 1, KeyID: 0, Status: 401, At: t0, Latency: time.Millisecond}, // no key: log only
+	}
+	got := usage.Aggregate(events).Latency
+	h := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) // 10:59 CET is 09:59 UTC
+	want := map[usage.LatencyKey]int{
+		{OrganizationID: 1, KeyID: 7, Hour: h, BucketUS: 250}:                          2,
+		{OrganizationID: 1, KeyID: 7, Hour: h, BucketUS: 5000}:                         1,
+		{OrganizationID: 1, KeyID: 7, Hour: h.Add(time.Hour), BucketUS: math.MaxInt64}: 1,
+		{OrganizationID: 1, KeyID: 8, Hour: h, BucketUS: 5000}:                         1,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("latency=%v, want %v", got, want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%+v=%d, want %d", k, got[k], n)
+		}
+	}
 }

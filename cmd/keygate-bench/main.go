@@ -1,0 +1,74 @@
+// Command keygate-bench measures the API under load on loopback over TLS:
+// a bare net/http handler answering what GET /api/v1/me answers (the
+// baseline) against the real server on real SQLite services, with 1 key and
+// with -keys keys in the database. Client and server share the process and
+// its cores. Traffic only goes to 127.0.0.1, and each scenario stops by
+// itself after -duration (or -max-requests).
+//
+//	go run ./cmd/keygate-bench [-duration 5s] [-warmup 1s] [-workers 32] [-keys 100000] [-rotate 1000] [-json]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"time"
+
+	"github.com/keygate/keygate/internal/loadtest"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "keygate-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	var o loadtest.Options
+	var asJSON bool
+	var cpuProfile string
+	fs := flag.NewFlagSet("keygate-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "how long to measure each scenario")
+	fs.DurationVar(&o.Warmup, "warmup", time.Second, "untimed warm-up before each measurement")
+	fs.IntVar(&o.Workers, "workers", 32, "concurrent keep-alive clients")
+	fs.IntVar(&o.Keys, "keys", 100_000, "keys in the large database")
+	fs.IntVar(&o.Rotate, "rotate", 1000, "keys the rotating scenario spreads its requests over")
+	fs.IntVar(&o.MaxRequests, "max-requests", 5_000_000, "most requests of any one phase")
+	fs.BoolVar(&asJSON, "json", false, "print the results as JSON")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	o.Progress = stderr
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := loadtest.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return rep.WriteJSON(stdout)
+	}
+	return rep.WriteText(stdout)
+}

@@ -1,0 +1,101 @@
+package keygate
+
+import (
+	"context"
+	"time"
+)
+
+// Audit actions on memberships.
+const (
+	AuditInvite            = "membership.invite"
+	AuditInviteRevoke      = "membership.invite_revoke"
+	AuditJoin              = "membership.join"
+	AuditRoleChange        = "membership.role_change"
+	AuditMemberRemove      = "membership.remove"
+	AuditMemberLeave       = "membership.leave"
+	AuditOwnershipTransfer = "organization.transfer"
+)
+
+// InvitationTTL is how long an invitation link works.
+const InvitationTTL = 7 * 24 * time.Hour
+
+// Invitation asks someone, by email, to join an organization with a role.
+// Its token is stored hashed and shown once.
+type Invitation struct {
+	ID               int64
+	PublicID         string // inv_...
+	OrganizationID   int64
+	OrganizationName string
+	OrgPublicID      string
+	Email            string
+	Role             Role
+	InvitedByName    string
+	CreatedAt        time.Time
+	ExpiresAt        time.Time
+	AcceptedAt       *time.Time
+	RevokedAt        *time.Time
+}
+
+// Pending reports whether the invitation can still be accepted at now.
+func (i *Invitation) Pending(now time.Time) bool {
+	return i.AcceptedAt == nil && i.RevokedAt == nil && now.Before(i.ExpiresAt)
+}
+
+// MemberDetail is a member as the Members page shows them.
+type MemberDetail struct {
+	Member
+	SignIn     string // "Password", "SSO", ...
+	LastActive *time.Time
+	ActiveKeys int // active keys they created in this organization
+}
+
+// MembershipService manages who belongs to an organization. Calls act as
+// the user (or admin-scoped API key) in the context: another organization is
+// ENOTFOUND; without Admin or Owner, EFORBIDDEN.
+type MembershipService interface {
+	// FindMemberDetails lists members with how they sign in and their
+	// last activity. Admin or Owner.
+	FindMemberDetails(ctx context.Context, orgID string) ([]*MemberDetail, error)
+
+	// Invite creates an invitation and returns it with its token, which
+	// exists nowhere else. An Admin cannot invite an Owner. Returns
+	// EINVALID (field "email" or "role"), ECONFLICT if already a member.
+	Invite(ctx context.Context, orgID, email string, role Role) (*Invitation, string, error)
+
+	// ResendInvitation replaces a pending invitation's token (the old link
+	// stops working) and renews its expiry. Returns the new token.
+	ResendInvitation(ctx context.Context, orgID, invitationID string) (*Invitation, string, error)
+
+	// RevokeInvitation cancels a pending invitation.
+	RevokeInvitation(ctx context.Context, orgID, invitationID string) error
+
+	// FindInvitations lists pending invitations, newest first.
+	FindInvitations(ctx context.Context, orgID string) ([]*Invitation, error)
+
+	// FindInvitationByToken returns the invitation a link names, for the
+	// accept page; it acts for nobody. Returns ENOTFOUND for an unknown
+	// token, EINVALID (with a message) for one used, revoked or expired.
+	FindInvitationByToken(ctx context.Context, token string) (*Invitation, error)
+
+	// AcceptInvitation makes the acting user a member with the invited
+	// role. Returns EFORBIDDEN when the user's email is not the invited one,
+	// EINVALID when the invitation is no longer valid.
+	AcceptInvitation(ctx context.Context, token string) (*Invitation, error)
+
+	// ChangeRole sets a member's role. An Admin cannot grant Owner or change
+	// an Owner; the last Owner cannot be demoted.
+	ChangeRole(ctx context.Context, orgID, userID string, role Role) error
+
+	// RemoveMember removes a member, optionally revoking the active keys
+	// they created. The last Owner cannot be removed. Returns how many keys
+	// were revoked.
+	RemoveMember(ctx context.Context, orgID, userID string, revokeKeys bool) (int, error)
+
+	// LeaveOrganization removes the acting user; the last Owner cannot
+	// leave.
+	LeaveOrganization(ctx context.Context, orgID string) error
+
+	// TransferOwnership makes another member an Owner and the acting Owner
+	// an Admin. Owner only.
+	TransferOwnership(ctx context.Context, orgID, userID string) error
+}

@@ -1,0 +1,197 @@
+package loadtest
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/password"
+	"github.com/keygate/keygate/internal/ratelimit"
+	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/usage"
+	"github.com/keygate/keygate/web"
+)
+
+// neverThrottle is a default rate limit no benchmark can reach.
+var neverThrottle = ratelimit.Limit{Count: 1_000_000_000, Period: time.Hour}
+
+// stack is Keygate's real HTTPS handler on real SQLite services over a fresh
+// database, wired as cmd/keygate's serve wires them, with one organization
+// that owns every key and the bots.
+type stack struct {
+	path     string
+	db       *sqlite.DB
+	verifier *apikey.Verifier
+	usage    *usage.Buffer
+	server   *tlsServer
+	commits  *atomic.Uint64
+
+	org    *keygate.Organization
+	keys   []string // secrets; keys[0] is the benchmark's own key
+	flush  time.Duration
+	stop     chan struct{}
+	done     chan struct{}
+	flushErr atomic.Pointer[error] // the first failed flush's
+	closed   bool
+}
+
+// openStack creates the database under dir, seeds it with nKeys keys and
+// nBots bots, and starts the server.
+func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Duration, tlsCfg *tls.Config) (_ *stack, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	s := &stack{path: filepath.Join(dir, "keygate.db"), flush: flush}
+	s.commits = countCommits(s.path)
+	s.db = sqlite.NewDB(s.path)
+	if err := s.db.OpenAndMigrate(ctx); err != nil {
+		forgetCommits(s.path)
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	// Cheap password hashing: only the seeding signs up, and the API
+	// never hashes passwords.
+	users := sqlite.NewUserService(s.db, password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0))
+	keys := sqlite.NewAPIKeyService(s.db)
+	s.verifier = apikey.NewVerifier(keys)
+	s.db.OnKeysChanged = s.verifier.Invalidate
+	s.usage = usage.NewBuffer(sqlite.NewUsageStore(s.db))
+	bots := sqlite.NewBotService(s.db)
+
+	if err := s.seed(ctx, users, keys, bots, nKeys, nBots); err != nil {
+		return nil, err
+	}
+
+	// Production logs one line per request at Info; formatting it is part
+	// of the cost, writing it to a terminal is not.
+	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := web.NewServer(web.Config{SessionKey: []byte("loadtest-session-key-loadtest-session-key-loadtest-session-key!!"),
+		SignupMode: sqlite.SignupOpen, RateLimit: neverThrottle,
+	}, web.Services{
+		Users: users, Orgs: sqlite.NewOrganizationService(s.db), Sessions: sqlite.NewSessionService(s.db),
+		APIKeys: keys, Audit: sqlite.NewAuditService(s.db),
+		Bots: bots, Conversations: sqlite.NewConversationService(s.db), Analytics: sqlite.NewAnalyticsService(s.db),
+		Verifier: s.verifier, Exposer: keys, Usage: s.usage, DB: s.db,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	if s.server, err = startTLS(srv.Handler(), tlsCfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// seed creates the owner, the organization, the benchmark's key through the
+// service, nKeys-1 more keys in bulk and nBots bots.
+func (s *stack) seed(ctx context.Context, users *sqlite.UserService, keys *sqlite.APIKeyService, bots *sqlite.BotService, nKeys, nBots int) error {
+	user, org, err := users.CreateUser(ctx, &keygate.Signup{
+		Name: "Load Test", Email: "loadtest@example.com", Password: "correct horse battery staple", OrganizationName: "Load Test",
+	}, false)
+	if err != nil {
+		return fmt.Errorf("seed user: %w", err)
+	}
+	s.org = org
+	_, secret, err := keys.CreateAPIKey(keygate.NewContextWithUser(ctx, user), org.PublicID, &keygate.APIKeyCreate{
+		Name: "load test", Environment: keygate.EnvProduction, Scopes: []keygate.Scope{keygate.ScopeRead},
+	})
+	if err != nil {
+		return fmt.Errorf("seed key: %w", err)
+	}
+	bulk, err := insertKeys(ctx, s.db, org.ID, user.ID, nKeys-1)
+	if err != nil {
+		return err
+	}
+	s.keys = append([]string{secret}, bulk...)
+	// The bulk insert bypassed the services, so tell the cache as they would.
+	s.verifier.Invalidate()
+
+	botCtx := keygate.NewContextWithOrganization(ctx, org.ID)
+	for i := range nBots {
+		if _, err := bots.CreateBot(botCtx, &keygate.BotCreate{
+			MeetingURL: fmt.Sprintf("https://meet.example.com/load-test-%03d", i), BotName: fmt.Sprintf("Load bot %d", i),
+			Metadata: []byte(`{"team":"load","n":` + fmt.Sprint(i) + `}`),
+		}); err != nil {
+			return fmt.Errorf("seed bot: %w", err)
+		}
+	}
+	return nil
+}
+
+// startUsage flushes the usage buffer every flush interval, as serve does
+// with usage.Buffer.Run. Run is not used because stopping it cancels the
+// context of a flush in progress, which then fails and drops its batch:
+// here stopping waits for that flush, then flushes what is left.
+func (s *stack) startUsage() {
+	stop, done := make(chan struct{}), make(chan struct{})
+	s.stop, s.done = stop, done
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.flush)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				s.flushUsage()
+				return
+			case <-t.C:
+				s.flushUsage()
+			}
+		}
+	}()
+}
+
+func (s *stack) flushUsage() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.usage.Flush(ctx); err != nil {
+		s.flushErr.CompareAndSwap(nil, &err)
+	}
+}
+
+// stopUsage stops the flushing and waits for its final flush.
+func (s *stack) stopUsage() {
+	if s.stop == nil {
+		return
+	}
+	close(s.stop)
+	<-s.done
+	s.stop = nil
+}
+
+// requestLogRows counts the request log.
+func (s *stack) requestLogRows(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.ReadConn().QueryRowContext(ctx, `SELECT COUNT(*) FROM request_log`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count request log: %w", err)
+	}
+	return n, nil
+}
+
+// Close stops the server and the flushing and closes the database. It may
+// be called more than once.
+func (s *stack) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.server != nil {
+		s.server.Close()
+	}
+	s.stopUsage()
+	s.db.Close()
+	forgetCommits(s.path)
+}

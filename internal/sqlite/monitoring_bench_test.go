@@ -1,0 +1,234 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/usage"
+)
+
+// monBenchNow is the clock of the monitoring benchmark: the log spans the 30
+// days up to it.
+var monBenchNow = time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+
+// monBenchRoutes are the routes of the benchmark's log with their weights.
+var monBenchRoutes = []struct {
+	method, route string
+	weight        int
+}{
+	{"GET", "/api/v1/bots", 300}, {"POST", "/api/v1/bots", 120}, {"GET", "/api/v1/bots/{id}", 200},
+	{"PATCH", "/api/v1/bots/{id}", 40}, {"DELETE", "/api/v1/bots/{id}", 20}, {"POST", "/api/v1/bots/{id}/leave", 30},
+	{"GET", "/api/v1/conversations", 150}, {"GET", "/api/v1/conversations/{id}", 80}, {"DELETE", "/api/v1/conversations/{id}", 10},
+	{"GET", "/api/v1/conversations/{id}/transcript", 60}, {"GET", "/api/v1/analytics", 30}, {"GET", "/api/v1/keys", 12},
+	{"POST", "/api/v1/keys", 3}, {"GET", "/api/v1/me", 25},
+}
+
+// monBenchStatus draws a status: 90% 2xx, 5% 4xx, 3% 429, 2% 5xx.
+func monBenchStatus(r *rand.Rand) int {
+	switch p := r.IntN(100); {
+	case p < 90:
+		return []int{200, 200, 200, 201, 204, 304}[r.IntN(6)]
+	case p < 95:
+		return []int{400, 401, 404, 422}[r.IntN(4)]
+	case p < 98:
+		return 429
+	}
+	return []int{500, 502, 503}[r.IntN(3)]
+}
+
+// monitoringBench is the loaded benchmark database.
+type monitoringBench struct {
+	db   *sqlite.DB
+	org  *keygate.Organization
+	ctx  context.Context // the Owner
+	keys []*keygate.APIKey
+}
+
+// loadMonitoringBench builds an organization with 50 keys and rows rows of
+// request log over the last 30 days, with the hourly counters and latency
+// histograms the usage buffer would have written for them, in one
+// transaction with prepared statements.
+func loadMonitoringBench(tb testing.TB, rows int) *monitoringBench {
+	tb.Helper()
+	db, clock := mustBotDB(tb)
+	clock.Set(monBenchNow.AddDate(0, 0, -40))
+	user, org := mustBotOrg(tb, db, "owner@example.com")
+	ctx := keygate.NewContextWithUser(context.Background(), user)
+	m := &monitoringBench{db: db, org: org, ctx: ctx}
+	keys := sqlite.NewAPIKeyService(db)
+	for i := range 50 {
+		in := &keygate.APIKeyCreate{Name: fmt.Sprintf("key %02d", i), Environment: keygate.EnvProduction, Scopes: []keygate.Scope{keygate.ScopeRead}}
+		if i%10 == 0 {
+			in.Scopes = []keygate.Scope{keygate.ScopeAdmin}
+		}
+		if i%7 == 0 {
+			in.ExpiresAt = ptrTime(monBenchNow.Add(time.Duration(i) * 24 * time.Hour))
+		}
+		k, _, err := keys.CreateAPIKey(ctx, org.PublicID, in)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		m.keys = append(m.keys, k)
+	}
+	clock.Set(monBenchNow)
+
+	tx, err := db.WriteConn().Begin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer tx.Rollback()
+	logStmt, err := tx.Prepare(`INSERT INTO request_log (organization_id, api_key_id, method, route, status, latency_us, ip, user_agent, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var totalWeight int
+	for _, r := range monBenchRoutes {
+		totalWeight += r.weight
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	hourly, latency := map[usage.HourKey]int{}, map[usage.LatencyKey]int{}
+	start := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -29)
+	span := monBenchNow.Sub(start)
+	agents := []string{"curl/8.5.0", "python-requests/2.31.0", "Go-http-client/2.0", "keygate-sdk-js/1.4.2"}
+	for i := range rows {
+		e := usage.Event{OrganizationID: org.ID, KeyID: m.keys[r.IntN(len(m.keys))].ID, Status: monBenchStatus(r),
+			At:      start.Add(span / time.Duration(rows) * time.Duration(i)),
+			Latency: time.Duration(math.Exp(r.NormFloat64()+math.Log(20e3))) * time.Microsecond, // median 20 ms
+			IP:      fmt.Sprintf("203.0.113.%d", r.IntN(200)), UserAgent: agents[r.IntN(len(agents))]}
+		w := r.IntN(totalWeight)
+		for _, br := range monBenchRoutes {
+			if w -= br.weight; w < 0 {
+				e.Method, e.Route = br.method, br.route
+				break
+			}
+		}
+		if _, err := logStmt.Exec(e.OrganizationID, e.KeyID, e.Method, e.Route, e.Status, e.Latency.Microseconds(), e.IP, e.UserAgent, e.At.UnixMilli()); err != nil {
+			tb.Fatal(err)
+		}
+		hour := e.At.Truncate(time.Hour)
+		hourly[usage.HourKey{OrganizationID: e.OrganizationID, KeyID: e.KeyID, Hour: hour, Class: e.Class()}]++
+		latency[usage.LatencyKey{OrganizationID: e.OrganizationID, KeyID: e.KeyID, Hour: hour, BucketUS: usage.BucketFor(e.Latency)}]++
+	}
+	hourStmt, err := tx.Prepare(`INSERT INTO usage_hourly (organization_id, api_key_id, hour, status_class, count) VALUES ($1, $2, $3, $4, $5)`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, n := range hourly {
+		if _, err := hourStmt.Exec(k.OrganizationID, k.KeyID, k.Hour.UnixMilli(), k.Class, n); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	latencyStmt, err := tx.Prepare(`INSERT INTO usage_latency_hourly (organization_id, api_key_id, hour, bucket, count) VALUES ($1, $2, $3, $4, $5)`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, n := range latency {
+		if _, err := latencyStmt.Exec(k.OrganizationID, k.KeyID, k.Hour.UnixMilli(), k.BucketUS, n); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, err := tx.Exec(`UPDATE api_keys SET last_used_at = $1 WHERE organization_id = $2 AND id % 3 = 0`, monBenchNow.UnixMilli(), org.ID); err != nil {
+		tb.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("loaded %d request log rows, %d hourly counters, %d latency buckets", rows, len(hourly), len(latency))
+	return m
+}
+
+// BenchmarkMonitoring1M reads the dashboard's figures, the request log and
+// the hygiene report of an organization with a million logged requests.
+func BenchmarkMonitoring1M(b *testing.B) {
+	start := time.Now()
+	m := loadMonitoringBench(b, 1_000_000)
+	b.Logf("load time %v", time.Since(start).Round(time.Millisecond))
+	s, ctx, orgID := sqlite.NewMonitoringService(m.db), m.ctx, m.org.PublicID
+	key := m.keys[7]
+
+	// The cursor of page 100, by walking the 99 pages before it.
+	var page100 int64
+	for range 99 {
+		entries, _, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrganizationID: orgID, Before: page100})
+		if err != nil {
+			b.Fatal(err)
+		}
+		page100 = entries[len(entries)-1].ID
+	}
+	weekAgo := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -7)
+	dayAfter := weekAgo.AddDate(0, 0, 1)
+	logs := []struct {
+		name   string
+		filter keygate.RequestLogFilter
+		keyID  int64
+	}{
+		{"FirstPage", keygate.RequestLogFilter{}, 0},
+		{"Page100", keygate.RequestLogFilter{Before: page100}, 0},
+		{"Key", keygate.RequestLogFilter{KeyID: key.PublicID}, key.ID},
+		{"Class5xx", keygate.RequestLogFilter{Class: keygate.Class5xx}, 0},
+		{"Route", keygate.RequestLogFilter{Route: "/api/v1/analytics"}, 0},
+		{"KeyClass429", keygate.RequestLogFilter{KeyID: key.PublicID, Class: keygate.Class429}, key.ID},
+		{"DayAWeekAgo", keygate.RequestLogFilter{From: &weekAgo, To: &dayAfter}, 0},
+	}
+	for _, l := range logs {
+		query, args := sqlite.RequestLogQuery(m.org.ID, l.keyID, l.filter, 51)
+		monLogPlan(b, m.db, "FindRequestLog/"+l.name, query, args...)
+	}
+	for _, keyID := range []int64{0, key.ID} {
+		for _, name := range []string{"summary", "latency", "daily"} {
+			q := sqlite.CounterQueries(m.org.ID, keyID, monBenchNow, 90)[name]
+			monLogPlan(b, m.db, fmt.Sprintf("%s (key %d)", name, keyID), q.Query, q.Args...)
+		}
+	}
+	since := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -29).UnixMilli()
+	monLogPlan(b, m.db, "TopRoutes", sqlite.TopRoutesQuery, key.ID, since, 10)
+	monLogPlan(b, m.db, "RequestLogRoutes", sqlite.RequestLogRoutesQuery, m.org.ID, 1000)
+	monLogPlan(b, m.db, "Sweep", sqlite.SweepQuery, since, 1000)
+
+	bench := func(name string, f func() error) {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if err := f(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+		})
+	}
+	bench("Summary", func() error { _, err := s.Summary(ctx, orgID, ""); return err })
+	bench("SummaryKey", func() error { _, err := s.Summary(ctx, orgID, key.PublicID); return err })
+	bench("Daily30", func() error { _, err := s.Daily(ctx, orgID, "", 30); return err })
+	bench("Daily90", func() error { _, err := s.Daily(ctx, orgID, "", 90); return err })
+	bench("Hygiene", func() error { _, err := s.Hygiene(ctx, orgID); return err })
+	bench("TopRoutes", func() error { _, err := s.TopRoutes(ctx, orgID, key.PublicID, 10); return err })
+	bench("TopIPs", func() error { _, err := s.TopIPs(ctx, orgID, key.PublicID, 10); return err })
+	bench("RequestLogRoutes", func() error { _, err := s.RequestLogRoutes(ctx, orgID); return err })
+	for _, l := range logs {
+		f := l.filter
+		f.OrganizationID = orgID
+		bench("FindRequestLog/"+l.name, func() error {
+			entries, _, err := s.FindRequestLog(ctx, f)
+			if err == nil && len(entries) != 50 {
+				err = fmt.Errorf("%d entries, want 50", len(entries))
+			}
+			return err
+		})
+	}
+}
+
+// monLogPlan logs a query's plan.
+func monLogPlan(tb testing.TB, db *sqlite.DB, name, query string, args ...any) {
+	tb.Helper()
+	plan, err := db.ExplainQueryPlan(context.Background(), query, args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("EXPLAIN QUERY PLAN %s:\n%s", name, plan)
+}

@@ -1,0 +1,75 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
+)
+
+// Thresholds of the hygiene report.
+const (
+	hygieneExpiringWithin = 7 * 24 * time.Hour
+	hygieneUnusedFor      = 30 * 24 * time.Hour
+)
+
+// hygieneActive selects the organization's active keys at $2: neither
+// revoked nor expired, as keygate.APIKey.State reads them.
+const hygieneActive = ` WHERE k.organization_id = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)`
+
+// Hygiene lists the organization's active keys that deserve a look, each
+// list newest first.
+func (s *MonitoringService) Hygiene(ctx context.Context, orgID string) (*keygate.HygieneReport, error) {
+	tx, scope, err := s.begin(ctx, orgID, "")
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	now := s.db.Now().UTC()
+	var r keygate.HygieneReport
+	for _, l := range []struct {
+		dst  *[]*keygate.APIKey
+		cond string
+		arg  []any // from $3
+	}{
+		{&r.ExpiringSoon, `k.expires_at <= $3`, []any{ms(now.Add(hygieneExpiringWithin))}},
+		{&r.Unused, `(k.last_used_at IS NULL OR k.last_used_at < $3)`, []any{ms(now.Add(-hygieneUnusedFor))}},
+		{&r.Exposed, `k.exposed_at IS NOT NULL`, nil},
+		// Scopes are stored as a comma-separated list ("read,write,admin").
+		{&r.AdminScope, `',' || k.scopes || ',' LIKE $3`, []any{"%," + string(keygate.ScopeAdmin) + ",%"}},
+		// A creator whose account was deleted left created_by NULL; one who
+		// left only this organization has no membership row in it.
+		{&r.CreatorLeft, `k.created_by IS NOT NULL AND NOT EXISTS (
+			SELECT 1 FROM memberships m WHERE m.organization_id = k.organization_id AND m.user_id = k.created_by)`, nil},
+	} {
+		keys, err := findHygieneKeys(ctx, tx, l.cond, append([]any{scope.orgID, ms(now)}, l.arg...)...)
+		if err != nil {
+			return nil, err
+		}
+		*l.dst = keys
+	}
+	return &r, nil
+}
+
+// findHygieneKeys returns the active keys that also match cond, a constant
+// of Hygiene, newest first.
+func findHygieneKeys(ctx context.Context, q queryer, cond string, args ...any) ([]*keygate.APIKey, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+apiKeyColumns+apiKeyFrom+hygieneActive+` AND `+cond+` ORDER BY k.id DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("key hygiene: %w", err)
+	}
+	defer rows.Close()
+	keys := []*keygate.APIKey{}
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("key hygiene: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("key hygiene: %w", err)
+	}
+	return keys, nil
+}

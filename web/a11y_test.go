@@ -1,0 +1,166 @@
+package web_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/keygate/keygate/internal/keygate"
+)
+
+var orgInPath = regexp.MustCompile(`/orgs/(org_[0-9A-Za-z]+)`)
+
+// OrgID returns the organization in the page's address.
+func (b *Browser) OrgID() string {
+	b.tb.Helper()
+	var loc string
+	b.Run(chromedp.Location(&loc))
+	m := orgInPath.FindStringSubmatch(loc)
+	if m == nil {
+		b.tb.Fatalf("no organization in %s", loc)
+	}
+	return m[1]
+}
+
+// tour walks the browser through every page and state of the dashboard
+// (signup, login, overview, API keys empty and full, the create, revoke and
+// roll dialogs, the new key, key detail, audit log, settings, organization
+// settings, 403 and 404) and calls at on each, named.
+func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
+	t.Helper()
+	b.Visit("/signup")
+	b.WaitVisible(Heading("Create your account"))
+	at("signup")
+	b.Click(Button("Create account"))
+	b.WaitVisible(`//p[normalize-space()="Name is required."]`)
+	at("signup-errors")
+
+	b.Signup("Ada Lovelace", "ada@example.com", "Analytical Engines")
+	org := b.OrgID()
+	at("overview")
+
+	b.Click(mainNav + Link("API Keys"))
+	b.WaitVisible(Heading("No API keys yet"))
+	at("api-keys-empty")
+
+	create := Dialog("Create API Key")
+	b.Click(`(` + Button("+ Create API Key") + `)[1]`)
+	b.WaitVisible(create)
+	at("create-dialog")
+	b.Click(create + `//button[normalize-space()="Create API Key"]`)
+	b.WaitVisible(create + `//p[normalize-space()="Name is required."]`)
+	at("create-dialog-errors")
+	b.Fill("Name", "Production backend (eu-west-1)")
+	b.Run(chromedp.Click(Label("Write"), chromedp.BySearch))
+	b.Click(create + `//button[normalize-space()="Create API Key"]`)
+	b.WaitVisible(Dialog("API Key Created"))
+	at("key-created")
+	b.Press(kb.Escape)
+	b.Run(chromedp.WaitNotPresent(`#key-created`, chromedp.ByQuery))
+
+	owner := app.MustUser(t, "ada@example.com")
+	soon := time.Now().Add(3 * 24 * time.Hour)
+	app.MustKey(t, owner, org, keygate.APIKeyCreate{Name: "CI deploy", Environment: keygate.EnvCI, Scopes: []keygate.Scope{keygate.ScopeAdmin}, ExpiresAt: &soon})
+	app.MustKey(t, owner, org, keygate.APIKeyCreate{Name: "Staging worker", Environment: keygate.EnvStaging, Scopes: []keygate.Scope{keygate.ScopeRead, keygate.ScopeWrite}})
+	app.MustKey(t, owner, org, keygate.APIKeyCreate{Name: "Local development", Environment: keygate.EnvDevelopment, Scopes: []keygate.Scope{keygate.ScopeRead}})
+	b.Visit("/orgs/" + org + "/api-keys")
+	b.WaitVisible(KeyRow("CI deploy"))
+	at("api-keys")
+
+	b.Click(KeyRow("CI deploy") + `//a[normalize-space()="Revoke"]`)
+	b.WaitVisible(Dialog("Revoke API key"))
+	at("revoke-dialog")
+	b.Press(kb.Escape)
+	b.Click(KeyRow("Staging worker") + `//a[normalize-space()="Roll key"]`)
+	b.WaitVisible(Dialog("Roll key “Staging worker”"))
+	at("roll-dialog")
+	b.Press(kb.Escape)
+
+	b.Click(KeyRow("Production backend (eu-west-1)") + Link("Production backend (eu-west-1)"))
+	b.WaitVisible(Heading("Details"))
+	at("key-detail")
+
+	b.Click(mainNav + Link("Settings"))
+	b.WaitVisible(Heading("Organization settings"))
+	at("org-settings")
+	b.Click(`//nav[@aria-label="Organization settings"]` + Link("Audit log"))
+	b.WaitVisible(Heading("Audit log"))
+	at("audit-log")
+
+	b.Click(Menu("Account menu for Ada Lovelace"))
+	b.Click(MenuItem("Account menu for Ada Lovelace", "Settings"))
+	b.WaitVisible(Heading("Sessions"))
+	at("settings")
+
+	b.Visit("/orgs/" + org + "/no-such-page")
+	b.WaitVisible(Heading("Page not found"))
+	at("404")
+
+	b.Click(Menu("Account menu for Ada Lovelace"))
+	b.Click(MenuItem("Account menu for Ada Lovelace", "Log out"))
+	b.WaitVisible(`//*[normalize-space()="You have been logged out."]`)
+	at("login")
+
+	MustAddMember(t, app, org, "Mia Member", "mia@example.com", keygate.RoleMember)
+	b.Login("mia@example.com")
+	b.Visit("/orgs/" + org + "/api-keys")
+	b.WaitVisible(`//*[@data-testid="error-page"]`)
+	at("403")
+}
+
+// TestBrowserAccessibility runs axe-core on every page and state of the
+// dashboard, in light and dark.
+func TestBrowserAccessibility(t *testing.T) {
+	app := MustOpenApp(t)
+	b := NewBrowser(t, app)
+
+	// axe is injected by DevTools evaluation; the page's CSP must still
+	// refuse a script the page itself inserts.
+	b.Visit("/login")
+	var inline bool
+	b.Eval(`(function(){var s=document.createElement("script"); s.textContent="window.inlineRan=true"; document.head.appendChild(s); return window.inlineRan === true})()`, &inline)
+	if inline {
+		t.Fatal("an inline script ran: the Content-Security-Policy is not in force")
+	}
+
+	tour(t, app, b, b.CheckA11y)
+}
+
+// TestBrowserScreenshots saves full-page screenshots of every page at 1280
+// and 390 pixels wide, light and dark, into $KEYGATE_SCREENSHOTS, for a
+// person to look at. Without it the test does nothing.
+func TestBrowserScreenshots(t *testing.T) {
+	dir := os.Getenv("KEYGATE_SCREENSHOTS")
+	if dir == "" {
+		t.Log("KEYGATE_SCREENSHOTS is not set: no screenshots taken")
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	app := MustOpenApp(t)
+	b := NewBrowser(t, app)
+	b.Step = time.Minute
+	n := 0
+	tour(t, app, b, func(name string) {
+		n++
+		for _, w := range []int64{1280, 390} {
+			var opts []chromedp.EmulateViewportOption
+			if w < 700 {
+				opts = append(opts, chromedp.EmulateMobile)
+			}
+			b.Run(chromedp.EmulateViewport(w, 900, opts...))
+			for _, scheme := range []string{"light", "dark"} {
+				b.ColorScheme(scheme)
+				b.Screenshot(filepath.Join(dir, fmt.Sprintf("%02d-%s-%d-%s.png", n, name, w, scheme)))
+			}
+		}
+		b.Run(chromedp.EmulateViewport(1280, 900))
+		b.ColorScheme("light")
+	})
+}

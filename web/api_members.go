@@ -1,0 +1,105 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
+)
+
+type invitationJSON struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// Link is set only in the response that creates the invitation.
+	Link string `json:"link,omitempty"`
+}
+
+func toInvitationJSON(i *keygate.Invitation) invitationJSON {
+	return invitationJSON{ID: i.PublicID, Email: i.Email, Role: string(i.Role), CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt}
+}
+
+func (s *Server) apiListInvitations(w http.ResponseWriter, r *http.Request) {
+	invs, err := s.memberships.FindInvitations(r.Context(), apiKeyFrom(r.Context()).OrgPublicID)
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	out := make([]invitationJSON, 0, len(invs))
+	for _, i := range invs {
+		out = append(out, toInvitationJSON(i))
+	}
+	writeJSON(w, http.StatusOK, listBody{Results: out})
+}
+
+func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request) {
+	obj, ok := decodeObject(w, r)
+	if !ok {
+		return
+	}
+	fe := fieldErrors{}
+	email, _ := obj.str("email", fe)
+	role, present := obj.str("role", fe)
+	if !present {
+		role = string(keygate.RoleMember)
+	}
+	if len(fe) > 0 {
+		fe.write(w)
+		return
+	}
+	inv, token, err := s.memberships.Invite(r.Context(), apiKeyFrom(r.Context()).OrgPublicID, email, keygate.Role(role))
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	out := toInvitationJSON(inv)
+	out.Link = s.invitationLink(r, token)
+	s.mailInvitation(r, inv, out.Link)
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (s *Server) apiChangeRole(w http.ResponseWriter, r *http.Request) {
+	obj, ok := decodeObject(w, r)
+	if !ok {
+		return
+	}
+	fe := fieldErrors{}
+	role, _ := obj.str("role", fe)
+	if len(fe) > 0 {
+		fe.write(w)
+		return
+	}
+	orgID := apiKeyFrom(r.Context()).OrgPublicID
+	if err := s.memberships.ChangeRole(r.Context(), orgID, r.PathValue("id"), keygate.Role(role)); err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	s.apiMemberJSON(w, r, orgID, r.PathValue("id"))
+}
+
+// apiMemberJSON answers with one member.
+func (s *Server) apiMemberJSON(w http.ResponseWriter, r *http.Request, orgID, userID string) {
+	members, err := s.orgs.FindMembers(r.Context(), orgID)
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	for _, m := range members {
+		if m.User.PublicID == userID {
+			writeJSON(w, http.StatusOK, map[string]any{"id": m.User.PublicID, "name": m.User.Name, "email": m.User.Email, "role": string(m.Role), "joined_at": m.JoinedAt})
+			return
+		}
+	}
+	apiError(w, http.StatusNotFound, "not_found", "Not found.")
+}
+
+func (s *Server) apiRemoveMember(w http.ResponseWriter, r *http.Request) {
+	revoke := r.URL.Query().Get("revoke_keys") == "true"
+	if _, err := s.memberships.RemoveMember(r.Context(), apiKeyFrom(r.Context()).OrgPublicID, r.PathValue("id"), revoke); err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

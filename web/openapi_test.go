@@ -1,0 +1,617 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/ratelimit"
+)
+
+// wantOperations lists every route and method of apiRoutes in
+// web/routes.go, with the scope each needs ("" for any valid key, "-" for
+// no key at all). The document must describe exactly these.
+var wantOperations = map[string]string{
+	"GET /api/v1/openapi.json":          "-",
+	"GET /api/v1/me":                    "",
+	"GET /api/v1/bots":                  "read",
+	"POST /api/v1/bots":                 "write",
+	"GET /api/v1/bots/{id}":             "read",
+	"PATCH /api/v1/bots/{id}":           "write",
+	"DELETE /api/v1/bots/{id}":          "write",
+	"POST /api/v1/bots/{id}/leave":      "write",
+	"GET /api/v1/conversations":         "read",
+	"POST /api/v1/conversations":        "write",
+	"GET /api/v1/conversations/{id}":    "read",
+	"DELETE /api/v1/conversations/{id}": "write",
+	"GET /api/v1/analytics":             "read",
+	"GET /api/v1/members":               "admin",
+	"GET /api/v1/keys":                  "admin",
+	"POST /api/v1/keys":                 "admin",
+	"DELETE /api/v1/keys/{id}":          "admin",
+	"POST /api/v1/keys/{id}/roll":       "admin",
+}
+
+// contract is the served OpenAPI document with a router over it. It
+// validates responses and remembers which documented statuses of which
+// operations were seen.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+	seen   map[string]map[int]bool
+}
+
+// mustContract fetches the document from the API, loads it with the 3.1
+// loader, validates it and builds a router.
+func mustContract(tb testing.TB, app *App) *contract {
+	tb.Helper()
+	r := app.API(tb, "GET", "/api/v1/openapi.json", "", "")
+	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "application/json" {
+		tb.Fatalf("openapi.json: status %d, Content-Type %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	doc, err := openapi3.NewLoader().LoadFromData([]byte(r.Raw))
+	if err != nil {
+		tb.Fatalf("load document: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		tb.Fatalf("invalid document: %v", err)
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &contract{doc: doc, router: router, seen: map[string]map[int]bool{}}
+}
+
+// validate checks a response against the document and returns the
+// operations it was checked against ("METHOD /path"), or why it does not
+// match. A 405 is documented on every operation of its path, for the
+// methods the path lacks, so it is checked against each of them.
+func (c *contract) validate(req *http.Request, status int, header http.Header, body []byte) ([]string, error) {
+	route, params, err := c.router.FindRoute(req)
+	if errors.Is(err, routers.ErrMethodNotAllowed) && status == http.StatusMethodNotAllowed {
+		var keys []string
+		for _, m := range strings.Split(header.Get("Allow"), ", ") {
+			other := req.Clone(req.Context())
+			other.Method = m
+			k, err := c.validate(other, status, header, body)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, k...)
+		}
+		return keys, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("no operation for %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	key := route.Method + " " + route.Path
+	resp := route.Operation.Responses.Status(status)
+	if resp == nil {
+		return nil, fmt.Errorf("status %d is not documented for %s", status, key)
+	}
+	if len(resp.Value.Content) == 0 && len(body) > 0 {
+		return nil, fmt.Errorf("status %d has no documented body but got %q", status, body)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 status,
+		Header:                 header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return []string{key}, nil
+}
+
+// validateRequest checks that a request the test sends as valid input
+// matches the document's parameters and request body.
+func (c *contract) validateRequest(req *http.Request) error {
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		return err
+	}
+	return openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
+	})
+}
+
+// apiCall is one request of a contract scenario.
+type apiCall struct {
+	name         string
+	method, path string
+	auth         string // the Authorization header, "" for none
+	body         string
+	contentType  string // application/json when there is a body and this is ""
+	header       map[string]string
+	wantStatus   int
+	wantCode     string
+	validRequest bool // the request itself must match the document
+}
+
+func (call apiCall) request(tb testing.TB, base string) *http.Request {
+	tb.Helper()
+	var body io.Reader
+	if call.body != "" {
+		body = strings.NewReader(call.body)
+	}
+	req, err := http.NewRequest(call.method, base+call.path, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if call.auth != "" {
+		req.Header.Set("Authorization", call.auth)
+	}
+	if ct := call.contentType; ct != "" || call.body != "" {
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	for k, v := range call.header {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+// do sends call to base (the app's URL unless given) and fails unless the
+// status and code are the wanted ones and the response matches the
+// document.
+func (c *contract) do(t *testing.T, app *App, call apiCall, base ...string) *APIResponse {
+	t.Helper()
+	url := app.URL
+	if len(base) > 0 {
+		url = base[0]
+	}
+	if call.validRequest {
+		if err := c.validateRequest(call.request(t, url)); err != nil {
+			t.Errorf("%s %s: request does not match the document: %v", call.method, call.path, err)
+		}
+	}
+	r := app.Do(t, call.request(t, url))
+	wantAPI(t, r, call.wantStatus, "", call.wantCode)
+	keys, err := c.validate(call.request(t, url), r.StatusCode, r.Header, []byte(r.Raw))
+	if err != nil {
+		t.Fatalf("%s %s: %d response does not match the document: %v\nbody: %.500s", call.method, call.path, r.StatusCode, err, r.Raw)
+	}
+	for _, key := range keys {
+		if c.seen[key] == nil {
+			c.seen[key] = map[int]bool{}
+		}
+		c.seen[key][r.StatusCode] = true
+	}
+	return r
+}
+
+// run runs calls as subtests.
+func (c *contract) run(t *testing.T, app *App, calls []apiCall, base ...string) {
+	t.Helper()
+	for _, call := range calls {
+		t.Run(call.name, func(t *testing.T) { c.do(t, app, call, base...) })
+	}
+}
+
+// operations returns the document's operations as "METHOD /path".
+func (c *contract) operations() map[string]*openapi3.Operation {
+	out := map[string]*openapi3.Operation{}
+	for path, item := range c.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			out[method+" "+path] = op
+		}
+	}
+	return out
+}
+
+func TestOpenAPIDocument(t *testing.T) {
+	app := MustOpenApp(t)
+	c := mustContract(t, app)
+
+	t.Run("Served", func(t *testing.T) {
+		r := app.API(t, "GET", "/api/v1/openapi.json", "", "")
+		wantAPI(t, r, 200, "", "")
+		if got := r.Header.Get("Cache-Control"); got != "public, max-age=300" {
+			t.Fatalf("Cache-Control = %q", got)
+		}
+		if !c.doc.IsOpenAPI31OrLater() || c.doc.OpenAPI != "3.1.0" {
+			t.Fatalf("openapi = %q", c.doc.OpenAPI)
+		}
+	})
+	t.Run("OperationsMatchRoutes", func(t *testing.T) {
+		var got, want []string
+		for k := range c.operations() {
+			got = append(got, k)
+		}
+		for k := range wantOperations {
+			want = append(want, k)
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("operations:\n got %v\nwant %v", got, want)
+		}
+	})
+	t.Run("Security", func(t *testing.T) {
+		schemes := c.doc.Components.SecuritySchemes
+		tok, bearer := schemes["TokenAuth"], schemes["BearerAuth"]
+		if tok == nil || tok.Value.Type != "apiKey" || tok.Value.In != "header" || tok.Value.Name != "Authorization" || tok.Value.Description == "" {
+			t.Fatalf("TokenAuth = %+v", tok)
+		}
+		if bearer == nil || bearer.Value.Type != "http" || bearer.Value.Scheme != "bearer" {
+			t.Fatalf("BearerAuth = %+v", bearer)
+		}
+		if len(c.doc.Servers) != 1 || c.doc.Servers[0].URL != "/" {
+			t.Fatalf("servers = %v", c.doc.Servers)
+		}
+	})
+	t.Run("EveryOperationDescribed", func(t *testing.T) {
+		for key, op := range c.operations() {
+			scope := wantOperations[key]
+			if op.OperationID == "" || op.Summary == "" || op.Description == "" {
+				t.Errorf("%s: missing operationId, summary or description", key)
+			}
+			if scope == "-" {
+				if op.Security == nil || len(*op.Security) != 0 {
+					t.Errorf("%s: should need no key", key)
+				}
+				continue
+			}
+			got, ok := op.Extensions["x-required-scope"]
+			if !ok || (scope == "" && got != nil) || (scope != "" && got != scope) {
+				t.Errorf("%s: x-required-scope = %v, want %q", key, got, scope)
+			}
+			if scope != "" && !strings.Contains(op.Description, "`"+scope+"` scope") {
+				t.Errorf("%s: description does not name the %s scope", key, scope)
+			}
+			for _, status := range []int{401, 403, 405, 429} {
+				if op.Responses.Status(status) == nil {
+					t.Errorf("%s: %d not documented", key, status)
+				}
+			}
+		}
+	})
+}
+
+// TestOpenAPIContract drives every operation through the real server, in
+// its success and error cases, and checks each response against the
+// document. At the end every documented status of every operation, 500
+// aside, must have been seen.
+func TestOpenAPIContract(t *testing.T) {
+	app := MustOpenApp(t)
+	c := mustContract(t, app)
+	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
+	rd, wr, ad := "Token "+org.Read, "Token "+org.Write, "Bearer "+org.Admin
+
+	mkBot := func() string {
+		return c.do(t, app, apiCall{method: "POST", path: "/api/v1/bots", auth: wr, wantStatus: 201,
+			body: `{"meeting_url": "https://zoom.us/j/123456789", "bot_name": "My Bot"}`, validRequest: true}).JSON["id"].(string)
+	}
+	mkConv := func(body string) string {
+		return c.do(t, app, apiCall{method: "POST", path: "/api/v1/conversations", auth: wr, body: body, wantStatus: 201, validRequest: true}).JSON["id"].(string)
+	}
+	mkKey := func(name string) string {
+		_, k := app.MustKey(t, org.Owner, org.ID, keygate.APIKeyCreate{Name: name, Scopes: []keygate.Scope{keygate.ScopeRead}})
+		return k.PublicID
+	}
+	bot, doomedBot, endedBot := mkBot(), mkBot(), mkBot()
+	c.do(t, app, apiCall{method: "POST", path: "/api/v1/bots/" + endedBot + "/leave", auth: wr, wantStatus: 200, validRequest: true})
+	conv := mkConv(`{"title": "Weekly standup", "bot_id": "` + bot + `", "started_at": "2026-01-31T09:30:00Z", "participants": ["Ada"], "transcript": [{"speaker": "Ada", "text": "Hi.", "start_ms": 0, "end_ms": 900}]}`)
+	bare, doomedConv := mkConv(`{"title": "Call"}`), mkConv(`{"title": "Doomed"}`)
+	revoked := mkKey("revoked")
+	c.do(t, app, apiCall{method: "DELETE", path: "/api/v1/keys/" + revoked, auth: ad, wantStatus: 204})
+	rollMe, rollIdem, rollBad := mkKey("roll"), mkKey("roll twice"), mkKey("bad grace")
+	big := `{"bot_name": "` + strings.Repeat("x", 1<<20) + `"}`
+
+	t.Run("Success", func(t *testing.T) {
+		c.run(t, app, []apiCall{
+			{name: "Me", method: "GET", path: "/api/v1/me", auth: rd, wantStatus: 200, validRequest: true},
+			{name: "MeBearer", method: "GET", path: "/api/v1/me", auth: "Bearer " + org.Write, wantStatus: 200, validRequest: true},
+			{name: "ListBots", method: "GET", path: "/api/v1/bots", auth: rd, wantStatus: 200, validRequest: true},
+			{name: "ListBotsFiltered", method: "GET", path: "/api/v1/bots?state=ended&limit=5", auth: rd, wantStatus: 200, validRequest: true},
+			{name: "CreateBotScheduled", method: "POST", path: "/api/v1/bots", auth: wr, wantStatus: 201, validRequest: true,
+				body: `{"meeting_url": "https://meet.example.com/abc", "bot_name": "Later", "join_at": "2099-01-01T09:00:00Z", "metadata": {"team": "sales", "n": [1, true, null]}}`},
+			{name: "GetBot", method: "GET", path: "/api/v1/bots/" + bot, auth: rd, wantStatus: 200, validRequest: true},
+			{name: "PatchBot", method: "PATCH", path: "/api/v1/bots/" + bot, auth: wr, body: `{"bot_name": "Renamed", "metadata": {"a": 1}}`, wantStatus: 200, validRequest: true},
+			{name: "PatchBotNothing", method: "PATCH", path: "/api/v1/bots/" + bot, auth: wr, body: `{}`, wantStatus: 200, validRequest: true},
+			{name: "RenameEndedBot", method: "PATCH", path: "/api/v1/bots/" + endedBot, auth: wr, body: `{"bot_name": "Gone"}`, wantStatus: 200, validRequest: true},
+			{name: "DeleteBot", method: "DELETE", path: "/api/v1/bots/" + doomedBot, auth: wr, wantStatus: 204, validRequest: true},
+			{name: "ListConversations", method: "GET", path: "/api/v1/conversations", auth: rd, wantStatus: 200, validRequest: true},
+			{name: "ListConversationsFiltered", method: "GET", path: "/api/v1/conversations?bot_id=" + bot + "&started_after=2026-01-01&started_before=2030-01-01T00:00:00Z&limit=100", auth: rd, wantStatus: 200, validRequest: true},
+			{name: "CreateConversation", method: "POST", path: "/api/v1/conversations", auth: wr, wantStatus: 201, validRequest: true,
+				body: `{"title": "Weekly standup", "started_at": "2026-01-31T09:30:00Z", "ended_at": "2026-01-31T09:45:00Z", "participants": ["Ada", "Grace"], "transcript": [{"speaker": "Ada", "text": "Good morning.", "start_ms": 0, "end_ms": 1800}]}`},
+			{name: "GetConversation", method: "GET", path: "/api/v1/conversations/" + conv, auth: rd, wantStatus: 200, validRequest: true},
+			{name: "GetConversationNoTranscript", method: "GET", path: "/api/v1/conversations/" + bare, auth: rd, wantStatus: 200, validRequest: true},
+			{name: "DeleteConversation", method: "DELETE", path: "/api/v1/conversations/" + doomedConv, auth: wr, wantStatus: 204, validRequest: true},
+			{name: "Analytics", method: "GET", path: "/api/v1/analytics", auth: rd, wantStatus: 200, validRequest: true},
+			{name: "AnalyticsRange", method: "GET", path: "/api/v1/analytics?from=2026-01-01&to=2026-02-01T00:00:00Z", auth: rd, wantStatus: 200, validRequest: true},
+			{name: "Members", method: "GET", path: "/api/v1/members", auth: ad, wantStatus: 200, validRequest: true},
+			{name: "ListKeys", method: "GET", path: "/api/v1/keys", auth: ad, wantStatus: 200, validRequest: true},
+			{name: "ListRevokedKeys", method: "GET", path: "/api/v1/keys?state=revoked", auth: ad, wantStatus: 200, validRequest: true},
+			{name: "CreateKey", method: "POST", path: "/api/v1/keys", auth: ad, wantStatus: 201, validRequest: true,
+				body: `{"name": "Deploy bot", "environment": "ci", "scopes": ["write"], "note": "CI", "expires_at": "2099-01-01T00:00:00Z"}`},
+			{name: "RevokeKey", method: "DELETE", path: "/api/v1/keys/" + mkKey("revoke me"), auth: ad, wantStatus: 204, validRequest: true},
+			{name: "RollKey", method: "POST", path: "/api/v1/keys/" + rollMe + "/roll", auth: ad, wantStatus: 201, validRequest: true},
+			{name: "RollKeyGrace", method: "POST", path: "/api/v1/keys/" + mkKey("graceful") + "/roll", auth: ad, body: `{"grace_seconds": 3600}`, wantStatus: 201, validRequest: true},
+			{name: "OpenAPI", method: "GET", path: "/api/v1/openapi.json", wantStatus: 200, validRequest: true},
+		})
+	})
+
+	t.Run("Pagination", func(t *testing.T) {
+		for _, list := range []string{"/api/v1/bots", "/api/v1/conversations"} {
+			p1 := c.do(t, app, apiCall{method: "GET", path: list + "?limit=1", auth: rd, wantStatus: 200, validRequest: true})
+			next, _ := p1.JSON["next"].(string)
+			if !strings.HasPrefix(next, app.URL+list+"?") {
+				t.Fatalf("%s next = %q", list, next)
+			}
+			p2 := c.do(t, app, apiCall{method: "GET", path: strings.TrimPrefix(next, app.URL), auth: rd, wantStatus: 200, validRequest: true})
+			if p2.JSON["previous"] == nil {
+				t.Fatalf("%s page 2 has no previous: %s", list, p2.Raw)
+			}
+		}
+	})
+
+	t.Run("BadRequest", func(t *testing.T) {
+		c.run(t, app, []apiCall{
+			{name: "BotFieldRequired", method: "POST", path: "/api/v1/bots", auth: wr, body: `{"bot_name": "My Bot"}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "BotFields", method: "POST", path: "/api/v1/bots", auth: wr, body: `{"meeting_url": "ftp://x", "bot_name": "` + strings.Repeat("b", 101) + `", "metadata": [1], "join_at": "soon"}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "BotParseError", method: "POST", path: "/api/v1/bots", auth: wr, body: `{"meeting_url": `, wantStatus: 400, wantCode: "parse_error"},
+			{name: "BotLimit", method: "GET", path: "/api/v1/bots?limit=0", auth: rd, wantStatus: 400, wantCode: "invalid"},
+			{name: "BotState", method: "GET", path: "/api/v1/bots?state=flying", auth: rd, wantStatus: 400, wantCode: "invalid"},
+			{name: "PatchMeetingURL", method: "PATCH", path: "/api/v1/bots/" + bot, auth: wr, body: `{"meeting_url": "https://zoom.us/j/2"}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "ConversationTime", method: "GET", path: "/api/v1/conversations?started_after=tomorrow", auth: rd, wantStatus: 400, wantCode: "invalid"},
+			{name: "ConversationTitle", method: "POST", path: "/api/v1/conversations", auth: wr, body: `{"participants": "Ada", "bot_id": "bot_nope"}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "AnalyticsTime", method: "GET", path: "/api/v1/analytics?from=yesterday", auth: rd, wantStatus: 400, wantCode: "invalid"},
+			{name: "AnalyticsRange", method: "GET", path: "/api/v1/analytics?from=2026-02-01&to=2026-01-01", auth: rd, wantStatus: 400, wantCode: "invalid"},
+			{name: "KeyState", method: "GET", path: "/api/v1/keys?state=lost", auth: ad, wantStatus: 400, wantCode: "invalid"},
+			{name: "KeyFields", method: "POST", path: "/api/v1/keys", auth: ad, body: `{"name": "", "scopes": [], "expires_at": "2001-01-01T00:00:00Z"}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "RevokeRevoked", method: "DELETE", path: "/api/v1/keys/" + revoked, auth: ad, wantStatus: 400, wantCode: "invalid"},
+			{name: "RollRevoked", method: "POST", path: "/api/v1/keys/" + revoked + "/roll", auth: ad, wantStatus: 400, wantCode: "invalid"},
+			{name: "RollGrace", method: "POST", path: "/api/v1/keys/" + rollBad + "/roll", auth: ad, body: `{"grace_seconds": 5}`, wantStatus: 400, wantCode: "invalid"},
+		})
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		c.run(t, app, []apiCall{
+			{name: "GetBot", method: "GET", path: "/api/v1/bots/bot_missing", auth: rd, wantStatus: 404, wantCode: "not_found"},
+			{name: "PatchBot", method: "PATCH", path: "/api/v1/bots/bot_missing", auth: wr, body: `{"bot_name": "x"}`, wantStatus: 404, wantCode: "not_found"},
+			{name: "DeleteBot", method: "DELETE", path: "/api/v1/bots/" + doomedBot, auth: wr, wantStatus: 404, wantCode: "not_found"},
+			{name: "LeaveBot", method: "POST", path: "/api/v1/bots/bot_missing/leave", auth: wr, wantStatus: 404, wantCode: "not_found"},
+			{name: "BotCursor", method: "GET", path: "/api/v1/bots?cursor=bm9wZQ", auth: rd, wantStatus: 404, wantCode: "invalid_cursor"},
+			{name: "GetConversation", method: "GET", path: "/api/v1/conversations/conv_missing", auth: rd, wantStatus: 404, wantCode: "not_found"},
+			{name: "DeleteConversation", method: "DELETE", path: "/api/v1/conversations/" + doomedConv, auth: wr, wantStatus: 404, wantCode: "not_found"},
+			{name: "ConversationCursor", method: "GET", path: "/api/v1/conversations?cursor=!", auth: rd, wantStatus: 404, wantCode: "invalid_cursor"},
+			{name: "RevokeKey", method: "DELETE", path: "/api/v1/keys/key_missing", auth: ad, wantStatus: 404, wantCode: "not_found"},
+			{name: "RollKey", method: "POST", path: "/api/v1/keys/key_missing/roll", auth: ad, wantStatus: 404, wantCode: "not_found"},
+		})
+	})
+
+	t.Run("Conflict", func(t *testing.T) {
+		idem := map[string]string{"Idempotency-Key": "once-" + bot}
+		c.run(t, app, []apiCall{
+			{name: "LeaveTwice", method: "POST", path: "/api/v1/bots/" + endedBot + "/leave", auth: wr, wantStatus: 409, wantCode: "conflict"},
+			{name: "RescheduleEnded", method: "PATCH", path: "/api/v1/bots/" + endedBot, auth: wr, body: `{"join_at": "2099-01-01T00:00:00Z"}`, wantStatus: 409, wantCode: "conflict"},
+			{name: "CreateKeyOnce", method: "POST", path: "/api/v1/keys", auth: ad, header: idem, body: `{"name": "once", "scopes": ["read"]}`, wantStatus: 201, validRequest: true},
+			{name: "CreateKeyTwice", method: "POST", path: "/api/v1/keys", auth: ad, header: idem, body: `{"name": "once", "scopes": ["read"]}`, wantStatus: 409, wantCode: "conflict"},
+			{name: "RollOnce", method: "POST", path: "/api/v1/keys/" + rollIdem + "/roll", auth: ad, header: map[string]string{"Idempotency-Key": "roll-" + rollIdem}, body: `{"grace_seconds": 3600}`, wantStatus: 201, validRequest: true},
+			{name: "RollTwice", method: "POST", path: "/api/v1/keys/" + rollIdem + "/roll", auth: ad, header: map[string]string{"Idempotency-Key": "roll-" + rollIdem}, body: `{"grace_seconds": 3600}`, wantStatus: 409, wantCode: "conflict"},
+		})
+	})
+
+	// The remaining cases apply to every operation alike.
+	ops := c.operations()
+	var keys []string
+	for k := range ops {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	concrete := func(key string) (method, path string) {
+		method, path, _ = strings.Cut(key, " ")
+		return method, strings.ReplaceAll(path, "{id}", "missing")
+	}
+
+	t.Run("Unauthenticated", func(t *testing.T) {
+		for _, key := range keys {
+			if wantOperations[key] == "-" {
+				continue
+			}
+			method, path := concrete(key)
+			c.do(t, app, apiCall{name: key, method: method, path: path, wantStatus: 401, wantCode: "not_authenticated"})
+		}
+		gone, gk := app.MustKey(t, org.Owner, org.ID, keygate.APIKeyCreate{Name: "gone", Scopes: []keygate.Scope{keygate.ScopeRead}})
+		c.do(t, app, apiCall{method: "DELETE", path: "/api/v1/keys/" + gk.PublicID, auth: ad, wantStatus: 204})
+		soon := app.Clock.Now().Add(time.Minute)
+		expired, _ := app.MustKey(t, org.Owner, org.ID, keygate.APIKeyCreate{Name: "brief", Scopes: []keygate.Scope{keygate.ScopeRead}, ExpiresAt: &soon})
+		app.Clock.Advance(2 * time.Minute)
+		c.run(t, app, []apiCall{
+			{name: "NoKey", method: "GET", path: "/api/v1/me", auth: "Token", wantStatus: 401, wantCode: "invalid_token_header"},
+			{name: "Malformed", method: "GET", path: "/api/v1/me", auth: "Token kg_short", wantStatus: 401, wantCode: "invalid_token"},
+			{name: "Revoked", method: "GET", path: "/api/v1/me", auth: "Token " + gone, wantStatus: 401, wantCode: "token_revoked"},
+			{name: "Expired", method: "GET", path: "/api/v1/me", auth: "Bearer " + expired, wantStatus: 401, wantCode: "token_expired"},
+		})
+	})
+
+	t.Run("InsufficientScope", func(t *testing.T) {
+		weaker := map[string]string{"write": rd, "admin": wr}
+		for _, key := range keys {
+			auth, ok := weaker[wantOperations[key]]
+			if !ok {
+				continue
+			}
+			method, path := concrete(key)
+			c.do(t, app, apiCall{name: key, method: method, path: path, auth: auth, body: `{}`, wantStatus: 403, wantCode: "insufficient_scope"})
+		}
+	})
+
+	t.Run("MethodNotAllowed", func(t *testing.T) {
+		for path, item := range c.doc.Paths.Map() {
+			if path == "/api/v1/openapi.json" {
+				continue // the catch-all answers other methods with 404
+			}
+			var documented []string
+			for m := range item.Operations() {
+				documented = append(documented, m)
+			}
+			_, p := concrete("PUT " + path)
+			r := c.do(t, app, apiCall{name: path, method: "PUT", path: p, auth: ad, body: `{}`, wantStatus: 405, wantCode: "method_not_allowed"})
+			allow := strings.Split(r.Header.Get("Allow"), ", ")
+			sort.Strings(allow)
+			sort.Strings(documented)
+			if !slices.Equal(allow, documented) {
+				t.Errorf("%s: Allow = %v, document has %v", path, allow, documented)
+			}
+		}
+	})
+
+	t.Run("BodyErrors", func(t *testing.T) {
+		for _, key := range keys {
+			if ops[key].RequestBody == nil {
+				continue
+			}
+			method, path := concrete(key)
+			if strings.HasSuffix(path, "/roll") {
+				path = "/api/v1/keys/" + rollBad + "/roll"
+			}
+			c.do(t, app, apiCall{name: key + "/415", method: method, path: path, auth: ad, body: "name=x", contentType: "text/plain", wantStatus: 415, wantCode: "unsupported_media_type"})
+			c.do(t, app, apiCall{name: key + "/413", method: method, path: path, auth: ad, body: big, wantStatus: 413, wantCode: "request_too_large"})
+		}
+	})
+
+	t.Run("HTTPSRequired", func(t *testing.T) {
+		plain := httptest.NewServer(app.Web.PlainHandler())
+		defer plain.Close()
+		for _, key := range keys {
+			method, path := concrete(key)
+			c.do(t, app, apiCall{name: key, method: method, path: path, wantStatus: 403, wantCode: "https_required"}, plain.URL)
+		}
+	})
+
+	t.Run("Throttled", func(t *testing.T) {
+		limited := MustOpenApp(t, WithRateLimit(ratelimit.Limit{Count: 1, Period: time.Minute}))
+		lorg := mustAPIOrg(t, limited, "Bo", "bo@example.com")
+		c.do(t, limited, apiCall{method: "GET", path: "/api/v1/me", auth: "Token " + lorg.Admin, wantStatus: 200})
+		for _, key := range keys {
+			if wantOperations[key] == "-" {
+				continue
+			}
+			method, path := concrete(key)
+			r := c.do(t, limited, apiCall{name: key, method: method, path: path, auth: "Token " + lorg.Admin, body: `{}`, wantStatus: 429, wantCode: "throttled"})
+			if r.Header.Get("Retry-After") == "" || r.Header.Get("X-RateLimit-Remaining") != "0" {
+				t.Fatalf("%s: Retry-After %q, remaining %q", key, r.Header.Get("Retry-After"), r.Header.Get("X-RateLimit-Remaining"))
+			}
+		}
+	})
+
+	// Every documented status of every operation was seen, 500 aside.
+	for _, key := range keys {
+		for status := range ops[key].Responses.Map() {
+			var code int
+			fmt.Sscan(status, &code)
+			if code != 500 && !c.seen[key][code] {
+				t.Errorf("%s: documented %s never exercised", key, status)
+			}
+		}
+	}
+}
+
+// TestOpenAPIContractRejectsMismatches makes sure the validation is not
+// vacuous: answers that stray from the document fail it.
+func TestOpenAPIContractRejectsMismatches(t *testing.T) {
+	app := MustOpenApp(t)
+	c := mustContract(t, app)
+	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
+	created := app.API(t, "POST", "/api/v1/bots", "Token "+org.Write, `{"meeting_url": "https://zoom.us/j/123456789", "bot_name": "My Bot"}`)
+	wantAPI(t, created, 201, "", "")
+	path := "/api/v1/bots/" + created.JSON["id"].(string)
+	real := app.API(t, "GET", path, "Token "+org.Read, "")
+	req, _ := http.NewRequest("GET", app.URL+path, nil)
+	if _, err := c.validate(req, real.StatusCode, real.Header, []byte(real.Raw)); err != nil {
+		t.Fatalf("the real answer does not match: %v", err)
+	}
+	body := func(edit func(map[string]string)) []byte {
+		m := map[string]string{}
+		for k, v := range real.JSON {
+			b, _ := json.Marshal(v)
+			m[k] = string(b)
+		}
+		edit(m)
+		var b bytes.Buffer
+		b.WriteString("{")
+		first := true
+		for k, v := range m {
+			if !first {
+				b.WriteString(",")
+			}
+			first = false
+			fmt.Fprintf(&b, "%q:%s", k, v)
+		}
+		b.WriteString("}")
+		return b.Bytes()
+	}
+	header := func(edit func(http.Header)) http.Header {
+		h := real.Header.Clone()
+		edit(h)
+		return h
+	}
+	cases := []struct {
+		name   string
+		status int
+		header http.Header
+		body   []byte
+	}{
+		{"UnknownState", 200, real.Header, body(func(m map[string]string) { m["state"] = `"flying"` })},
+		{"NullableWrongType", 200, real.Header, body(func(m map[string]string) { m["join_at"] = `5` })},
+		{"MetadataNotObject", 200, real.Header, body(func(m map[string]string) { m["metadata"] = `[1]` })},
+		{"MissingField", 200, real.Header, body(func(m map[string]string) { delete(m, "bot_name") })},
+		{"BadDateTime", 200, real.Header, body(func(m map[string]string) { m["created_at"] = `"tomorrow"` })},
+		{"ExtraField", 200, real.Header, body(func(m map[string]string) { m["secret"] = `"x"` })},
+		{"MissingRateLimitHeader", 200, header(func(h http.Header) { h.Del("X-RateLimit-Remaining") }), []byte(real.Raw)},
+		{"RateLimitHeaderNotInteger", 200, header(func(h http.Header) { h.Set("X-RateLimit-Limit", "lots") }), []byte(real.Raw)},
+		{"WrongContentType", 200, header(func(h http.Header) { h.Set("Content-Type", "text/html") }), []byte(real.Raw)},
+		{"UndocumentedStatus", 418, real.Header, []byte(`{"detail": "teapot", "code": "teapot"}`)},
+		{"UnknownErrorCode", 404, real.Header, []byte(`{"detail": "Not found.", "code": "gone"}`)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := c.validate(req, tc.status, tc.header, tc.body); err == nil {
+				t.Fatalf("accepted: %d %s", tc.status, tc.body)
+			}
+		})
+	}
+	t.Run("NoContentWithBody", func(t *testing.T) {
+		del, _ := http.NewRequest("DELETE", app.URL+path, nil)
+		if _, err := c.validate(del, 204, real.Header, []byte(`{}`)); err == nil {
+			t.Fatal("a 204 with a body was accepted")
+		}
+	})
+	t.Run("FieldMapNotList", func(t *testing.T) {
+		post, _ := http.NewRequest("POST", app.URL+"/api/v1/bots", nil)
+		if _, err := c.validate(post, 400, real.Header, []byte(`{"detail": "Invalid input.", "code": "invalid", "meeting_url": "required"}`)); err == nil {
+			t.Fatal("a field message outside a list was accepted")
+		}
+	})
+	t.Run("UnauthorizedWithoutChallenge", func(t *testing.T) {
+		me, _ := http.NewRequest("GET", app.URL+"/api/v1/me", nil)
+		h := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"x"}}
+		if _, err := c.validate(me, 401, h, []byte(`{"detail": "Invalid token.", "code": "invalid_token"}`)); err == nil {
+			t.Fatal("a 401 without WWW-Authenticate was accepted")
+		}
+	})
+}
