@@ -182,7 +182,7 @@ func AuditLogPage(l Layout, p AuditPage) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<div class=\"card card-flush\"><div class=\"table-wrap\"><table class=\"table\" data-testid=\"audit-log\"><caption class=\"visually-hidden\">Audit events, newest first</caption> <thead><tr><th scope=\"col\">When</th><th scope=\"col\">Actor</th><th scope=\"col\">Action</th><th scope=\"col\">Target</th><th scope=\"col\">IP address</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<div class=\"card card-flush\"><div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-labelledby=\"audit-caption\"><table class=\"table\" data-testid=\"audit-log\"><caption class=\"visually-hidden\" id=\"audit-caption\">Audit events, newest first</caption> <thead><tr><th scope=\"col\">When</th><th scope=\"col\">Actor</th><th scope=\"col\">Action</th><th scope=\"col\">Target</th><th scope=\"col\">IP address</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

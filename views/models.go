@@ -17,6 +17,8 @@ type Layout struct {
 	Active    string
 	Flashes   []Flash
 	RequestID string
+	// SSO lists the single sign-on buttons of the login and signup pages.
+	SSO []SSOButton
 }
 
 // User is the person logged in.

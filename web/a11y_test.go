@@ -29,8 +29,8 @@ func (b *Browser) OrgID() string {
 
 // tour walks the browser through every page and state of the dashboard
 // (signup, login, overview, API keys empty and full, the create, revoke and
-// roll dialogs, the new key, key detail, audit log, settings, organization
-// settings, 403 and 404) and calls at on each, named.
+// roll dialogs, the new key, key detail, audit log, the account menu,
+// settings, organization settings, 403 and 404) and calls at on each, named.
 func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	t.Helper()
 	b.Visit("/signup")
@@ -93,6 +93,8 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	at("audit-log")
 
 	b.Click(Menu("Account menu for Ada Lovelace"))
+	b.WaitVisible(MenuItem("Account menu for Ada Lovelace", "Log out"))
+	at("account-menu")
 	b.Click(MenuItem("Account menu for Ada Lovelace", "Settings"))
 	b.WaitVisible(Heading("Sessions"))
 	at("settings")
@@ -150,17 +152,13 @@ func TestBrowserScreenshots(t *testing.T) {
 	tour(t, app, b, func(name string) {
 		n++
 		for _, w := range []int64{1280, 390} {
-			var opts []chromedp.EmulateViewportOption
-			if w < 700 {
-				opts = append(opts, chromedp.EmulateMobile)
-			}
-			b.Run(chromedp.EmulateViewport(w, 900, opts...))
+			b.Viewport(w)
 			for _, scheme := range []string{"light", "dark"} {
 				b.ColorScheme(scheme)
 				b.Screenshot(filepath.Join(dir, fmt.Sprintf("%02d-%s-%d-%s.png", n, name, w, scheme)))
 			}
 		}
-		b.Run(chromedp.EmulateViewport(1280, 900))
+		b.Viewport(1280)
 		b.ColorScheme("light")
 	})
 }

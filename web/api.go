@@ -182,12 +182,15 @@ func (s *Server) rateLimit(w http.ResponseWriter, rec *apikey.Record) bool {
 	}
 	d := s.limiter.Allow(rec.PublicID, limit)
 	reset := int(math.Ceil(d.Reset.Seconds()))
+	// Header names are written in canonical form directly: this runs on
+	// every API request.
 	h := w.Header()
-	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, limit.Count, int(limit.Period.Seconds())))
-	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, d.Remaining, reset))
-	h.Set("X-RateLimit-Limit", strconv.Itoa(limit.Count))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(s.now().Add(d.Reset).Unix(), 10))
+	count, remaining := strconv.Itoa(limit.Count), strconv.Itoa(d.Remaining)
+	h["Ratelimit-Policy"] = []string{`"default";q=` + count + `;w=` + strconv.Itoa(int(limit.Period.Seconds()))}
+	h["Ratelimit"] = []string{`"default";r=` + remaining + `;t=` + strconv.Itoa(reset)}
+	h["X-Ratelimit-Limit"] = []string{count}
+	h["X-Ratelimit-Remaining"] = []string{remaining}
+	h["X-Ratelimit-Reset"] = []string{strconv.FormatInt(s.now().Add(d.Reset).Unix(), 10)}
 	if d.Allowed {
 		return true
 	}

@@ -81,7 +81,7 @@ func TestAPIBadInput(t *testing.T) {
 	})
 	t.Run("BadCursorAndLimit", func(t *testing.T) {
 		wantAPI(t, app.API(t, "GET", "/api/v1/bots?limit=1000", auth, ""), 400, "", "invalid")
-		wantAPI(t, app.API(t, "GET", "/api/v1/bots?cursor=bm9wZQ", auth, ""), 404, "Invalid cursor.", "invalid_cursor")
+		wantAPI(t, app.API(t, "GET", "/api/v1/bots?cursor=bm9wZQ", auth, ""), 400, "Invalid cursor.", "invalid_cursor")
 		wantAPI(t, app.API(t, "GET", "/api/v1/bots?state=flying", auth, ""), 400, "", "")
 	})
 	if n := app.Count(t, "bots"); n != 0 {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
@@ -37,20 +38,29 @@ func (s *Server) keyJSON(k *keygate.APIKey) apiKeyJSON {
 	return out
 }
 
+// meJSON is the answer of GET /api/v1/me.
+type meJSON struct {
+	Key struct {
+		ID          string     `json:"id"`
+		Name        string     `json:"name"`
+		Scopes      []string   `json:"scopes"`
+		Environment string     `json:"environment"`
+		ExpiresAt   *time.Time `json:"expires_at"`
+		Hint        string     `json:"hint"`
+	} `json:"key"`
+	Organization struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"organization"`
+}
+
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
 	rec := apiKeyFrom(r.Context())
-	scopes := keygate.ParseScopes(rec.Scopes)
-	list := make([]string, len(scopes))
-	for i, sc := range scopes {
-		list[i] = string(sc)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"key": map[string]any{
-			"id": rec.PublicID, "name": rec.Name, "scopes": list, "environment": rec.Environment,
-			"expires_at": rec.ExpiresAt, "hint": rec.Hint,
-		},
-		"organization": map[string]any{"id": rec.OrgPublicID, "name": rec.OrgName},
-	})
+	var out meJSON
+	out.Key.ID, out.Key.Name, out.Key.Environment, out.Key.ExpiresAt, out.Key.Hint = rec.PublicID, rec.Name, rec.Environment, rec.ExpiresAt, rec.Hint
+	out.Key.Scopes = strings.Split(keygate.ParseScopes(rec.Scopes).String(), ",")
+	out.Organization.ID, out.Organization.Name = rec.OrgPublicID, rec.OrgName
+	writeJSON(w, http.StatusOK, &out)
 }
 
 func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request) {
@@ -97,6 +107,11 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, secret, err := s.apiKeys.CreateAPIKey(r.Context(), apiKeyFrom(r.Context()).OrgPublicID, in)
+	if fields := keygate.ErrorFields(err); fields["expiration"] != "" {
+		// The dashboard's field is "expiration"; the API's is expires_at.
+		fields["expires_at"] = fields["expiration"]
+		delete(fields, "expiration")
+	}
 	if err != nil {
 		s.apiErr(w, r, err)
 		return

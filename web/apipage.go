@@ -35,7 +35,7 @@ func parsePage(w http.ResponseWriter, r *http.Request) (keygate.Page, bool) {
 		dir, id, ok := strings.Cut(string(raw), ":")
 		n, perr := strconv.ParseInt(id, 10, 64)
 		if err != nil || !ok || perr != nil || n <= 0 || (dir != "a" && dir != "b") {
-			apiError(w, http.StatusNotFound, "invalid_cursor", "Invalid cursor.")
+			apiError(w, http.StatusBadRequest, "invalid_cursor", "Invalid cursor.")
 			return p, false
 		}
 		if dir == "a" {

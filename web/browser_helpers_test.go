@@ -298,6 +298,17 @@ func (b *Browser) AssertFocusVisible() {
 	}
 }
 
+// Viewport emulates a screen width in CSS pixels: a phone (touch, mobile
+// viewport) up to 720, a desktop window above.
+func (b *Browser) Viewport(width int64) {
+	b.tb.Helper()
+	if width <= 720 {
+		b.Run(chromedp.EmulateViewport(width, 844, chromedp.EmulateMobile))
+	} else {
+		b.Run(chromedp.EmulateViewport(width, 900))
+	}
+}
+
 // ColorScheme emulates prefers-color-scheme: "light" or "dark".
 func (b *Browser) ColorScheme(scheme string) {
 	b.tb.Helper()
@@ -332,12 +343,14 @@ type axeViolation struct {
 	} `json:"nodes"`
 }
 
-// CheckA11y runs axe-core on the page in view, in the light and the dark
-// colour scheme, and fails the test on every violation of impact serious or
-// critical; lesser ones are logged. axe is injected by DevTools evaluation,
-// which the page's Content-Security-Policy (script-src 'self') does not
-// govern. Without axe-core installed the check fails under CI=true and is
-// skipped otherwise.
+// CheckA11y runs axe-core on the page in view twice, light on a 1280-pixel
+// desktop and dark on a 390-pixel phone (contrast depends on the scheme,
+// layout on the width), and fails the test on every violation of impact
+// serious or critical; lesser ones are logged. It also fails if the page is
+// wider than the phone. axe is injected by DevTools evaluation, which the
+// page's Content-Security-Policy (script-src 'self') does not govern.
+// Without axe-core installed the check fails under CI=true and is skipped
+// otherwise.
 func (b *Browser) CheckA11y(name string) {
 	b.tb.Helper()
 	src, err := axeSource()
@@ -349,9 +362,24 @@ func (b *Browser) CheckA11y(name string) {
 		return
 	}
 	prev := b.scheme
-	defer func() { b.ColorScheme(cmp.Or(prev, "light")) }()
-	for _, scheme := range []string{"light", "dark"} {
+	defer func() {
+		b.Viewport(1280)
+		b.ColorScheme(cmp.Or(prev, "light"))
+	}()
+	for _, pass := range []struct {
+		scheme string
+		width  int64
+	}{{"light", 1280}, {"dark", 390}} {
+		scheme := pass.scheme
 		b.ColorScheme(scheme)
+		b.Viewport(pass.width)
+		if pass.width < 720 {
+			var width int
+			b.Eval(`document.documentElement.scrollWidth`, &width)
+			if width > int(pass.width) {
+				b.tb.Errorf("%s: the page is %d pixels wide on a %d-pixel phone: something does not scroll inside its wrapper", name, width, pass.width)
+			}
+		}
 		var ok bool
 		b.Eval(`typeof axe === "object"`, &ok)
 		if !ok {
@@ -367,7 +395,7 @@ func (b *Browser) CheckA11y(name string) {
 			for _, n := range v.Nodes {
 				targets = append(targets, fmt.Sprint(n.Target...))
 			}
-			msg := fmt.Sprintf("%s (%s): axe %s [%s] %s: %s", name, scheme, v.ID, v.Impact, v.Help, strings.Join(targets, ", "))
+			msg := fmt.Sprintf("%s (%s, %dpx): axe %s [%s] %s: %s", name, scheme, pass.width, v.ID, v.Impact, v.Help, strings.Join(targets, ", "))
 			if v.Impact == "serious" || v.Impact == "critical" {
 				if len(v.Nodes) > 0 && v.Nodes[0].Summary != "" {
 					msg += "\n\t" + strings.ReplaceAll(v.Nodes[0].Summary, "\n", "\n\t")

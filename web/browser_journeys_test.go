@@ -101,7 +101,7 @@ func TestBrowserSignupLogoutLogin(t *testing.T) {
 	if got := b.OrgID(); got != org {
 		t.Fatalf("logged in to %s, want %s", got, org)
 	}
-	if got := b.Text(mainNav + `//a[@aria-current="page"]`); got != "Overview" {
+	if got := b.Text(mainNav + `//li/a[@aria-current="page" and not(ancestor::details)]`); got != "Overview" {
 		t.Fatalf("current page in the sidebar = %q, want Overview", got)
 	}
 }
@@ -273,6 +273,10 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	create := Dialog("Create API Key")
 	b.WaitVisible(create)
 	b.assertFocusIn(create)
+	// Enter opened the dialog; it must not also have submitted its form.
+	if b.Count(create+`//p[normalize-space()="Name is required."]`) != 0 {
+		t.Fatal("Enter on + Create API Key submitted the empty form")
+	}
 	if !b.Focused(Label("Name")) {
 		t.Fatal("the create dialog did not focus its first field")
 	}

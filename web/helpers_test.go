@@ -22,6 +22,7 @@ import (
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/password"
 	"github.com/keygate/keygate/internal/ratelimit"
+	"github.com/keygate/keygate/internal/secretbox"
 	"github.com/keygate/keygate/internal/sqlite"
 	"github.com/keygate/keygate/internal/usage"
 	"github.com/keygate/keygate/web"
@@ -43,6 +44,9 @@ type App struct {
 	Web      *web.Server
 	Logs     *syncBuffer
 	Clock    *Clock
+	// Integrations seals secrets with SecretBox, a random key per app.
+	Integrations *sqlite.IntegrationService
+	SecretBox    *secretbox.Box
 }
 
 // Clock is the test's clock: real time plus an offset the test advances.
@@ -129,6 +133,8 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 	app.Verifier = apikey.NewVerifier(app.Keys)
 	db.OnKeysChanged = app.Verifier.Invalidate
 	app.Usage = usage.NewBuffer(sqlite.NewUsageStore(db))
+	app.SecretBox, _ = secretbox.New(secretbox.GenerateKey())
+	app.Integrations = sqlite.NewIntegrationService(db, app.SecretBox)
 	cfg := web.Config{SessionKey: bytes.Repeat([]byte("k"), 64), SignupMode: "open", Now: clock.Now}
 	for _, o := range opts {
 		o(&cfg, app.Users)
@@ -140,7 +146,8 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 		APIKeys: app.Keys, Audit: sqlite.NewAuditService(db),
 		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
 		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage, DB: db, Admin: sqlite.NewAdminService(db, app.Users),
-		Memberships: sqlite.NewMembershipService(db), Mailer: cfgMailer}, logger)
+		Memberships: sqlite.NewMembershipService(db), Mailer: cfgMailer,
+		Identities: sqlite.NewIdentityService(db, app.Users), Integrations: app.Integrations}, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}

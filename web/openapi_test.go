@@ -4,21 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/ratelimit"
@@ -42,183 +36,15 @@ var wantOperations = map[string]string{
 	"DELETE /api/v1/conversations/{id}": "write",
 	"GET /api/v1/analytics":             "read",
 	"GET /api/v1/members":               "admin",
+	"PATCH /api/v1/members/{id}":        "admin",
+	"DELETE /api/v1/members/{id}":       "admin",
+	"GET /api/v1/invitations":           "admin",
+	"POST /api/v1/invitations":          "admin",
 	"GET /api/v1/keys":                  "admin",
 	"POST /api/v1/keys":                 "admin",
 	"DELETE /api/v1/keys/{id}":          "admin",
 	"POST /api/v1/keys/{id}/roll":       "admin",
-}
-
-// contract is the served OpenAPI document with a router over it. It
-// validates responses and remembers which documented statuses of which
-// operations were seen.
-type contract struct {
-	doc    *openapi3.T
-	router routers.Router
-	seen   map[string]map[int]bool
-}
-
-// mustContract fetches the document from the API, loads it with the 3.1
-// loader, validates it and builds a router.
-func mustContract(tb testing.TB, app *App) *contract {
-	tb.Helper()
-	r := app.API(tb, "GET", "/api/v1/openapi.json", "", "")
-	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "application/json" {
-		tb.Fatalf("openapi.json: status %d, Content-Type %q", r.StatusCode, r.Header.Get("Content-Type"))
-	}
-	doc, err := openapi3.NewLoader().LoadFromData([]byte(r.Raw))
-	if err != nil {
-		tb.Fatalf("load document: %v", err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		tb.Fatalf("invalid document: %v", err)
-	}
-	router, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &contract{doc: doc, router: router, seen: map[string]map[int]bool{}}
-}
-
-// validate checks a response against the document and returns the
-// operations it was checked against ("METHOD /path"), or why it does not
-// match. A 405 is documented on every operation of its path, for the
-// methods the path lacks, so it is checked against each of them.
-func (c *contract) validate(req *http.Request, status int, header http.Header, body []byte) ([]string, error) {
-	route, params, err := c.router.FindRoute(req)
-	if errors.Is(err, routers.ErrMethodNotAllowed) && status == http.StatusMethodNotAllowed {
-		var keys []string
-		for _, m := range strings.Split(header.Get("Allow"), ", ") {
-			other := req.Clone(req.Context())
-			other.Method = m
-			k, err := c.validate(other, status, header, body)
-			if err != nil {
-				return nil, err
-			}
-			keys = append(keys, k...)
-		}
-		return keys, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("no operation for %s %s: %w", req.Method, req.URL.Path, err)
-	}
-	key := route.Method + " " + route.Path
-	resp := route.Operation.Responses.Status(status)
-	if resp == nil {
-		return nil, fmt.Errorf("status %d is not documented for %s", status, key)
-	}
-	if len(resp.Value.Content) == 0 && len(body) > 0 {
-		return nil, fmt.Errorf("status %d has no documented body but got %q", status, body)
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-		Status:                 status,
-		Header:                 header,
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	in.SetBodyBytes(body)
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	return []string{key}, nil
-}
-
-// validateRequest checks that a request the test sends as valid input
-// matches the document's parameters and request body.
-func (c *contract) validateRequest(req *http.Request) error {
-	route, params, err := c.router.FindRoute(req)
-	if err != nil {
-		return err
-	}
-	return openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
-		Request: req, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
-	})
-}
-
-// apiCall is one request of a contract scenario.
-type apiCall struct {
-	name         string
-	method, path string
-	auth         string // the Authorization header, "" for none
-	body         string
-	contentType  string // application/json when there is a body and this is ""
-	header       map[string]string
-	wantStatus   int
-	wantCode     string
-	validRequest bool // the request itself must match the document
-}
-
-func (call apiCall) request(tb testing.TB, base string) *http.Request {
-	tb.Helper()
-	var body io.Reader
-	if call.body != "" {
-		body = strings.NewReader(call.body)
-	}
-	req, err := http.NewRequest(call.method, base+call.path, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if call.auth != "" {
-		req.Header.Set("Authorization", call.auth)
-	}
-	if ct := call.contentType; ct != "" || call.body != "" {
-		if ct == "" {
-			ct = "application/json"
-		}
-		req.Header.Set("Content-Type", ct)
-	}
-	for k, v := range call.header {
-		req.Header.Set(k, v)
-	}
-	return req
-}
-
-// do sends call to base (the app's URL unless given) and fails unless the
-// status and code are the wanted ones and the response matches the
-// document.
-func (c *contract) do(t *testing.T, app *App, call apiCall, base ...string) *APIResponse {
-	t.Helper()
-	url := app.URL
-	if len(base) > 0 {
-		url = base[0]
-	}
-	if call.validRequest {
-		if err := c.validateRequest(call.request(t, url)); err != nil {
-			t.Errorf("%s %s: request does not match the document: %v", call.method, call.path, err)
-		}
-	}
-	r := app.Do(t, call.request(t, url))
-	wantAPI(t, r, call.wantStatus, "", call.wantCode)
-	keys, err := c.validate(call.request(t, url), r.StatusCode, r.Header, []byte(r.Raw))
-	if err != nil {
-		t.Fatalf("%s %s: %d response does not match the document: %v\nbody: %.500s", call.method, call.path, r.StatusCode, err, r.Raw)
-	}
-	for _, key := range keys {
-		if c.seen[key] == nil {
-			c.seen[key] = map[int]bool{}
-		}
-		c.seen[key][r.StatusCode] = true
-	}
-	return r
-}
-
-// run runs calls as subtests.
-func (c *contract) run(t *testing.T, app *App, calls []apiCall, base ...string) {
-	t.Helper()
-	for _, call := range calls {
-		t.Run(call.name, func(t *testing.T) { c.do(t, app, call, base...) })
-	}
-}
-
-// operations returns the document's operations as "METHOD /path".
-func (c *contract) operations() map[string]*openapi3.Operation {
-	out := map[string]*openapi3.Operation{}
-	for path, item := range c.doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			out[method+" "+path] = op
-		}
-	}
-	return out
+	"GET /api/v1/integrations":          "admin",
 }
 
 func TestOpenAPIDocument(t *testing.T) {
@@ -318,6 +144,32 @@ func TestOpenAPIContract(t *testing.T) {
 	revoked := mkKey("revoked")
 	c.do(t, app, apiCall{method: "DELETE", path: "/api/v1/keys/" + revoked, auth: ad, wantStatus: 204})
 	rollMe, rollIdem, rollBad := mkKey("roll"), mkKey("roll twice"), mkKey("bad grace")
+	// mkMember invites someone through the API and signs them up through
+	// the invitation link, as a browser would.
+	mkMember := func(name, email, role string) string {
+		r := c.do(t, app, apiCall{method: "POST", path: "/api/v1/invitations", auth: ad, wantStatus: 201, validRequest: true,
+			body: `{"email": "` + email + `", "role": "` + role + `"}`})
+		link, _ := r.JSON["link"].(string)
+		token, ok := strings.CutPrefix(link, app.URL+"/invitations/")
+		if !ok || token == "" {
+			t.Fatalf("invitation link = %q", link)
+		}
+		web := app.NewClient(t)
+		assertStatus(t, web.Post("/signup", url.Values{"invite": {token}, "name": {name}, "email": {email}, "password": {"correct horse battery staple"}}), http.StatusSeeOther)
+		return app.MustUser(t, email).PublicID
+	}
+	bob, carol, dave := mkMember("Bob", "bob@example.com", "member"), mkMember("Carol", "carol@example.com", "admin"), mkMember("Dave", "dave@example.com", "member")
+	// A pending invitation, for the list.
+	c.do(t, app, apiCall{method: "POST", path: "/api/v1/invitations", auth: ad, wantStatus: 201, validRequest: true, body: `{"email": "erin@example.com"}`})
+	ownerCtx := keygate.NewContextWithUser(context.Background(), org.Owner)
+	for _, in := range []keygate.IntegrationSave{
+		{Kind: keygate.IntegrationZoom, ClientID: "zoom-client", Secret: "zoom-secret-Q7fJ2kLm9PzX4vB8nR1tY6wE3uI0oA5s"},
+		{Kind: keygate.IntegrationOther, Name: "Short", Secret: "tiny"},
+	} {
+		if _, err := app.Integrations.SaveIntegration(ownerCtx, org.ID, &in); err != nil {
+			t.Fatal(err)
+		}
+	}
 	big := `{"bot_name": "` + strings.Repeat("x", 1<<20) + `"}`
 
 	t.Run("Success", func(t *testing.T) {
@@ -343,6 +195,14 @@ func TestOpenAPIContract(t *testing.T) {
 			{name: "Analytics", method: "GET", path: "/api/v1/analytics", auth: rd, wantStatus: 200, validRequest: true},
 			{name: "AnalyticsRange", method: "GET", path: "/api/v1/analytics?from=2026-01-01&to=2026-02-01T00:00:00Z", auth: rd, wantStatus: 200, validRequest: true},
 			{name: "Members", method: "GET", path: "/api/v1/members", auth: ad, wantStatus: 200, validRequest: true},
+			{name: "ChangeRole", method: "PATCH", path: "/api/v1/members/" + bob, auth: ad, body: `{"role": "admin"}`, wantStatus: 200, validRequest: true},
+			{name: "ChangeRoleSame", method: "PATCH", path: "/api/v1/members/" + bob, auth: ad, body: `{"role": "admin"}`, wantStatus: 200, validRequest: true},
+			{name: "RemoveMember", method: "DELETE", path: "/api/v1/members/" + carol, auth: ad, wantStatus: 204, validRequest: true},
+			{name: "RemoveMemberRevokeKeys", method: "DELETE", path: "/api/v1/members/" + dave + "?revoke_keys=true", auth: ad, wantStatus: 204, validRequest: true},
+			{name: "ListInvitations", method: "GET", path: "/api/v1/invitations", auth: ad, wantStatus: 200, validRequest: true},
+			{name: "Invite", method: "POST", path: "/api/v1/invitations", auth: ad, body: `{"email": "frank@example.com", "role": "admin"}`, wantStatus: 201, validRequest: true},
+			{name: "InviteDefaultRole", method: "POST", path: "/api/v1/invitations", auth: ad, body: `{"email": "grace@example.com"}`, wantStatus: 201, validRequest: true},
+			{name: "ListIntegrations", method: "GET", path: "/api/v1/integrations", auth: ad, wantStatus: 200, validRequest: true},
 			{name: "ListKeys", method: "GET", path: "/api/v1/keys", auth: ad, wantStatus: 200, validRequest: true},
 			{name: "ListRevokedKeys", method: "GET", path: "/api/v1/keys?state=revoked", auth: ad, wantStatus: 200, validRequest: true},
 			{name: "CreateKey", method: "POST", path: "/api/v1/keys", auth: ad, wantStatus: 201, validRequest: true,
@@ -385,6 +245,36 @@ func TestOpenAPIContract(t *testing.T) {
 			{name: "RevokeRevoked", method: "DELETE", path: "/api/v1/keys/" + revoked, auth: ad, wantStatus: 400, wantCode: "invalid"},
 			{name: "RollRevoked", method: "POST", path: "/api/v1/keys/" + revoked + "/roll", auth: ad, wantStatus: 400, wantCode: "invalid"},
 			{name: "RollGrace", method: "POST", path: "/api/v1/keys/" + rollBad + "/roll", auth: ad, body: `{"grace_seconds": 5}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "BotCursor", method: "GET", path: "/api/v1/bots?cursor=bm9wZQ", auth: rd, wantStatus: 400, wantCode: "invalid_cursor"},
+			{name: "ConversationCursor", method: "GET", path: "/api/v1/conversations?cursor=!", auth: rd, wantStatus: 400, wantCode: "invalid_cursor"},
+			{name: "MemberRole", method: "PATCH", path: "/api/v1/members/" + bob, auth: ad, body: `{"role": "boss"}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "MemberRoleMissing", method: "PATCH", path: "/api/v1/members/" + bob, auth: ad, body: `{}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "MemberParseError", method: "PATCH", path: "/api/v1/members/" + bob, auth: ad, body: `[`, wantStatus: 400, wantCode: "parse_error"},
+			{name: "InviteFields", method: "POST", path: "/api/v1/invitations", auth: ad, body: `{"email": "not an email", "role": "boss"}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "InviteParseError", method: "POST", path: "/api/v1/invitations", auth: ad, body: `"x"`, wantStatus: 400, wantCode: "parse_error"},
+		})
+		// Field errors are reported under the API's field names.
+		for _, tc := range []struct{ name, method, path, body, field string }{
+			{"KeyExpiresInPast", "POST", "/api/v1/keys", `{"name": "late", "scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"}`, "expires_at"},
+			{"InviteOwner", "POST", "/api/v1/invitations", `{"email": "owner@example.com", "role": "owner"}`, "role"},
+			{"InviteEmail", "POST", "/api/v1/invitations", `{"email": "nope"}`, "email"},
+			{"InviteMember", "POST", "/api/v1/invitations", `{"email": "bob@example.com"}`, "email"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := c.do(t, app, apiCall{method: tc.method, path: tc.path, auth: ad, body: tc.body, wantStatus: 400, wantCode: "invalid"})
+				if msgs, _ := r.JSON[tc.field].([]any); len(msgs) == 0 || len(r.JSON) != 3 {
+					t.Fatalf("want a field map on %s only: %s", tc.field, r.Raw)
+				}
+			})
+		}
+	})
+
+	t.Run("Forbidden", func(t *testing.T) {
+		owner := org.Owner.PublicID
+		c.run(t, app, []apiCall{
+			{name: "GrantOwner", method: "PATCH", path: "/api/v1/members/" + bob, auth: ad, body: `{"role": "owner"}`, wantStatus: 403, wantCode: "forbidden"},
+			{name: "ChangeOwner", method: "PATCH", path: "/api/v1/members/" + owner, auth: ad, body: `{"role": "member"}`, wantStatus: 403, wantCode: "forbidden"},
+			{name: "RemoveOwner", method: "DELETE", path: "/api/v1/members/" + owner, auth: ad, wantStatus: 403, wantCode: "forbidden"},
 		})
 	})
 
@@ -394,12 +284,12 @@ func TestOpenAPIContract(t *testing.T) {
 			{name: "PatchBot", method: "PATCH", path: "/api/v1/bots/bot_missing", auth: wr, body: `{"bot_name": "x"}`, wantStatus: 404, wantCode: "not_found"},
 			{name: "DeleteBot", method: "DELETE", path: "/api/v1/bots/" + doomedBot, auth: wr, wantStatus: 404, wantCode: "not_found"},
 			{name: "LeaveBot", method: "POST", path: "/api/v1/bots/bot_missing/leave", auth: wr, wantStatus: 404, wantCode: "not_found"},
-			{name: "BotCursor", method: "GET", path: "/api/v1/bots?cursor=bm9wZQ", auth: rd, wantStatus: 404, wantCode: "invalid_cursor"},
 			{name: "GetConversation", method: "GET", path: "/api/v1/conversations/conv_missing", auth: rd, wantStatus: 404, wantCode: "not_found"},
 			{name: "DeleteConversation", method: "DELETE", path: "/api/v1/conversations/" + doomedConv, auth: wr, wantStatus: 404, wantCode: "not_found"},
-			{name: "ConversationCursor", method: "GET", path: "/api/v1/conversations?cursor=!", auth: rd, wantStatus: 404, wantCode: "invalid_cursor"},
 			{name: "RevokeKey", method: "DELETE", path: "/api/v1/keys/key_missing", auth: ad, wantStatus: 404, wantCode: "not_found"},
 			{name: "RollKey", method: "POST", path: "/api/v1/keys/key_missing/roll", auth: ad, wantStatus: 404, wantCode: "not_found"},
+			{name: "ChangeRole", method: "PATCH", path: "/api/v1/members/usr_missing", auth: ad, body: `{"role": "member"}`, wantStatus: 404, wantCode: "not_found"},
+			{name: "RemoveMember", method: "DELETE", path: "/api/v1/members/" + carol, auth: ad, wantStatus: 404, wantCode: "not_found"},
 		})
 	})
 
@@ -587,6 +477,7 @@ func TestOpenAPIContractRejectsMismatches(t *testing.T) {
 		{"WrongContentType", 200, header(func(h http.Header) { h.Set("Content-Type", "text/html") }), []byte(real.Raw)},
 		{"UndocumentedStatus", 418, real.Header, []byte(`{"detail": "teapot", "code": "teapot"}`)},
 		{"UnknownErrorCode", 404, real.Header, []byte(`{"detail": "Not found.", "code": "gone"}`)},
+		{"CursorErrorAsNotFound", 404, real.Header, []byte(`{"detail": "Invalid cursor.", "code": "invalid_cursor"}`)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,6 +20,9 @@ func (s *Server) renderOrgSettings(w http.ResponseWriter, r *http.Request, statu
 		LeaveURL: l.Org.URL("leave"), TransferURL: l.Org.URL("transfer"),
 		Plan: org.Plan.Label(), CanSetKeyRule: l.Org.IsOwner, KeyRule: org.DisabledUserKeys.Label(),
 	}
+	if s.integrations != nil {
+		vm.IntegrationsURL = l.Org.URL("settings/integrations")
+	}
 	if me := pageFrom(r).user; me != nil && me.IsSuperuser && s.admin != nil {
 		vm.PlanForm = &views.PlanForm{Action: "/admin/organizations/" + org.PublicID + "/plan", Next: l.Org.URL("settings"),
 			Value: string(org.Plan), Plans: planOptions()}

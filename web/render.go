@@ -71,6 +71,9 @@ func (s *Server) layout(r *http.Request, title, active string) views.Layout {
 		v := orgView(pc.org)
 		l.Org = &v
 	}
+	if pc.user == nil {
+		l.SSO = s.ssoButtons(r)
+	}
 	l.Flashes = s.takeFlashes(r)
 	return l
 }

@@ -25,6 +25,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /login", s.handleLoginPage)
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("POST /logout", s.handleLogout)
+	// Single sign-on: begin and callback (sso.go); state lives in the
+	// server-side session, never in the request.
+	mux.HandleFunc("GET /auth/{provider}", s.handleSSOBegin)
+	mux.HandleFunc("GET /auth/{provider}/callback", s.handleSSOCallback)
 
 	// The user's own settings.
 	mux.HandleFunc("GET /settings", s.requireUser(s.handleUserSettings))
@@ -32,6 +36,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /settings/password", s.requireUser(s.handleChangePassword))
 	mux.HandleFunc("POST /settings/sessions/end-others", s.requireUser(s.handleEndOtherSessions))
 	mux.HandleFunc("POST /settings/sessions/{id}/end", s.requireUser(s.handleEndSession))
+	mux.HandleFunc("GET /settings/sign-in-methods", s.requireUser(s.handleSignInMethods))
+	mux.HandleFunc("POST /settings/sign-in-methods/{provider}/link", s.requireUser(s.handleSSOLinkBegin))
+	mux.HandleFunc("POST /settings/sign-in-methods/{id}/unlink", s.requireUser(s.handleUnlinkIdentity))
 
 	// Organizations.
 	mux.HandleFunc("GET /orgs/new", s.requireUser(s.handleNewOrgPage))
@@ -66,6 +73,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /orgs/{org}/settings", s.requireOrg(s.handleOrgSettings))
 	mux.HandleFunc("POST /orgs/{org}/settings", s.requireOrg(s.handleUpdateOrg))
 	mux.HandleFunc("POST /orgs/{org}/delete", s.requireOrg(s.handleDeleteOrg))
+	mux.HandleFunc("GET /orgs/{org}/settings/integrations", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleIntegrations))
+	mux.HandleFunc("POST /orgs/{org}/settings/integrations/{kind}", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleSaveIntegration))
+	mux.HandleFunc("GET /orgs/{org}/settings/integrations/{kind}/delete", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleDeleteIntegrationPage))
+	mux.HandleFunc("POST /orgs/{org}/settings/integrations/{kind}/delete", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleDeleteIntegration))
 
 	// Instance administration: superusers only; anyone else gets the 404
 	// of an unknown page, so the area is not advertised.
@@ -129,6 +140,7 @@ func (s *Server) apiRoutes() *http.ServeMux {
 	s.apiHandle(mux, "/api/v1/keys", apiGet(admin, s.apiListKeys), apiPost(admin, s.apiCreateKey))
 	s.apiHandle(mux, "/api/v1/keys/{id}", apiDelete(admin, s.apiRevokeKey))
 	s.apiHandle(mux, "/api/v1/keys/{id}/roll", apiPost(admin, s.apiRollKey))
+	s.apiHandle(mux, "/api/v1/integrations", apiGet(admin, s.apiListIntegrations))
 	mux.HandleFunc("/api/", apiNotFound)
 	return mux
 }
@@ -139,4 +151,6 @@ const (
 	msgMembersAdmin = "You need the Admin role to manage members"
 	msgAuditAdmin   = "You need the Admin role to view the audit log"
 	msgLogsAdmin    = "You need the Admin role to view the API logs"
+
+	msgIntegrationsAdmin = "You need the Admin role to manage integrations"
 )

@@ -16,6 +16,7 @@ import (
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/ratelimit"
+	"github.com/keygate/keygate/internal/sso"
 	"github.com/keygate/keygate/internal/usage"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	// MetricsToken, if set, serves /metrics on the main listener to
 	// requests with "Authorization: Bearer MetricsToken".
 	MetricsToken string
+	// SSO holds the single sign-on providers offered on the login page;
+	// nil offers none.
+	SSO *sso.Registry
 }
 
 // Server holds the services and builds the handlers.
@@ -69,7 +73,9 @@ type Server struct {
 	memberships   keygate.MembershipService
 	mailer        Mailer
 	admin         keygate.AdminService
+	integrations  keygate.IntegrationService
 	store         *SessionStore
+	identities    keygate.IdentityService
 	loginAccounts ratelimit.Throttler
 	loginIPs      ratelimit.Throttler
 
@@ -104,6 +110,12 @@ type Services struct {
 	Memberships keygate.MembershipService
 	// Mailer sends invitation emails; nil without --smtp-url.
 	Mailer Mailer
+	// Identities links single sign-on identities to users; nil disables
+	// single sign-on.
+	Identities keygate.IdentityService
+	// Integrations stores the organizations' third-party credentials,
+	// encrypted; nil hides Settings > Integrations.
+	Integrations keygate.IntegrationService
 }
 
 // AnalyticsService sums up an organization's usage (internal/sqlite).
@@ -128,6 +140,8 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(), db: svc.DB, monitoring: svc.Monitoring,
 		memberships: svc.Memberships, mailer: svc.Mailer,
 		admin:         svc.Admin,
+		identities:    svc.Identities,
+		integrations:  svc.Integrations,
 		loginAccounts: ratelimit.NewFailureWindow(5, 15*time.Minute),
 		loginIPs:      ratelimit.NewFailureWindow(50, 15*time.Minute),
 	}

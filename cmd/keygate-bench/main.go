@@ -5,11 +5,16 @@
 // its cores. Traffic only goes to 127.0.0.1, and each scenario stops by
 // itself after -duration (or -max-requests).
 //
-//	go run ./cmd/keygate-bench [-duration 5s] [-warmup 1s] [-workers 32] [-keys 100000] [-rotate 1000] [-json]
+//	go run ./cmd/keygate-bench [-duration 5s] [-rounds 5] [-warmup 1s] [-workers 32] [-keys 100000] [-rotate 1000] [-json]
+//
+// The scenarios run in interleaved rounds, so that whatever else the
+// machine does weighs on each alike. Progress goes to stderr, the report
+// (a table, or JSON with -json) to stdout.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,11 +27,19 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "keygate-bench:", err)
 		os.Exit(1)
 	}
 }
+
+// errUsage reports bad flags, which the flag package has already printed.
+var errUsage = errors.New("usage")
 
 func run(args []string, stdout, stderr io.Writer) error {
 	var o loadtest.Options
@@ -35,15 +48,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("keygate-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "how long to measure each scenario")
-	fs.DurationVar(&o.Warmup, "warmup", time.Second, "untimed warm-up before each measurement")
+	fs.IntVar(&o.Rounds, "rounds", 5, "interleaved rounds the duration is split into")
+	fs.DurationVar(&o.Warmup, "warmup", time.Second, "untimed warm-up of each scenario before measuring")
 	fs.IntVar(&o.Workers, "workers", 32, "concurrent keep-alive clients")
 	fs.IntVar(&o.Keys, "keys", 100_000, "keys in the large database")
 	fs.IntVar(&o.Rotate, "rotate", 1000, "keys the rotating scenario spreads its requests over")
-	fs.IntVar(&o.MaxRequests, "max-requests", 5_000_000, "most requests of any one phase")
+	fs.IntVar(&o.MaxRequests, "max-requests", 5_000_000, "most requests of any one round of a scenario")
 	fs.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())

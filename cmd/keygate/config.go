@@ -10,6 +10,7 @@ import (
 
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/ratelimit"
+	"github.com/keygate/keygate/internal/secretbox"
 )
 
 // Config is everything Keygate is told at start-up, by flag or by
@@ -35,6 +36,11 @@ type Config struct {
 	SMTPFrom            string
 	MetricsAddr         string
 	MetricsToken        string
+	// SecretKey is the master key of stored credentials, in base64; empty
+	// means <data-dir>/secret.key.
+	SecretKey string
+	// SSO is the single sign-on providers' configuration.
+	SSO SSOConfig
 }
 
 // commonFlags registers the flags every subcommand has.
@@ -56,13 +62,22 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.ACMEEmail, "acme-email", "", "contact email for the ACME account")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	fs.StringVar(&c.Signup, "signup", "open", "who may sign up: open, invite or closed")
-	fs.StringVar(&c.DefaultPlan, "default-plan", "professional", "plan of new organizations: free, professional or enterprise (API access needs professional)")
+	// Empty means Professional, so that a Config literal without it is valid.
+	fs.StringVar(&c.DefaultPlan, "default-plan", "", "plan of new organizations: free, professional (the default) or enterprise; the API needs professional or higher")
 	fs.StringVar(&c.RateLimit, "rate-limit", "1000/h", "each API key's default rate limit, e.g. 1000/h or 60/m")
 	fs.StringVar(&c.SMTPURL, "smtp-url", "", "send invitation emails through this SMTP server, e.g. smtp://user:pass@host:587")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", "", "sender address of emails (default keygate@ the SMTP host)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this separate plain HTTP address (off by default)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", "serve Prometheus metrics at /metrics on the HTTPS listener to requests with this bearer token")
+	ssoFlags(fs, &c.SSO)
 	fs.DurationVar(&c.RequestLogRetention, "request-log-retention", 30*24*time.Hour, "how long the API request log is kept")
+	secretKeyFlag(fs, c)
+}
+
+// secretKeyFlag registers --secret-key, for the server and the commands
+// that read stored credentials.
+func secretKeyFlag(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.SecretKey, "secret-key", "", "master key that encrypts stored credentials: 32 bytes in base64 (prefer KEYGATE_SECRET_KEY: flags show in process lists); default: <data-dir>/secret.key, created on first start")
 }
 
 // parse parses args, then fills every flag not given from the environment.
@@ -106,7 +121,7 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("--signup must be open, invite or closed, not %q", c.Signup)
 	}
-	if !keygate.Plan(c.DefaultPlan).Valid() {
+	if c.DefaultPlan != "" && !keygate.Plan(c.DefaultPlan).Valid() {
 		return fmt.Errorf("--default-plan must be free, professional or enterprise, not %q", c.DefaultPlan)
 	}
 	switch c.LogFormat {
@@ -122,6 +137,15 @@ func (c *Config) validate() error {
 	}
 	if c.RequestLogRetention <= 0 {
 		return fmt.Errorf("--request-log-retention must be positive")
+	}
+	if c.SecretKey != "" {
+		// The error never repeats the value: it is a secret.
+		if _, err := secretbox.ParseKey(c.SecretKey); err != nil {
+			return fmt.Errorf("--secret-key: %w", err)
+		}
+	}
+	if err := c.SSO.validate(c.BaseURL); err != nil {
+		return err
 	}
 	return nil
 }

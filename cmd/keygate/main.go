@@ -23,6 +23,7 @@ Usage:
   keygate migrate [flags]        apply database migrations and exit
   keygate user create [flags]    create a user (password read from stdin or a prompt)
   keygate backup [flags] FILE    write a consistent copy of the database to FILE
+  keygate rotate-secret-key      re-encrypt stored credentials under a new secret key
   keygate version                print the version
 
 Run "keygate COMMAND --help" for a command's flags. Every flag can also be set
@@ -53,6 +54,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runUser(args, stdin, stdout, stderr)
 	case "backup":
 		err = runBackup(args, stdout, stderr)
+	case "rotate-secret-key":
+		err = runRotateSecretKey(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "keygate %s\n", buildVersion())
 		return 0

@@ -68,6 +68,15 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
+	// The master key of stored credentials is checked first, before
+	// anything else is created or written: a wrong key stops here.
+	secretBox, newSecretKey, err := openSecretBox(ctx, c, db)
+	if err != nil {
+		return err
+	}
+	if newSecretKey {
+		logger.Info("generated the secret key of stored credentials: back it up", "path", secretKeyPath(c))
+	}
 
 	sessionKey, err := loadOrCreateKey(filepath.Join(c.DataDir, "session.key"), 64)
 	if err != nil {
@@ -85,6 +94,10 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	db.DefaultPlan = keygate.Plan(c.DefaultPlan)
 	users := sqlite.NewUserService(db, password.NewHasher(password.DefaultParams, 0))
 	users.SignupMode = c.Signup
+	ssoProviders, err := buildSSO(ctx, &c.SSO, c.BaseURL, logger)
+	if err != nil {
+		return err
+	}
 	sessions := sqlite.NewSessionService(db)
 	keys := sqlite.NewAPIKeyService(db)
 	verifier := apikey.NewVerifier(keys)
@@ -109,14 +122,15 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 
 	srv, err := web.NewServer(web.Config{
 		BaseURL: c.BaseURL, HTTPSPort: httpsPort, TrustedProxies: proxies, SessionKey: sessionKey, SignupMode: c.Signup,
-		RateLimit: rateLimit, MetricsToken: c.MetricsToken,
+		RateLimit: rateLimit, MetricsToken: c.MetricsToken, SSO: ssoProviders,
 	}, web.Services{
 		Users: users, Orgs: sqlite.NewOrganizationService(db), Sessions: sessions,
 		APIKeys: keys, Audit: sqlite.NewAuditService(db),
 		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
 		Verifier: verifier, Exposer: keys, Usage: usageBuf, DB: db,
 		Admin:       sqlite.NewAdminService(db, users),
-		Memberships: sqlite.NewMembershipService(db), Mailer: mail,
+		Memberships: sqlite.NewMembershipService(db), Mailer: mail, Integrations: sqlite.NewIntegrationService(db, secretBox),
+		Identities: sqlite.NewIdentityService(db, users),
 	}, logger)
 	if err != nil {
 		httpsLn.Close()

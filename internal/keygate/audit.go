@@ -69,4 +69,5 @@ var AuditActions = []string{
 	AuditInvite, AuditInviteRevoke, AuditJoin, AuditRoleChange, AuditMemberRemove, AuditMemberLeave,
 	AuditOrganizationPlan, AuditUserDisable, AuditUserEnable,
 	AuditIntegrationSave, AuditIntegrationDelete,
+	AuditLoginSSO, AuditIdentityLink, AuditIdentityUnlink,
 }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,7 +102,7 @@ type phase struct {
 	errors    int
 	firstErr  error
 	elapsed   time.Duration
-	latencies []time.Duration // sorted
+	latencies []time.Duration
 }
 
 // run sends requests from workers concurrent keep-alive workers, each one
@@ -133,7 +132,6 @@ func (c *client) run(ctx context.Context, t target, workers int, d time.Duration
 		}
 		p.latencies = append(p.latencies, r.latencies...)
 	}
-	slices.Sort(p.latencies)
 	return p
 }
 

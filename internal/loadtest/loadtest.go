@@ -98,9 +98,16 @@ type Result struct {
 	Errors     int     `json:"errors"`
 	FirstError string  `json:"first_error,omitempty"`
 	RPS        float64 `json:"requests_per_s"`
+	// ElapsedS is the measured time, TailFlushS the part of it spent in
+	// the usage flush at the end of each slice.
 	ElapsedS   float64 `json:"elapsed_s"`
+	TailFlushS float64 `json:"tail_flush_s"`
 	P50us      float64 `json:"p50_us"`
 	P99us      float64 `json:"p99_us"`
+	// CPUPerRequestUS is the process's CPU time (client and server, usage
+	// flushes and GC included) per request, in microseconds: unlike RPS it
+	// hardly moves when other programs load the machine.
+	CPUPerRequestUS float64 `json:"cpu_per_request_us"`
 	// RoundSpreadPct is (max-min)/mean of the rounds' throughputs: how much
 	// the machine moved under this scenario.
 	RoundSpreadPct float64 `json:"round_spread_pct"`
@@ -113,8 +120,10 @@ type Result struct {
 	CacheHits   uint64 `json:"verifier_cache_hits"`
 	CacheMisses uint64 `json:"verifier_cache_misses"`
 
-	Elapsed  time.Duration `json:"-"`
-	P50, P99 time.Duration `json:"-"`
+	Elapsed   time.Duration `json:"-"`
+	TailFlush time.Duration `json:"-"`
+	CPU       time.Duration `json:"-"`
+	P50, P99  time.Duration `json:"-"`
 }
 
 // Database is what one full-stack database wrote over the whole
@@ -123,8 +132,11 @@ type Database struct {
 	Keys int `json:"keys"`
 	// Requests is the sum of its scenarios' requests.
 	Requests int `json:"requests"`
-	// WindowS runs from the first measured request to the final flush.
-	WindowS float64 `json:"window_s"`
+	// WindowS runs from the first measured request to the last flush;
+	// MeasuredS is the part of it spent on this database's Slices slices.
+	WindowS   float64 `json:"window_s"`
+	MeasuredS float64 `json:"measured_s"`
+	Slices    int     `json:"slices"`
 	// WriteTx is the SQLite write transactions committed on the database,
 	// counted by a commit hook.
 	WriteTx uint64 `json:"write_transactions"`
@@ -137,7 +149,14 @@ type Database struct {
 	Logged     int    `json:"request_log_rows"`
 	FirstError string `json:"first_error,omitempty"`
 
-	Window time.Duration `json:"-"`
+	Window, Measured time.Duration `json:"-"`
+}
+
+// MaxFlushes is the most usage flushes the database may see while
+// measuring: one a flush interval of its measured time, and one at the end
+// of each slice, with one more per slice for a tick that races the end.
+func (d *Database) MaxFlushes(interval time.Duration) uint64 {
+	return uint64(d.Measured/interval) + 2*uint64(d.Slices)
 }
 
 // Report is the outcome of a run.

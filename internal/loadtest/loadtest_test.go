@@ -3,7 +3,7 @@ package loadtest_test
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,40 +11,40 @@ import (
 	"github.com/keygate/keygate/internal/loadtest"
 )
 
-// TestLoadScenarios runs every scenario briefly, small, and checks that
-// each really served requests, all of them 2xx, and that the full stack
-// recorded every one in the request log with only usage flushes as writes.
+// TestLoadScenarios runs every scenario briefly and small, and checks that
+// each really served requests, all of them 2xx, and that each full-stack
+// database recorded every request in the request log with only usage
+// flushes as writes.
 func TestLoadScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test in -short mode")
 	}
 	rep, err := loadtest.Run(t.Context(), loadtest.Options{
-		Duration: 200 * time.Millisecond, Warmup: 50 * time.Millisecond, Workers: 2, Keys: 1000, Rotate: 100,
+		Duration: 200 * time.Millisecond, Rounds: 2, Warmup: 50 * time.Millisecond, Workers: 2, Keys: 1000, Rotate: 100,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []struct {
-		scenario           string
-		full, repeat       bool
+		name, scenario     string
+		full               bool
 		keysInDB, keysUsed int
 	}{
-		{"bare", false, false, 0, 0},
-		{"me", true, false, 1, 1},
-		{"bots", true, false, 1, 1},
-		{"me", true, false, 1000, 1},
-		{"bots", true, false, 1000, 1},
-		{"me-rotate", true, false, 1000, 100},
-		{"bare", false, true, 0, 0},
+		{"Bare", "bare", false, 0, 0},
+		{"Me1Key", "me", true, 1, 1},
+		{"Bots1Key", "bots", true, 1, 1},
+		{"Me1000Keys", "me", true, 1000, 1},
+		{"Bots1000Keys", "bots", true, 1000, 1},
+		{"MeRotating", "me-rotate", true, 1000, 100},
 	}
 	if got := len(rep.Results); got != len(want) {
 		t.Fatalf("got %d results, want %d: %+v", got, len(want), rep.Results)
 	}
-	for i, r := range rep.Results {
-		w := want[i]
-		t.Run(strings.ReplaceAll(r.Name, "/", "_")+"_"+strconv.Itoa(r.KeysInDB), func(t *testing.T) {
-			if r.Scenario != w.scenario || r.FullStack != w.full || r.Repeat != w.repeat || r.KeysInDB != w.keysInDB || r.KeysUsed != w.keysUsed {
-				t.Fatalf("result %d = %+v, want %+v", i, r, w)
+	for i, w := range want {
+		r := rep.Results[i]
+		t.Run(w.name, func(t *testing.T) {
+			if r.Scenario != w.scenario || r.FullStack != w.full || r.KeysInDB != w.keysInDB || r.KeysUsed != w.keysUsed {
+				t.Fatalf("result = %+v, want %+v", r, w)
 			}
 			if r.Requests == 0 || r.RPS <= 0 || r.P50 <= 0 || r.P99 < r.P50 {
 				t.Fatalf("no load measured: %+v", r)
@@ -52,21 +52,38 @@ func TestLoadScenarios(t *testing.T) {
 			if r.Non2xx != 0 || r.Errors != 0 {
 				t.Fatalf("non-2xx = %d, errors = %d, first: %s", r.Non2xx, r.Errors, r.FirstError)
 			}
-			if !r.FullStack {
-				return
-			}
-			if got, want := r.Logged, r.Requests; got != want {
-				t.Fatalf("request_log rows = %d, want one per request (%d)", got, want)
-			}
-			// 200ms with a 1s ticker: the final flush alone, perhaps a tick.
-			if r.Flushes < 1 || r.Flushes > 2 {
-				t.Fatalf("usage flushes = %d, want 1 or 2", r.Flushes)
-			}
-			if got, want := r.WriteTx, r.Flushes; got != want {
-				t.Fatalf("write transactions = %d, want only the %d usage flushes", got, want)
-			}
-			if r.Scenario == "me-rotate" && r.CacheHits+r.CacheMisses != uint64(r.Requests) {
+			if r.FullStack && r.CacheHits+r.CacheMisses != uint64(r.Requests) {
 				t.Fatalf("cache hits %d + misses %d != %d requests", r.CacheHits, r.CacheMisses, r.Requests)
+			}
+		})
+	}
+
+	if got, want := len(rep.Databases), 2; got != want {
+		t.Fatalf("got %d databases, want %d", got, want)
+	}
+	for _, d := range rep.Databases {
+		t.Run(fmt.Sprintf("Database%dKeys", d.Keys), func(t *testing.T) {
+			var requests int
+			for _, r := range rep.Results {
+				if r.FullStack && r.KeysInDB == d.Keys {
+					requests += r.Requests
+				}
+			}
+			if got, want := d.Requests, requests; got != want {
+				t.Fatalf("database requests = %d, want the sum of its scenarios' %d", got, want)
+			}
+			if got, want := d.Logged, d.Requests; got != want {
+				t.Fatalf("request_log rows = %d, want one per request (%d); %s", got, want, d.FirstError)
+			}
+			if d.Flushes < 1 || d.FlushFailures != 0 || d.Drops != 0 {
+				t.Fatalf("flushes = %d, failures = %d, drops = %d; %s", d.Flushes, d.FlushFailures, d.Drops, d.FirstError)
+			}
+			// Slices of 100ms with a 1s ticker: about one flush a slice.
+			if max := d.MaxFlushes(time.Second); d.Flushes > max {
+				t.Fatalf("usage flushes = %d in %d slices, %s: more than %d", d.Flushes, d.Slices, d.Measured, max)
+			}
+			if got, want := d.WriteTx, d.Flushes; got != want {
+				t.Fatalf("write transactions = %d, want only the %d usage flushes", got, want)
 			}
 		})
 	}
@@ -78,7 +95,7 @@ func TestLoadScenarios(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"bare GET /api/v1/me", "full GET /api/v1/bots", "share its", "Summary"} {
+	for _, s := range []string{"bare GET /api/v1/me", "full GET /api/v1/bots", "share its", "request_log rows", "Summary"} {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("text report lacks %q:\n%s", s, text.String())
 		}

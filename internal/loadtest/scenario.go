@@ -5,23 +5,43 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"time"
 )
 
 // scenario is one kind of load.
 type scenario struct {
 	id, name string
-	repeat   bool
 	check    func(*response) error
 }
 
 var (
-	scBare       = scenario{id: "bare", name: "bare GET /api/v1/me", check: checkMe}
-	scBareRepeat = scenario{id: "bare", name: "bare GET /api/v1/me (repeat)", repeat: true, check: checkMe}
-	scMe         = scenario{id: "me", name: "full GET /api/v1/me", check: checkMe}
-	scBots       = scenario{id: "bots", name: "full GET /api/v1/bots", check: checkBots}
-	scRotate     = scenario{id: "me-rotate", name: "full GET /api/v1/me, keys in turn", check: checkMe}
+	scBare   = scenario{id: "bare", name: "bare GET /api/v1/me", check: checkMe}
+	scMe     = scenario{id: "me", name: "full GET /api/v1/me", check: checkMe}
+	scBots   = scenario{id: "bots", name: "full GET /api/v1/bots", check: checkBots}
+	scRotate = scenario{id: "me-rotate", name: "full GET /api/v1/me, keys in turn", check: checkMe}
 )
+
+// job is a scenario against one server, with what its rounds add up to.
+type job struct {
+	sc  scenario
+	t   target
+	st  *stack // nil for the bare handler
+	res Result
+
+	latencies []time.Duration
+	roundRPS  []float64
+}
+
+func newJob(sc scenario, t target, st *stack) *job {
+	j := &job{sc: sc, t: t, st: st, res: Result{Scenario: sc.id, Name: sc.name, FullStack: st != nil}}
+	if st != nil {
+		j.res.KeysInDB, j.res.KeysUsed = len(st.keys), len(t.auth)
+	}
+	return j
+}
 
 // checkMe accepts a 200 with a key and its organization.
 func checkMe(r *response) error {
@@ -55,7 +75,7 @@ func checkBots(r *response) error {
 // counters are the full stack's running totals.
 type counters struct {
 	commits, flushes, failures, drops, hits, misses uint64
-	rows                                  int
+	rows                                            int
 }
 
 func (s *stack) counters(ctx context.Context) (counters, error) {
@@ -68,70 +88,172 @@ func (s *stack) counters(ctx context.Context) (counters, error) {
 	return c, err
 }
 
-// measure checks one request, warms up, then measures. For the full stack
-// (st != nil) the usage buffer flushes on its ticker throughout, as in
-// production; it is stopped (with a final flush) at the end of the warm-up
-// and of the measurement, so the counters around the measurement see only
-// its requests.
-func (r *runner) measure(ctx context.Context, sc scenario, t target, st *stack) error {
+// measure checks each job's first request, warms every job up, then runs
+// the rounds: in each, every job in turn for Duration/Rounds, starting one
+// job further each round.
+//
+// A full-stack job's usage buffer flushes on a 1s ticker during its slice,
+// as in production, and once more at the end, and that final flush counts
+// in the job's time: its requests' writes are charged to it, not to
+// whichever job runs next. The counters around the measurement therefore
+// see only its requests.
+func (r *runner) measure(ctx context.Context) error {
+	for _, j := range r.jobs {
+		first, err := r.c.get(j.t)
+		if err == nil {
+			err = j.sc.check(first)
+		}
+		if err != nil {
+			return fmt.Errorf("%s, %d keys: first request: %w", j.sc.name, j.res.KeysInDB, err)
+		}
+	}
+	for _, j := range r.jobs {
+		r.progress("warm-up %s (%d keys in db): %s", j.sc.name, j.res.KeysInDB, r.o.Warmup)
+		j.res.WarmupRequests = r.slice(ctx, j, r.o.Warmup).requests
+	}
+	before := make([]counters, len(r.stacks))
+	for i, st := range r.stacks {
+		var err error
+		if before[i], err = st.counters(ctx); err != nil {
+			return err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	res := Result{Scenario: sc.id, Name: sc.name, Repeat: sc.repeat, FullStack: st != nil}
-	if st != nil {
-		res.KeysInDB, res.KeysUsed = len(st.keys), len(t.auth)
-	}
-	r.progress("%s (%d keys in db, %d used): %s warm-up, %s measured", sc.name, res.KeysInDB, res.KeysUsed, r.o.Warmup, r.o.Duration)
-	first, err := r.c.get(t)
-	if err == nil {
-		err = sc.check(first)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: first request: %w", sc.name, err)
-	}
 
-	if st != nil {
-		st.startUsage()
-	}
-	warm := r.c.run(ctx, t, r.o.Workers, r.o.Warmup, r.o.MaxRequests)
-	res.WarmupRequests = warm.requests
-	var before counters
-	if st != nil {
-		st.stopUsage()
-		if before, err = st.counters(ctx); err != nil {
-			return err
+	r.rep.LoadAvgBefore = loadAvg()
+	d := r.o.Duration / time.Duration(r.o.Rounds)
+	r.progress("measuring %d rounds of %s per scenario", r.o.Rounds, d)
+	start := time.Now()
+	for round := range r.o.Rounds {
+		for i := range r.jobs {
+			j := r.jobs[(i+round)%len(r.jobs)]
+			j.add(r.slice(ctx, j, d))
 		}
-		st.startUsage()
+	}
+	window := time.Since(start)
+	r.rep.LoadAvgAfter = loadAvg()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 
-	dials := r.c.dials.Load()
-	p := r.c.run(ctx, t, r.o.Workers, r.o.Duration, r.o.MaxRequests)
-	res.NewConns = r.c.dials.Load() - dials
-	res.Requests, res.Non2xx, res.Errors, res.Elapsed = p.requests, p.non2xx, p.errors, p.elapsed
-	if p.firstErr != nil {
-		res.FirstError = p.firstErr.Error()
+	for _, j := range r.jobs {
+		r.rep.Results = append(r.rep.Results, j.finish())
 	}
-	res.P50, res.P99 = percentile(p.latencies, 0.50), percentile(p.latencies, 0.99)
-	res.ElapsedS = p.elapsed.Seconds()
-	res.RPS = float64(p.requests) / p.elapsed.Seconds()
-	res.P50us, res.P99us = micros(res.P50), micros(res.P99)
-
-	if st != nil {
-		st.stopUsage()
+	for i, st := range r.stacks {
 		after, err := st.counters(ctx)
 		if err != nil {
 			return err
 		}
-		res.WriteTx, res.Flushes = after.commits-before.commits, after.flushes-before.flushes
-		res.FlushFailures, res.Drops = after.failures-before.failures, after.drops-before.drops
-		if e := st.flushErr.Load(); e != nil && res.FirstError == "" {
-			res.FirstError = "flush usage: " + (*e).Error()
-		}
-		res.CacheHits, res.CacheMisses = after.hits-before.hits, after.misses-before.misses
-		res.Logged = after.rows - before.rows
+		r.rep.Databases = append(r.rep.Databases, r.database(st, before[i], after, window))
 	}
-	r.rep.Results = append(r.rep.Results, res)
-	return ctx.Err()
+	return nil
+}
+
+// slice is one run of a job, with what it cost beyond its requests.
+type slice struct {
+	*phase
+	dials        int64
+	hits, misses uint64
+	flush        time.Duration // the final usage flush, included in elapsed
+	cpu          time.Duration // the process's, flush included
+}
+
+// slice runs j for d, flushing usage as described at measure.
+func (r *runner) slice(ctx context.Context, j *job, d time.Duration) slice {
+	var s slice
+	var hits, misses uint64
+	if j.st != nil {
+		hits, misses = j.st.verifier.Stats()
+		j.st.startUsage()
+	}
+	cpu := cpuTime()
+	dials := r.c.dials.Load()
+	s.phase = r.c.run(ctx, j.t, r.o.Workers, d, r.o.MaxRequests)
+	s.dials = r.c.dials.Load() - dials
+	if j.st != nil {
+		start := time.Now()
+		j.st.stopUsage()
+		s.flush = time.Since(start)
+		s.elapsed += s.flush
+		h, m := j.st.verifier.Stats()
+		s.hits, s.misses = h-hits, m-misses
+	}
+	s.cpu = cpuTime() - cpu
+	return s
+}
+
+// add counts one measured slice.
+func (j *job) add(s slice) {
+	j.res.NewConns += s.dials
+	j.res.CacheHits += s.hits
+	j.res.CacheMisses += s.misses
+	j.res.Requests += s.requests
+	j.res.Non2xx += s.non2xx
+	j.res.Errors += s.errors
+	if s.firstErr != nil && j.res.FirstError == "" {
+		j.res.FirstError = s.firstErr.Error()
+	}
+	j.res.Elapsed += s.elapsed
+	j.res.TailFlush += s.flush
+	j.res.CPU += s.cpu
+	j.latencies = append(j.latencies, s.latencies...)
+	j.roundRPS = append(j.roundRPS, float64(s.requests)/s.elapsed.Seconds())
+}
+
+// finish computes the job's result from its rounds.
+func (j *job) finish() Result {
+	res := j.res
+	slices.Sort(j.latencies)
+	res.P50, res.P99 = percentile(j.latencies, 0.50), percentile(j.latencies, 0.99)
+	res.P50us, res.P99us = micros(res.P50), micros(res.P99)
+	res.ElapsedS, res.TailFlushS = res.Elapsed.Seconds(), res.TailFlush.Seconds()
+	if res.Elapsed > 0 {
+		res.RPS = float64(res.Requests) / res.Elapsed.Seconds()
+	}
+	if res.Requests > 0 {
+		res.CPUPerRequestUS = micros(res.CPU) / float64(res.Requests)
+	}
+	if res.RPS > 0 && len(j.roundRPS) > 1 {
+		res.RoundSpreadPct = (slices.Max(j.roundRPS) - slices.Min(j.roundRPS)) / res.RPS * 100
+	}
+	return res
+}
+
+// database sums up what st wrote between the two counters.
+func (r *runner) database(st *stack, before, after counters, window time.Duration) Database {
+	d := Database{
+		Keys: len(st.keys), Window: window, WindowS: window.Seconds(),
+		WriteTx: after.commits - before.commits, Flushes: after.flushes - before.flushes,
+		FlushFailures: after.failures - before.failures, Drops: after.drops - before.drops,
+		Logged: after.rows - before.rows,
+	}
+	for _, j := range r.jobs {
+		if j.st == st {
+			d.Requests += j.res.Requests
+			d.Measured += j.res.Elapsed
+			d.Slices += len(j.roundRPS)
+		}
+	}
+	d.MeasuredS = d.Measured.Seconds()
+	if e := st.flushErr.Load(); e != nil {
+		d.FirstError = "flush usage: " + (*e).Error()
+	}
+	return d
+}
+
+// loadAvg returns the 1-minute load average, or "" where /proc has none.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }

@@ -34,9 +34,8 @@ type stack struct {
 	server   *tlsServer
 	commits  *atomic.Uint64
 
-	org    *keygate.Organization
-	keys   []string // secrets; keys[0] is the benchmark's own key
-	flush  time.Duration
+	keys     []string // secrets; keys[0] is the benchmark's own key
+	flush    time.Duration
 	stop     chan struct{}
 	done     chan struct{}
 	flushErr atomic.Pointer[error] // the first failed flush's
@@ -85,6 +84,7 @@ func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Dur
 		APIKeys: keys, Audit: sqlite.NewAuditService(s.db),
 		Bots: bots, Conversations: sqlite.NewConversationService(s.db), Analytics: sqlite.NewAnalyticsService(s.db),
 		Verifier: s.verifier, Exposer: keys, Usage: s.usage, DB: s.db,
+		Admin: sqlite.NewAdminService(s.db, users), Memberships: sqlite.NewMembershipService(s.db),
 	}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
@@ -104,7 +104,6 @@ func (s *stack) seed(ctx context.Context, users *sqlite.UserService, keys *sqlit
 	if err != nil {
 		return fmt.Errorf("seed user: %w", err)
 	}
-	s.org = org
 	_, secret, err := keys.CreateAPIKey(keygate.NewContextWithUser(ctx, user), org.PublicID, &keygate.APIKeyCreate{
 		Name: "load test", Environment: keygate.EnvProduction, Scopes: []keygate.Scope{keygate.ScopeRead},
 	})

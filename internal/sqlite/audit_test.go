@@ -67,7 +67,7 @@ func TestAuditService_FindAuditEvents(t *testing.T) {
 		login       = auditSummary{keygate.AuditLogin, "Mia Member", "203.0.113.3", "MemberBrowser/3.0", 3}
 		adminRename = auditSummary{keygate.AuditOrganizationUpdate, "Adam Admin", "2001:db8::2", "AdminBrowser/2.0", 2}
 		ownerRename = auditSummary{keygate.AuditOrganizationUpdate, "Olivia Owner", "203.0.113.1", "OwnerBrowser/1.0", 1}
-		create      = auditSummary{keygate.AuditOrganizationCreate, "", "", "", 0}
+		create      = auditSummary{keygate.AuditOrganizationCreate, "Olivia Owner", "", "", 0}
 	)
 	tests := []struct {
 		name      string

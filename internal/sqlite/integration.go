@@ -220,11 +220,35 @@ func verifyKeyCheck(ctx context.Context, tx *Tx, box *secretbox.Box) error {
 	var value []byte
 	err := tx.QueryRowContext(ctx, `SELECT value FROM secret_key_check WHERE id = 1`).Scan(&value)
 	if errors.Is(err, sql.ErrNoRows) {
+		// No check yet, but a credential (the check row was lost): the key
+		// must open it before it becomes the one the check records.
+		if err := openAnyIntegration(ctx, tx, box); err != nil {
+			return err
+		}
 		return writeKeyCheck(ctx, tx, box)
 	} else if err != nil {
 		return fmt.Errorf("read key check: %w", err)
 	}
 	if _, err := box.Open(value, keyCheckAAD); err != nil {
+		return ErrSecretKeyMismatch
+	}
+	return nil
+}
+
+// openAnyIntegration opens one stored secret, if there is one, with box.
+func openAnyIntegration(ctx context.Context, tx *Tx, box *secretbox.Box) error {
+	var org, name string
+	var kind keygate.IntegrationKind
+	var sealed []byte
+	err := tx.QueryRowContext(ctx, `
+		SELECT o.public_id, i.kind, i.name, i.secret
+		FROM integrations i JOIN organizations o ON o.id = i.organization_id ORDER BY i.id LIMIT 1`).Scan(&org, &kind, &name, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("read integration: %w", err)
+	}
+	if _, err := box.Open(sealed, integrationAAD(org, kind, name)); err != nil {
 		return ErrSecretKeyMismatch
 	}
 	return nil

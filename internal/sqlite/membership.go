@@ -548,14 +548,16 @@ func (s *UserService) SignupWithInvitation(ctx context.Context, in *keygate.Sign
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.SignupMode == SignupClosed {
-		return nil, nil, keygate.Errorf(keygate.EFORBIDDEN, "Signup is closed on this instance.")
-	}
 	tx, err := s.db.BeginTx(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer tx.Rollback()
+	if mode, err := s.signupMode(ctx, tx); err != nil {
+		return nil, nil, err
+	} else if mode == SignupClosed {
+		return nil, nil, keygate.Errorf(keygate.EFORBIDDEN, "Signup is closed on this instance.")
+	}
 	inv, err := scanInvitation(tx.QueryRowContext(ctx, `SELECT `+invitationColumns+invitationFrom+` WHERE i.token_hash = $1`, hashInviteToken(token)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, keygate.Errorf(keygate.ENOTFOUND, "This invitation link is not valid. Check that you copied all of it.")

@@ -56,13 +56,13 @@ func (u usageScope) column() (string, int64) {
 
 // days are the UTC day boundaries a read counts in, from one clock reading.
 type days struct {
-	now, today, tomorrow time.Time
+	today, tomorrow time.Time
 }
 
 func daysAt(now time.Time) days {
 	now = now.UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	return days{now: now, today: today, tomorrow: today.AddDate(0, 0, 1)}
+	return days{today: today, tomorrow: today.AddDate(0, 0, 1)}
 }
 
 // last returns the start of the window of the last n days, today included.
@@ -284,14 +284,14 @@ func largestFiniteBound(stored []bucketCount) int64 {
 // Daily returns one entry per UTC day of the last n days, today included,
 // oldest first, with every status class present.
 func (s *MonitoringService) Daily(ctx context.Context, orgID, keyID string, n int) ([]keygate.DailyUsage, error) {
-	if n < 1 || n > monitoringMaxDays {
-		return nil, keygate.Errorf(keygate.EINVALID, "The number of days must be between 1 and %d.", monitoringMaxDays)
-	}
 	tx, scope, err := s.begin(ctx, orgID, keyID)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
+	if n < 1 || n > monitoringMaxDays {
+		return nil, keygate.Errorf(keygate.EINVALID, "The number of days must be between 1 and %d.", monitoringMaxDays)
+	}
 	d := daysAt(s.db.Now())
 	first := d.last(n)
 	out := make([]keygate.DailyUsage, n)

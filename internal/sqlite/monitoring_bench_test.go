@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,8 @@ type monitoringBench struct {
 	org  *keygate.Organization
 	ctx  context.Context // the Owner
 	keys []*keygate.APIKey
+	// loaded says what was loaded.
+	loaded string
 }
 
 // loadMonitoringBench builds an organization with 50 keys and rows rows of
@@ -140,7 +143,7 @@ func loadMonitoringBench(tb testing.TB, rows int) *monitoringBench {
 	if err := tx.Commit(); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Logf("loaded %d request log rows, %d hourly counters, %d latency buckets", rows, len(hourly), len(latency))
+	m.loaded = fmt.Sprintf("loaded %d request log rows, %d hourly counters, %d latency buckets", rows, len(hourly), len(latency))
 	return m
 }
 
@@ -149,7 +152,7 @@ func loadMonitoringBench(tb testing.TB, rows int) *monitoringBench {
 func BenchmarkMonitoring1M(b *testing.B) {
 	start := time.Now()
 	m := loadMonitoringBench(b, 1_000_000)
-	b.Logf("load time %v", time.Since(start).Round(time.Millisecond))
+	load := fmt.Sprintf("%s in %v", m.loaded, time.Since(start).Round(time.Millisecond))
 	s, ctx, orgID := sqlite.NewMonitoringService(m.db), m.ctx, m.org.PublicID
 	key := m.keys[7]
 
@@ -162,38 +165,18 @@ func BenchmarkMonitoring1M(b *testing.B) {
 		}
 		page100 = entries[len(entries)-1].ID
 	}
-	weekAgo := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -7)
-	dayAfter := weekAgo.AddDate(0, 0, 1)
-	logs := []struct {
-		name   string
-		filter keygate.RequestLogFilter
-		keyID  int64
-	}{
-		{"FirstPage", keygate.RequestLogFilter{}, 0},
-		{"Page100", keygate.RequestLogFilter{Before: page100}, 0},
-		{"Key", keygate.RequestLogFilter{KeyID: key.PublicID}, key.ID},
-		{"Class5xx", keygate.RequestLogFilter{Class: keygate.Class5xx}, 0},
-		{"Route", keygate.RequestLogFilter{Route: "/api/v1/analytics"}, 0},
-		{"KeyClass429", keygate.RequestLogFilter{KeyID: key.PublicID, Class: keygate.Class429}, key.ID},
-		{"DayAWeekAgo", keygate.RequestLogFilter{From: &weekAgo, To: &dayAfter}, 0},
-	}
-	for _, l := range logs {
-		query, args := sqlite.RequestLogQuery(m.org.ID, l.keyID, l.filter, 51)
-		monLogPlan(b, m.db, "FindRequestLog/"+l.name, query, args...)
-	}
-	for _, keyID := range []int64{0, key.ID} {
-		for _, name := range []string{"summary", "latency", "daily"} {
-			q := sqlite.CounterQueries(m.org.ID, keyID, monBenchNow, 90)[name]
-			monLogPlan(b, m.db, fmt.Sprintf("%s (key %d)", name, keyID), q.Query, q.Args...)
-		}
-	}
-	since := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -29).UnixMilli()
-	monLogPlan(b, m.db, "TopRoutes", sqlite.TopRoutesQuery, key.ID, since, 10)
-	monLogPlan(b, m.db, "RequestLogRoutes", sqlite.RequestLogRoutesQuery, m.org.ID, 1000)
-	monLogPlan(b, m.db, "Sweep", sqlite.SweepQuery, since, 1000)
 
-	bench := func(name string, f func() error) {
+	// Each sub-benchmark logs the plans of its queries (go test prints a
+	// benchmark's log after its result). walk, if not 0, sets how many rows
+	// FindRequestLog walks in a time range, -1 for none.
+	benchWalk := func(name string, notes []string, walk int, f func() error) {
 		b.Run(name, func(b *testing.B) {
+			for _, n := range notes {
+				b.Log(n)
+			}
+			if walk != 0 {
+				sqlite.SetRequestLogWalk(b, max(walk, 0))
+			}
 			for b.Loop() {
 				if err := f(); err != nil {
 					b.Fatal(err)
@@ -202,18 +185,76 @@ func BenchmarkMonitoring1M(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
 		})
 	}
-	bench("Summary", func() error { _, err := s.Summary(ctx, orgID, ""); return err })
-	bench("SummaryKey", func() error { _, err := s.Summary(ctx, orgID, key.PublicID); return err })
-	bench("Daily30", func() error { _, err := s.Daily(ctx, orgID, "", 30); return err })
-	bench("Daily90", func() error { _, err := s.Daily(ctx, orgID, "", 90); return err })
-	bench("Hygiene", func() error { _, err := s.Hygiene(ctx, orgID); return err })
-	bench("TopRoutes", func() error { _, err := s.TopRoutes(ctx, orgID, key.PublicID, 10); return err })
-	bench("TopIPs", func() error { _, err := s.TopIPs(ctx, orgID, key.PublicID, 10); return err })
-	bench("RequestLogRoutes", func() error { _, err := s.RequestLogRoutes(ctx, orgID); return err })
-	for _, l := range logs {
+	bench := func(name string, notes []string, f func() error) { benchWalk(name, notes, 0, f) }
+	counters := func(keyID int64, names ...string) []string {
+		var out []string
+		for _, name := range names {
+			q := sqlite.CounterQueries(m.org.ID, keyID, monBenchNow, 90)[name]
+			out = append(out, monPlan(b, m.db, name, q.Query, q.Args...))
+		}
+		return out
+	}
+	bench("Summary", append([]string{load}, counters(0, "summary", "latency")...), func() error {
+		_, err := s.Summary(ctx, orgID, "")
+		return err
+	})
+	bench("SummaryKey", counters(key.ID, "summary", "latency"), func() error {
+		_, err := s.Summary(ctx, orgID, key.PublicID)
+		return err
+	})
+	bench("Daily30", counters(0, "daily"), func() error { _, err := s.Daily(ctx, orgID, "", 30); return err })
+	bench("Daily90", nil, func() error { _, err := s.Daily(ctx, orgID, "", 90); return err })
+	bench("Hygiene", nil, func() error { _, err := s.Hygiene(ctx, orgID); return err })
+	since := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -29)
+	bench("TopRoutes", []string{monPlan(b, m.db, "top routes", sqlite.TopRoutesQuery, key.ID, since.UnixMilli(), 10)}, func() error {
+		_, err := s.TopRoutes(ctx, orgID, key.PublicID, 10)
+		return err
+	})
+	bench("TopIPs", nil, func() error { _, err := s.TopIPs(ctx, orgID, key.PublicID, 10); return err })
+	bench("RequestLogRoutes", []string{monPlan(b, m.db, "routes", sqlite.RequestLogRoutesQuery, m.org.ID, 1000)}, func() error {
+		_, err := s.RequestLogRoutes(ctx, orgID)
+		return err
+	})
+	// The retention sweep when nothing is old: an index seek, not a scan.
+	store := sqlite.NewUsageStore(m.db)
+	bench("SweepNothingOld", []string{monPlan(b, m.db, "sweep", sqlite.SweepQuery, since.UnixMilli(), 1000)}, func() error {
+		_, err := store.DeleteRequestLogBefore(ctx, since.AddDate(0, 0, -1), 1000)
+		return err
+	})
+
+	weekAgo := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -7)
+	dayAfter := weekAgo.AddDate(0, 0, 1)
+	sevenDays := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -6)
+	for _, l := range []struct {
+		name   string
+		filter keygate.RequestLogFilter
+		keyID  int64
+		// walk as benchWalk takes it; plan names the query whose plan
+		// to log: "walk" or "range" (the read of the whole range).
+		walk int
+		plan string
+	}{
+		{"FirstPage", keygate.RequestLogFilter{}, 0, 0, ""},
+		{"Page100", keygate.RequestLogFilter{Before: page100}, 0, 0, ""},
+		{"Key", keygate.RequestLogFilter{KeyID: key.PublicID}, key.ID, 0, ""},
+		{"Class5xx", keygate.RequestLogFilter{Class: keygate.Class5xx}, 0, 0, ""},
+		{"Route", keygate.RequestLogFilter{Route: "/api/v1/analytics"}, 0, 0, ""},
+		{"KeyClass429", keygate.RequestLogFilter{KeyID: key.PublicID, Class: keygate.Class429}, key.ID, 0, ""},
+		// Time ranges: a recent one fills its page from the newest rows (the
+		// walk); a day a week ago is read whole, and sorted, after the walk
+		// finds nothing. NoWalk, whose walk reads no row, shows what the
+		// walk saves.
+		{"Last7Days", keygate.RequestLogFilter{From: &sevenDays}, 0, 0, "walk"},
+		{"Last7DaysPage100", keygate.RequestLogFilter{From: &sevenDays, Before: page100}, 0, 0, "walk"},
+		{"Last7DaysNoWalk", keygate.RequestLogFilter{From: &sevenDays}, 0, -1, "range"},
+		{"DayAWeekAgo", keygate.RequestLogFilter{From: &weekAgo, To: &dayAfter}, 0, 0, "range"},
+	} {
+		// One plan each: go test keeps ten lines of a benchmark's log.
+		query, args := sqlite.RequestLogQuery(m.org.ID, l.keyID, l.filter, 51, l.plan == "walk")
+		plans := []string{monPlan(b, m.db, strings.TrimSpace("request log "+l.plan), query, args...)}
 		f := l.filter
 		f.OrganizationID = orgID
-		bench("FindRequestLog/"+l.name, func() error {
+		benchWalk("FindRequestLog/"+l.name, plans, l.walk, func() error {
 			entries, _, err := s.FindRequestLog(ctx, f)
 			if err == nil && len(entries) != 50 {
 				err = fmt.Errorf("%d entries, want 50", len(entries))
@@ -223,12 +264,12 @@ func BenchmarkMonitoring1M(b *testing.B) {
 	}
 }
 
-// monLogPlan logs a query's plan.
-func monLogPlan(tb testing.TB, db *sqlite.DB, name, query string, args ...any) {
+// monPlan returns a query's plan, named, for the log.
+func monPlan(tb testing.TB, db *sqlite.DB, name, query string, args ...any) string {
 	tb.Helper()
 	plan, err := db.ExplainQueryPlan(context.Background(), query, args...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Logf("EXPLAIN QUERY PLAN %s:\n%s", name, plan)
+	return "EXPLAIN QUERY PLAN " + name + ":\n" + strings.TrimSuffix(plan, "\n")
 }

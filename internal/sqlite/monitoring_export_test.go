@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
@@ -12,10 +13,19 @@ import (
 // This file exports the monitoring queries to the external tests, so they
 // can check the query plans of exactly the SQL the service runs.
 
-// RequestLogQuery is the query FindRequestLog runs for f, n rows, in the
-// organization and (when keyID is not 0) the key with those row ids.
-func RequestLogQuery(orgID, keyID int64, f keygate.RequestLogFilter, n int) (string, []any) {
-	return requestLogQuery(usageScope{orgID: orgID, keyID: keyID}, f, n)
+// RequestLogQuery is a query FindRequestLog runs for f, n rows, in the
+// organization and (when keyID is not 0) the key with those row ids; walk
+// as requestLogQuery says.
+func RequestLogQuery(orgID, keyID int64, f keygate.RequestLogFilter, n int, walk bool) (string, []any) {
+	return requestLogQuery(usageScope{orgID: orgID, keyID: keyID}, f, n, walk)
+}
+
+// SetRequestLogWalk sets how many rows FindRequestLog walks looking for a
+// page in a time range, until the test ends.
+func SetRequestLogWalk(tb testing.TB, n int) {
+	old := requestLogWalk
+	requestLogWalk = n
+	tb.Cleanup(func() { requestLogWalk = old })
 }
 
 // CounterQueries are the queries Summary (summary, latency) and Daily

@@ -122,7 +122,7 @@ func (s *OrganizationService) CreateOrganization(ctx context.Context, name strin
 		return nil, err
 	}
 	defer tx.Rollback()
-	org, err := createOrganization(ctx, tx, name, user.ID)
+	org, err := createOrganization(ctx, tx, name, user)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (s *OrganizationService) CreateOrganization(ctx context.Context, name strin
 
 // createOrganization inserts an organization on the instance's default
 // plan, its Owner membership and the audit event.
-func createOrganization(ctx context.Context, tx *Tx, name string, ownerID int64) (*keygate.Organization, error) {
+func createOrganization(ctx context.Context, tx *Tx, name string, owner *keygate.User) (*keygate.Organization, error) {
 	plan, err := tx.db.defaultPlan(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -143,11 +143,11 @@ func createOrganization(ctx context.Context, tx *Tx, name string, ownerID int64)
 		org.PublicID, org.Name, org.Plan, org.DisabledUserKeys, ms(tx.now)).Scan(&org.ID); err != nil {
 		return nil, fmt.Errorf("insert organization: %w", err)
 	}
-	if err := insertMembership(ctx, tx, org.ID, ownerID, keygate.RoleOwner); err != nil {
+	if err := insertMembership(ctx, tx, org.ID, owner.ID, keygate.RoleOwner); err != nil {
 		return nil, err
 	}
 	err = insertAuditEvent(ctx, tx, &keygate.AuditEvent{
-		OrganizationID: org.ID, ActorUserID: ownerID, Action: keygate.AuditOrganizationCreate,
+		OrganizationID: org.ID, ActorUserID: owner.ID, ActorName: owner.Name, Action: keygate.AuditOrganizationCreate,
 		TargetType: "organization", TargetID: org.PublicID, TargetName: org.Name,
 	})
 	return org, err

@@ -150,8 +150,9 @@ func TestOrganizationService_CreateOrganization(t *testing.T) {
 			if got := countQuery(t, f.db, `SELECT COUNT(*) FROM memberships WHERE organization_id = $1`, org.ID); got != 1 {
 				t.Fatalf("memberships=%d, want 1 (the creator)", got)
 			}
-			if got := countQuery(t, f.db, `SELECT COUNT(*) FROM audit_events WHERE organization_id = $1 AND action = $2 AND actor_user_id = $3`,
-				org.ID, keygate.AuditOrganizationCreate, f.member.ID); got != 1 {
+			// The event names its actor, as the audit log shows it.
+			if got := countQuery(t, f.db, `SELECT COUNT(*) FROM audit_events WHERE organization_id = $1 AND action = $2 AND actor_user_id = $3 AND actor_name = $4`,
+				org.ID, keygate.AuditOrganizationCreate, f.member.ID, "Mia Member"); got != 1 {
 				t.Fatalf("create events by the member=%d, want 1", got)
 			}
 			// Nobody else sees it.

@@ -153,7 +153,7 @@ func (s *UserService) createUser(ctx context.Context, in *keygate.Signup, hash s
 	}); err != nil {
 		return nil, nil, err
 	}
-	org, err := createOrganization(ctx, tx, in.OrganizationName, user.ID)
+	org, err := createOrganization(ctx, tx, in.OrganizationName, user)
 	if err != nil {
 		return nil, nil, err
 	}

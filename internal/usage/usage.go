@@ -185,9 +185,13 @@ func (b *Buffer) Run(ctx context.Context, interval time.Duration, onError func(e
 			cancel()
 			return
 		case <-t.C:
-			if err := b.Flush(ctx); err != nil && onError != nil {
+			// A flush in progress when ctx ends must still finish, or its
+			// batch would be lost: it runs on a context of its own.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if err := b.Flush(fctx); err != nil && onError != nil {
 				onError(err)
 			}
+			cancel()
 		}
 	}
 }

@@ -1,0 +1,63 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/views"
+)
+
+// handleSignInMethods lists the user's linked identities and the providers
+// they may link.
+func (s *Server) handleSignInMethods(w http.ResponseWriter, r *http.Request) {
+	if s.identities == nil {
+		s.notFound(w, r)
+		return
+	}
+	ids, err := s.identities.FindIdentities(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	now := s.now()
+	p := views.SignInMethods{HasPassword: pageFrom(r).user.HasPassword}
+	for _, id := range ids {
+		m := views.SignInMethod{ID: id.PublicID, Provider: s.ssoDisplayName(id.Provider), Email: id.Email, Linked: views.Time{At: id.CreatedAt, Now: now}}
+		if id.LastLoginAt != nil {
+			m.LastUsed = &views.Time{At: *id.LastLoginAt, Now: now}
+		}
+		p.Linked = append(p.Linked, m)
+	}
+	for _, prov := range s.cfg.SSO.All() {
+		p.Available = append(p.Available, views.SSOButton{Key: prov.Key, Name: prov.Name, URL: "/settings/sign-in-methods/" + prov.Key + "/link"})
+	}
+	s.render(w, r, http.StatusOK, views.SignInMethodsPage(s.layout(r, "Sign-in methods", "settings"), p))
+}
+
+// handleUnlinkIdentity removes a linked identity, unless it is the last
+// way in.
+func (s *Server) handleUnlinkIdentity(w http.ResponseWriter, r *http.Request) {
+	if s.identities == nil {
+		s.notFound(w, r)
+		return
+	}
+	err := s.identities.UnlinkIdentity(r.Context(), r.PathValue("id"))
+	switch keygate.ErrorCode(err) {
+	case "":
+		s.addFlash(w, r, "success", "Sign-in method removed.")
+	case keygate.EFORBIDDEN, keygate.ENOTFOUND:
+		s.addFlash(w, r, "error", keygate.ErrorMessage(err))
+	default:
+		s.Error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/settings/sign-in-methods", http.StatusSeeOther)
+}
+
+// ssoDisplayName is the display name of a provider key.
+func (s *Server) ssoDisplayName(key string) string {
+	if p := s.cfg.SSO.Get(key); p != nil {
+		return p.Name
+	}
+	return key
+}
