@@ -302,7 +302,7 @@ func AdminOrganizationsPage(l Layout, p AdminOrgs) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, " <div class=\"card card-flush\"><div class=\"table-wrap\"><table class=\"table\" data-testid=\"admin-organizations\"><caption class=\"visually-hidden\">Organizations by name</caption> <thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Members</th><th scope=\"col\">Active keys</th><th scope=\"col\">Plan</th><th scope=\"col\">Created</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, " <div class=\"card card-flush\"><div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Organizations\"><table class=\"table\" data-testid=\"admin-organizations\"><caption class=\"visually-hidden\">Organizations by name</caption> <thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Members</th><th scope=\"col\">Active keys</th><th scope=\"col\">Plan</th><th scope=\"col\">Created</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -544,7 +544,7 @@ func AdminUsersPage(l Layout, p AdminUsers) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, " <div class=\"card card-flush\"><div class=\"table-wrap\"><table class=\"table\" data-testid=\"admin-users\"><caption class=\"visually-hidden\">Users by name</caption> <thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Email</th><th scope=\"col\">Organizations</th><th scope=\"col\">Superuser</th><th scope=\"col\">Status</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, " <div class=\"card card-flush\"><div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Users\"><table class=\"table\" data-testid=\"admin-users\"><caption class=\"visually-hidden\">Users by name</caption> <thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Email</th><th scope=\"col\">Organizations</th><th scope=\"col\">Superuser</th><th scope=\"col\">Status</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

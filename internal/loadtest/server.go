@@ -51,6 +51,8 @@ type tlsServer struct {
 
 // startTLS serves h on 127.0.0.1 with the timeouts of `keygate serve`.
 func startTLS(h http.Handler, cfg *tls.Config) (*tlsServer, error) {
+	// Each server gets its own copy: net/http configures HTTP/2 on it.
+	cfg = cfg.Clone()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)

@@ -32,7 +32,7 @@ CREATE INDEX request_log_org_route ON request_log (organization_id, route, id);
 -- The status class filter. An index on (organization_id, status, id) would
 -- serve 429 alone: the other classes are ranges of statuses, whose rows an
 -- index on status returns out of id order, to be sorted in full. The
--- expression must stay identical to requestLogClassExpr in monitoring.go,
+-- expression must stay identical to requestLogClassExpr in monitoring_log.go,
 -- or the planner will not use this index.
 CREATE INDEX request_log_org_class ON request_log (organization_id,
 	(CASE WHEN status = 429 THEN '429' WHEN status >= 500 AND status <= 599 THEN '5xx' WHEN status >= 400 AND status <= 499 THEN '4xx' WHEN status >= 200 AND status <= 399 THEN '2xx' ELSE '' END),
