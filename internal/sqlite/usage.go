@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/internal/usage"
@@ -26,21 +28,8 @@ func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 	}
 	defer tx.Rollback()
 
-	logStmt, err := tx.PrepareContext(ctx, `
-		INSERT INTO request_log (organization_id, api_key_id, method, route, status, latency_us, ip, user_agent, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`)
-	if err != nil {
-		return fmt.Errorf("write usage: %w", err)
-	}
-	defer logStmt.Close()
-	for _, e := range b.Requests {
-		if e.OrganizationID == 0 {
-			continue
-		}
-		if _, err := logStmt.ExecContext(ctx, e.OrganizationID, nullID(e.KeyID), e.Method, e.Route, e.Status,
-			e.Latency.Microseconds(), e.IP, truncate(e.UserAgent, 512), ms(e.At)); err != nil {
-			return fmt.Errorf("write request log: %w", err)
-		}
+	if err := insertRequestLog(ctx, tx, b.Requests); err != nil {
+		return err
 	}
 
 	hourStmt, err := tx.PrepareContext(ctx, `
@@ -105,4 +94,55 @@ func nullID(id int64) any {
 		return nil
 	}
 	return id
+}
+
+// logRowsPerInsert is how many request log rows one INSERT carries: one
+// statement per row would cost more in statement overhead than in writing.
+const logRowsPerInsert = 64
+
+// insertRequestLog writes the request log rows in multi-row INSERTs.
+func insertRequestLog(ctx context.Context, tx *Tx, events []usage.Event) error {
+	rows := make([]usage.Event, 0, len(events))
+	for _, e := range events {
+		if e.OrganizationID != 0 {
+			rows = append(rows, e)
+		}
+	}
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	args := make([]any, 0, logRowsPerInsert*9)
+	for len(rows) > 0 {
+		n := min(len(rows), logRowsPerInsert)
+		st, ok := stmts[n]
+		if !ok {
+			var q strings.Builder
+			q.WriteString(`INSERT INTO request_log (organization_id, api_key_id, method, route, status, latency_us, ip, user_agent, created_at) VALUES `)
+			for i := 0; i < n; i++ {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				b := i * 9
+				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", b+1, b+2, b+3, b+4, b+5, b+6, b+7, b+8, b+9)
+			}
+			var err error
+			if st, err = tx.PrepareContext(ctx, q.String()); err != nil {
+				return fmt.Errorf("write request log: %w", err)
+			}
+			stmts[n] = st
+		}
+		args = args[:0]
+		for _, e := range rows[:n] {
+			args = append(args, e.OrganizationID, nullID(e.KeyID), e.Method, e.Route, e.Status,
+				e.Latency.Microseconds(), e.IP, truncate(e.UserAgent, 512), ms(e.At))
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("write request log: %w", err)
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
