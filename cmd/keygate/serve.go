@@ -129,7 +129,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
 		Verifier: verifier, Exposer: keys, Usage: usageBuf, DB: db,
 		Admin:       sqlite.NewAdminService(db, users),
-		Memberships: sqlite.NewMembershipService(db), Mailer: mail, Integrations: sqlite.NewIntegrationService(db, secretBox),
+		Memberships: sqlite.NewMembershipService(db), Mailer: mail, Monitoring: sqlite.NewMonitoringService(db), Integrations: sqlite.NewIntegrationService(db, secretBox),
 		Identities: sqlite.NewIdentityService(db, users),
 	}, logger)
 	if err != nil {
