@@ -39,6 +39,9 @@ type OverviewStats struct {
 	LogsURL   string
 	KeysURL   string
 	NoTraffic bool
+	// NoKeys: the organization has no API key yet; the page says what to
+	// do next.
+	NoKeys bool
 }
 
 // LogRow is one API request in the logs.

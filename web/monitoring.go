@@ -79,7 +79,13 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	anyKeys, _, err := s.apiKeys.FindAPIKeys(ctx, keygate.APIKeyFilter{OrganizationID: org.PublicID, Limit: 1})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	o := views.OverviewStats{
+		NoKeys:  len(anyKeys) == 0,
 		OrgName: org.Name, Stats: summaryStats(sum), LogsURL: l.Org.URL("logs"), KeysURL: l.Org.URL("api-keys"),
 		Chart:     views.NewChart("requests", fmt.Sprintf("Requests per day, last %d days, by status", days), chartPoints(daily)),
 		Hygiene:   s.hygieneGroups(*l.Org, hyg),
