@@ -54,7 +54,7 @@ const apiKeyFrom = ` FROM api_keys k
 	LEFT JOIN api_keys pk ON pk.id = k.rolled_from_id
 	LEFT JOIN api_keys ck ON ck.id = k.created_by_key_id`
 
-func scanAPIKey(row interface{ Scan(...any) error }) (*keygate.APIKey, error) {
+func scanAPIKey(row scanner) (*keygate.APIKey, error) {
 	var k keygate.APIKey
 	var scopes string
 	var created, updated int64
@@ -209,16 +209,11 @@ func (s *APIKeyService) FindAPIKeys(ctx context.Context, f keygate.APIKeyFilter)
 	if err != nil {
 		return nil, 0, fmt.Errorf("find api keys: %w", err)
 	}
-	defer rows.Close()
-	var keys []*keygate.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("scan api key: %w", err)
-		}
-		keys = append(keys, k)
+	keys, err := collect(rows, scanAPIKey)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find api keys: %w", err)
 	}
-	return keys, total, rows.Err()
+	return keys, total, nil
 }
 
 // escapeLike escapes LIKE's wildcards in user input.

@@ -67,7 +67,7 @@ const botStateExpr = `CASE WHEN state = 'scheduled' AND join_at <= $2 THEN 'join
 const botColumns = `id, public_id, organization_id, meeting_url, bot_name, ` + botStateExpr + `,
 	join_at, ended_at, metadata, created_at, updated_at`
 
-func scanBot(row interface{ Scan(...any) error }) (*keygate.Bot, error) {
+func scanBot(row scanner) (*keygate.Bot, error) {
 	var b keygate.Bot
 	var joinAt, endedAt sql.NullInt64
 	var metadata sql.NullString
@@ -224,16 +224,8 @@ func (s *BotService) FindBots(ctx context.Context, f keygate.BotFilter) ([]*keyg
 	if err != nil {
 		return nil, false, fmt.Errorf("find bots: %w", err)
 	}
-	defer rows.Close()
-	var bots []*keygate.Bot
-	for rows.Next() {
-		b, err := scanBot(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("scan bot: %w", err)
-		}
-		bots = append(bots, b)
-	}
-	if err := rows.Err(); err != nil {
+	bots, err := collect(rows, scanBot)
+	if err != nil {
 		return nil, false, fmt.Errorf("find bots: %w", err)
 	}
 	bots, hasMore := finishIDPage(bots, cur)

@@ -42,7 +42,7 @@ const conversationColumns = `c.id, c.public_id, c.organization_id, c.title, COAL
 
 const conversationFrom = ` FROM conversations c LEFT JOIN bots b ON b.id = c.bot_id`
 
-func scanConversation(row interface{ Scan(...any) error }) (*keygate.Conversation, error) {
+func scanConversation(row scanner) (*keygate.Conversation, error) {
 	var c keygate.Conversation
 	var started, ended sql.NullInt64
 	var participants string
@@ -264,16 +264,8 @@ func (s *ConversationService) FindConversations(ctx context.Context, f keygate.C
 	if err != nil {
 		return nil, false, fmt.Errorf("find conversations: %w", err)
 	}
-	defer rows.Close()
-	var out []*keygate.Conversation
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("scan conversation: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanConversation)
+	if err != nil {
 		return nil, false, fmt.Errorf("find conversations: %w", err)
 	}
 	out, hasMore := finishIDPage(out, cur)

@@ -48,7 +48,7 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *keygate.Sessio
 
 const sessionColumns = `id, public_id, COALESCE(user_id, 0), data, ip, user_agent, created_at, last_seen_at, expires_at`
 
-func scanSession(row interface{ Scan(...any) error }) (*keygate.Session, error) {
+func scanSession(row scanner) (*keygate.Session, error) {
 	var sess keygate.Session
 	var created, seen, expires int64
 	if err := row.Scan(&sess.ID, &sess.PublicID, &sess.UserID, &sess.Data, &sess.IP, &sess.UserAgent, &created, &seen, &expires); err != nil {
@@ -112,16 +112,11 @@ func (s *SessionService) FindUserSessions(ctx context.Context) ([]*keygate.Sessi
 	if err != nil {
 		return nil, fmt.Errorf("find sessions: %w", err)
 	}
-	defer rows.Close()
-	var out []*keygate.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan session: %w", err)
-		}
-		out = append(out, sess)
+	out, err := collect(rows, scanSession)
+	if err != nil {
+		return nil, fmt.Errorf("find sessions: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DeleteUserSession ends one of the acting user's sessions.
