@@ -9,7 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/keygate/keygate/internal/apikey"
-	"github.com/keygate/keygate/internal/keygate"
 )
 
 // openCreateDialog goes to API Keys and opens the create dialog.
@@ -210,17 +209,34 @@ func TestBrowserRollKeyWithGrace(t *testing.T) {
 // the sidebar, and the page itself answers 403.
 func TestBrowserMemberCannotManageKeys(t *testing.T) {
 	app := MustOpenApp(t)
-	owner := app.NewClient(t)
-	org := owner.MustSignup("Ada Lovelace", "ada@example.com", "Analytical Engines")
-	MustAddMember(t, app, org, "Mia Member", "mia@example.com", keygate.RoleMember)
-
 	b := NewBrowser(t, app)
-	b.Login("mia@example.com")
-	b.Click(Menu("Organization:"))
-	b.Click(`//details[@open]//a[starts-with(normalize-space(), "Analytical Engines")]`)
+	b.Signup("Ada Lovelace", "ada@example.com", "Analytical Engines")
+	org := b.OrgID()
+
+	// The Owner invites Mia as a Member on the Members page.
+	b.Click(mainNav + Link("Members"))
+	b.WaitVisible(Heading("Members"))
+	b.Fill("Email", "mia@example.com")
+	b.Click(Button("Create invitation"))
+	var link string
+	b.Run(chromedp.Value(`#invite-link`, &link, chromedp.ByQuery))
+	if !strings.Contains(link, "/invitations/") {
+		t.Fatalf("no invitation link: %q", link)
+	}
+	b.CheckA11y("members with invitation link")
+	b.Click(Menu("Account menu"))
+	b.Click(Button("Log out"))
+	b.WaitVisible(Heading("Log in to Keygate"))
+
+	// Mia opens the link, signs up, and joins as a Member.
+	b.Run(chromedp.Navigate(link))
+	b.Click(Link("Sign up to accept"))
+	b.Fill("Name", "Mia Member")
+	b.Fill("Password", testPassword)
+	b.Click(Button("Create account and join"))
 	b.WaitVisible(Heading("Overview"))
 	if got := b.OrgID(); got != org {
-		t.Fatalf("switched to %s, want %s", got, org)
+		t.Fatalf("joined %s, want %s", got, org)
 	}
 	if b.Count(mainNav+Link("Overview")) != 1 {
 		t.Fatal("the sidebar has no Overview link")
