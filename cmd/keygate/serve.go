@@ -159,7 +159,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second,
 		}
 		servers = append(servers, httpSrv)
-		httpURL = "http://" + displayAddr(httpLn.Addr().String())
+		httpURL = "http://" + displayAddr(c.HTTPAddr, httpLn.Addr().String())
 		go func() { errc <- httpSrv.Serve(httpLn) }()
 	}
 
@@ -178,7 +178,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		msrv := &http.Server{Handler: mux, ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, msrv)
 		go func() { errc <- msrv.Serve(mln) }()
-		logger.Info("metrics", "url", "http://"+displayAddr(mln.Addr().String())+"/metrics")
+		logger.Info("metrics", "url", "http://"+displayAddr(c.MetricsAddr, mln.Addr().String())+"/metrics")
 	}
 	go sweepSessions(ctx, sessions, logger)
 	go sweepRequestLog(ctx, usageStore, c.RequestLogRetention, logger)
@@ -194,7 +194,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 
 	url := c.BaseURL
 	if url == "" {
-		url = "https://" + displayAddr(httpsLn.Addr().String())
+		url = "https://" + displayAddr(c.Addr, httpsLn.Addr().String())
 	}
 	logger.Info("Keygate is running", "url", url, "https_addr", httpsLn.Addr().String(), "http_redirect", httpURL,
 		"tls", tlsResult.Mode, "data_dir", c.DataDir, "signup", c.Signup, "version", buildVersion())
@@ -220,12 +220,16 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	return nil
 }
 
-// displayAddr turns a listener address into one people can open: an
-// unspecified host becomes localhost.
-func displayAddr(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
+// displayAddr is an address people can open: the host they configured
+// (localhost for an unspecified one) with the port the listener got.
+func displayAddr(configured, actual string) string {
+	host, _, err := net.SplitHostPort(configured)
 	if err != nil {
-		return addr
+		host = configured
+	}
+	_, port, err := net.SplitHostPort(actual)
+	if err != nil {
+		return actual
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "localhost"
