@@ -19,6 +19,9 @@ type Layout struct {
 	RequestID string
 	// SSO lists the single sign-on buttons of the login and signup pages.
 	SSO []SSOButton
+	// OrgSSOURL, when set, is the "Sign in with SSO" link of the login
+	// page: organization single sign-on by work email.
+	OrgSSOURL string
 }
 
 // User is the person logged in.

@@ -173,6 +173,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		s.render(w, r, http.StatusUnauthorized, views.LoginPage(s.layout(r, "Log in", ""), formWithError(f, err), next, false))
 		return
+	} else if keygate.ErrorCode(err) == keygate.EFORBIDDEN {
+		// The password was right, but an organization requires SSO.
+		s.render(w, r, http.StatusForbidden, views.LoginPage(s.layout(r, "Log in", ""), formWithError(f, err), next, false))
+		return
 	} else if err != nil {
 		s.Error(w, r, err)
 		return

@@ -147,7 +147,8 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
 		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage, DB: db, Admin: sqlite.NewAdminService(db, app.Users),
 		Memberships: sqlite.NewMembershipService(db), Monitoring: sqlite.NewMonitoringService(db), Mailer: cfgMailer,
-		Identities: sqlite.NewIdentityService(db, app.Users), Integrations: app.Integrations}, logger)
+		Identities: sqlite.NewIdentityService(db, app.Users), Integrations: app.Integrations,
+		OrgSSO: sqlite.NewOrgSSOService(db, app.SecretBox)}, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -23,6 +23,7 @@ func (s *Server) renderOrgSettings(w http.ResponseWriter, r *http.Request, statu
 	if s.integrations != nil {
 		vm.IntegrationsURL = l.Org.URL("settings/integrations")
 	}
+	vm.SSOURL = s.orgSSOSettingsURL(*l.Org)
 	if me := pageFrom(r).user; me != nil && me.IsSuperuser && s.admin != nil {
 		vm.PlanForm = &views.PlanForm{Action: "/admin/organizations/" + org.PublicID + "/plan", Next: l.Org.URL("settings"),
 			Value: string(org.Plan), Plans: planOptions()}

@@ -73,6 +73,7 @@ func (s *Server) layout(r *http.Request, title, active string) views.Layout {
 	}
 	if pc.user == nil {
 		l.SSO = s.ssoButtons(r)
+		l.OrgSSOURL = s.orgSSOLoginURL(r)
 	}
 	l.Flashes = s.takeFlashes(r)
 	return l

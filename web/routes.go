@@ -29,6 +29,11 @@ func (s *Server) routes() http.Handler {
 	// server-side session, never in the request.
 	mux.HandleFunc("GET /auth/{provider}", s.handleSSOBegin)
 	mux.HandleFunc("GET /auth/{provider}/callback", s.handleSSOCallback)
+	// Organization single sign-on (org_sso.go): a work email finds the
+	// organization whose own provider signs the person in.
+	mux.HandleFunc("GET /login/sso", s.handleOrgSSOLoginPage)
+	mux.HandleFunc("POST /login/sso", s.handleOrgSSOBegin)
+	mux.HandleFunc("GET /auth/org/callback", s.handleOrgSSOCallback)
 
 	// The user's own settings.
 	mux.HandleFunc("GET /settings", s.requireUser(s.handleUserSettings))
@@ -77,6 +82,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /orgs/{org}/settings/integrations/{kind}", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleSaveIntegration))
 	mux.HandleFunc("GET /orgs/{org}/settings/integrations/{kind}/delete", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleDeleteIntegrationPage))
 	mux.HandleFunc("POST /orgs/{org}/settings/integrations/{kind}/delete", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleDeleteIntegration))
+	mux.HandleFunc("GET /orgs/{org}/settings/sso", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleOrgSSOSettings))
+	mux.HandleFunc("POST /orgs/{org}/settings/sso", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleSaveOrgSSO))
 
 	// Instance administration: superusers only; anyone else gets the 404
 	// of an unknown page, so the area is not advertised.
@@ -153,4 +160,5 @@ const (
 	msgLogsAdmin    = "You need the Admin role to view the API logs"
 
 	msgIntegrationsAdmin = "You need the Admin role to manage integrations"
+	msgOrgSSOAdmin       = "You need the Admin role to manage single sign-on"
 )

@@ -76,6 +76,8 @@ type Server struct {
 	integrations  keygate.IntegrationService
 	store         *SessionStore
 	identities    keygate.IdentityService
+	orgSSO        keygate.OrgSSOService
+	orgProviders  *orgProviderCache
 	loginAccounts ratelimit.Throttler
 	loginIPs      ratelimit.Throttler
 
@@ -116,6 +118,9 @@ type Services struct {
 	// Integrations stores the organizations' third-party credentials,
 	// encrypted; nil hides Settings > Integrations.
 	Integrations keygate.IntegrationService
+	// OrgSSO stores organizations' own single sign-on providers; nil hides
+	// Settings > Single sign-on and "Sign in with SSO".
+	OrgSSO keygate.OrgSSOService
 }
 
 // AnalyticsService sums up an organization's usage (internal/sqlite).
@@ -142,6 +147,8 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		admin:         svc.Admin,
 		identities:    svc.Identities,
 		integrations:  svc.Integrations,
+		orgSSO:        svc.OrgSSO,
+		orgProviders:  newOrgProviderCache(),
 		loginAccounts: ratelimit.NewFailureWindow(5, 15*time.Minute),
 		loginIPs:      ratelimit.NewFailureWindow(50, 15*time.Minute),
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/views"
@@ -58,6 +59,9 @@ func (s *Server) handleUnlinkIdentity(w http.ResponseWriter, r *http.Request) {
 func (s *Server) ssoDisplayName(key string) string {
 	if p := s.cfg.SSO.Get(key); p != nil {
 		return p.Name
+	}
+	if strings.HasPrefix(key, orgProviderPrefix) {
+		return "Organization single sign-on"
 	}
 	return key
 }

@@ -130,7 +130,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		Verifier: verifier, Exposer: keys, Usage: usageBuf, DB: db,
 		Admin:       sqlite.NewAdminService(db, users),
 		Memberships: sqlite.NewMembershipService(db), Mailer: mail, Monitoring: sqlite.NewMonitoringService(db), Integrations: sqlite.NewIntegrationService(db, secretBox),
-		Identities: sqlite.NewIdentityService(db, users),
+		Identities: sqlite.NewIdentityService(db, users), OrgSSO: sqlite.NewOrgSSOService(db, secretBox),
 	}, logger)
 	if err != nil {
 		httpsLn.Close()

@@ -113,7 +113,9 @@ type UserService interface {
 
 	// Authenticate checks an email and password. Unknown email and wrong
 	// password both return EUNAUTHORIZED "Invalid email or password." after
-	// the same work. A disabled user gets EUNAUTHORIZED too.
+	// the same work. A disabled user gets EUNAUTHORIZED too. A right
+	// password of a member (not Owner) of an organization that requires
+	// single sign-on gets EFORBIDDEN MsgRequireSSO.
 	Authenticate(ctx context.Context, email, password string) (*User, error)
 
 	// RecordLogout records that the acting user logged out.

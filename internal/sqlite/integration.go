@@ -225,6 +225,9 @@ func verifyKeyCheck(ctx context.Context, tx *Tx, box *secretbox.Box) error {
 		if err := openAnyIntegration(ctx, tx, box); err != nil {
 			return err
 		}
+		if err := openAnyOrgSSO(ctx, tx, box); err != nil {
+			return err
+		}
 		return writeKeyCheck(ctx, tx, box)
 	} else if err != nil {
 		return fmt.Errorf("read key check: %w", err)
@@ -301,8 +304,9 @@ func (s *IntegrationService) CheckSecretKey(ctx context.Context) (created bool, 
 	return !had, nil
 }
 
-// RotateSecretKey re-encrypts every integration secret and the key check
-// from the key of from to the key of to and returns how many secrets it re-encrypted. It runs in
+// RotateSecretKey re-encrypts every integration secret, every organization
+// SSO client secret and the key check from the key of from to the key of
+// to and returns how many secrets it re-encrypted. It runs in
 // ONE transaction: either every value moves to the new key or, on any
 // error (from not the current key, a value that does not open), none does.
 func (s *IntegrationService) RotateSecretKey(ctx context.Context, from, to *secretbox.Box) (int, error) {
@@ -355,11 +359,16 @@ func (s *IntegrationService) RotateSecretKey(ctx context.Context, from, to *secr
 			return 0, fmt.Errorf("rotate secret key: %w", err)
 		}
 	}
+	// Organizations' SSO client secrets move in the same transaction.
+	nSSO, err := rotateOrgSSOSecrets(ctx, tx, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("rotate secret key: %w", err)
+	}
 	if err := writeKeyCheck(ctx, tx, to); err != nil {
 		return 0, fmt.Errorf("rotate secret key: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("rotate secret key: %w", err)
 	}
-	return len(all), nil
+	return len(all) + nSSO, nil
 }

@@ -191,6 +191,13 @@ func (s *UserService) Authenticate(ctx context.Context, email, plain string) (*k
 		}
 		return nil, errInvalidLogin
 	}
+	// Checked only after the password matched, so that it tells nobody
+	// else which accounts exist or which organizations require SSO.
+	if required, err := requiresOrgSSO(ctx, s.db.reader(), u.ID); err != nil {
+		return nil, err
+	} else if required {
+		return nil, keygate.Errorf(keygate.EFORBIDDEN, "%s", keygate.MsgRequireSSO)
+	}
 	if err := s.recordLogin(ctx, &u, keygate.AuditLogin); err != nil {
 		return nil, err
 	}
