@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -15,7 +16,7 @@ import (
 	"github.com/keygate/keygate/internal/usage"
 )
 
-// apiRealm names the API in WWW-Authenticate challenges.
+// wwwAuthenticate names the API in WWW-Authenticate challenges.
 const wwwAuthenticate = `Token realm="Keygate API", Bearer realm="Keygate API"`
 
 // apiMethod is one method of an API route, with the scope it needs ("" for
@@ -140,7 +141,7 @@ func (s *Server) authenticateKey(w http.ResponseWriter, r *http.Request) (*apike
 		return nil, false
 	}
 	rec, err := s.verifier.Verify(r.Context(), key)
-	if err == apikey.ErrUnknown {
+	if errors.Is(err, apikey.ErrUnknown) {
 		s.metrics.authFailure("invalid_token")
 		apiError(w, http.StatusUnauthorized, "invalid_token", msgInvalidToken)
 		return nil, false
