@@ -92,11 +92,11 @@
     });
   });
 
-  // A link activates on Enter's keydown, but the keypress that follows goes
+  // A link or button activates on Enter's keydown, but the keypress that follows goes
   // to whatever has focus by then: the dialog's first control, which Enter
   // would click (Cancel) or submit (the create form). So links that open a
   // dialog open it when Enter is released, once the keystroke is over.
-  var DIALOG_LINKS = "a[data-dialog-open], a[data-revoke], a[data-roll]";
+  var DIALOG_LINKS = "[data-dialog-open], [data-revoke], [data-roll]";
   var enterOn = null;
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Enter" || !e.target.closest) return;

@@ -72,11 +72,11 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	b.WaitVisible(KeyRow("CI deploy"))
 	at("api-keys")
 
-	b.Click(KeyRow("CI deploy") + `//a[normalize-space()="Revoke"]`)
+	b.Click(KeyRow("CI deploy") + `//button[normalize-space()="Revoke"]`)
 	b.WaitVisible(Dialog("Revoke API key"))
 	at("revoke-dialog")
 	b.Press(kb.Escape)
-	b.Click(KeyRow("Staging worker") + `//a[normalize-space()="Roll key"]`)
+	b.Click(KeyRow("Staging worker") + `//button[normalize-space()="Roll key"]`)
 	b.WaitVisible(Dialog("Roll key “Staging worker”"))
 	at("roll-dialog")
 	b.Press(kb.Escape)

@@ -62,7 +62,7 @@ func TestCreateAPIKey(t *testing.T) {
 
 	p := c.Get("/orgs/" + orgID + "/api-keys")
 	assertStatus(t, p, http.StatusOK)
-	if p.Doc.Find("a:contains('+ Create API Key')").Length() == 0 {
+	if p.Doc.Find("button:contains('+ Create API Key')").Length() == 0 {
 		t.Fatal("no + Create API Key")
 	}
 	if p.Text(".empty-state h2") != "No API keys yet" {

@@ -143,7 +143,7 @@ func TestBrowserUseThenRevokeKey(t *testing.T) {
 		wantAPI(t, app.API(t, http.MethodGet, "/api/v1/bots", auth, ""), http.StatusOK, "", "")
 	}
 
-	b.Click(KeyRow("Billing service") + `//a[normalize-space()="Revoke"]`)
+	b.Click(KeyRow("Billing service") + `//button[normalize-space()="Revoke"]`)
 	dialog := Dialog("Revoke API key")
 	b.WaitVisible(dialog)
 	want := "Revoke “Billing service”? Applications using it will stop working immediately. This cannot be undone."
@@ -173,7 +173,7 @@ func TestBrowserRollKeyWithGrace(t *testing.T) {
 	b.closeKeyModal()
 	oldHint := b.Text(KeyRow("Payments worker") + `//code`)
 
-	b.Click(KeyRow("Payments worker") + `//a[normalize-space()="Roll key"]`)
+	b.Click(KeyRow("Payments worker") + `//button[normalize-space()="Roll key"]`)
 	dialog := Dialog("Roll key “Payments worker”")
 	b.WaitVisible(dialog)
 	b.CheckA11y("roll-dialog")
@@ -319,7 +319,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	}
 	b.AssertFocusVisible()
 
-	revokeLink := KeyRow("Deploy bot") + `//a[normalize-space()="Revoke"]`
+	revokeLink := KeyRow("Deploy bot") + `//button[normalize-space()="Revoke"]`
 	b.TabTo(revokeLink, 20)
 	b.AssertFocusVisible()
 	b.Press(kb.Enter)
