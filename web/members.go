@@ -176,6 +176,13 @@ func (s *Server) handleChangeRole(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	if me := pageFrom(r).user; err == nil && me != nil && me.PublicID == r.PathValue("user") {
+		// Changing one's own role is a privilege change: new session id.
+		if err := s.logIn(w, r, me); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
 	s.memberResult(w, r, err, "Role changed.")
 }
 
@@ -246,6 +253,11 @@ func (s *Server) handleTransferOwnership(w http.ResponseWriter, r *http.Request)
 	err := s.memberships.TransferOwnership(r.Context(), org.PublicID, r.PostFormValue("user"))
 	switch keygate.ErrorCode(err) {
 	case "":
+		// A privilege change: the session gets a new id.
+		if err := s.logIn(w, r, pageFrom(r).user); err != nil {
+			s.Error(w, r, err)
+			return
+		}
 		s.addFlash(w, r, "success", "Ownership transferred. You are now an Admin.")
 	case keygate.EINVALID, keygate.EFORBIDDEN, keygate.ENOTFOUND:
 		s.addFlash(w, r, "error", keygate.ErrorMessage(err))

@@ -233,8 +233,13 @@ func TestMemberRules(t *testing.T) {
 	if role(mia) != keygate.RoleAdmin {
 		t.Fatal("role not changed")
 	}
-	// Transfer: Al becomes Owner, Ada an Admin; now Ada can leave.
+	// Transfer: Al becomes Owner, Ada an Admin (with a new session id); now
+	// Ada can leave.
+	before := owner.SessionCookie()
 	assertStatus(t, owner.Post("/orgs/"+orgID+"/transfer", url.Values{"user": {al.PublicID}}), http.StatusSeeOther)
+	if owner.SessionCookie() == before {
+		t.Fatal("session id not regenerated after giving up ownership")
+	}
 	if role(al) != keygate.RoleOwner {
 		t.Fatal("ownership not transferred")
 	}
