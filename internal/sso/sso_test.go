@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,10 +85,24 @@ func TestOIDC_Discover(t *testing.T) {
 	})
 
 	t.Run("OKRetriedUntilTheProviderIsUp", func(t *testing.T) {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		addr := ln.Addr().String()
-		ln.Close() // down at start-up
-		issuer := "http://" + addr
+		// The provider answers 503 until it is "up", on one listener, so no
+		// other process can take its port in between.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		issuer := "http://" + ln.Addr().String()
+		var up atomic.Bool
+		ready := discovery(issuer, issuer)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !up.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			ready.ServeHTTP(w, r)
+		})}
+		go srv.Serve(ln)
+		defer srv.Close()
 		p, err := sso.NewOIDC(sso.OIDCConfig{Issuer: issuer, ClientID: "x", CallbackURL: "https://keygate.example/auth/oidc/callback"})
 		if err != nil {
 			t.Fatal(err)
@@ -99,13 +114,7 @@ func TestOIDC_Discover(t *testing.T) {
 		if p.Ready() {
 			t.Fatal("ready while the provider is down")
 		}
-		ln, err = net.Listen("tcp", addr)
-		if err != nil {
-			t.Skip("port taken meanwhile:", err)
-		}
-		srv := &http.Server{Handler: discovery(issuer, issuer)}
-		go srv.Serve(ln)
-		defer srv.Close()
+		up.Store(true)
 		deadline := time.Now().Add(10 * time.Second)
 		for !p.Ready() {
 			if time.Now().After(deadline) {
