@@ -34,12 +34,48 @@ func apiDelete(scope keygate.Scope, h http.HandlerFunc) apiMethod {
 	return apiMethod{"DELETE", scope, h}
 }
 
-// apiKeyKey holds the request's verified key record.
-type apiKeyKey struct{}
-
+// apiKeyFrom returns the request's verified key record.
 func apiKeyFrom(ctx context.Context) *apikey.Record {
-	rec, _ := ctx.Value(apiKeyKey{}).(*apikey.Record)
-	return rec
+	return stateFrom(ctx).apiKey
+}
+
+// keyInfo is what API requests derive from a key's record, worked out once
+// per cached record (apikey.Record.Memo) rather than on every request.
+type keyInfo struct {
+	actor *keygate.KeyActor // shared by the key's requests: read only
+	// scopes as the API lists them, closed under implication.
+	scopes []string
+	limit  ratelimit.Limit
+	// policy is the RateLimit-Policy header, the same for every response.
+	policy, count []string
+	// me is the body of GET /api/v1/me, which says only what the record
+	// says.
+	me []byte
+}
+
+func (s *Server) keyInfo(rec *apikey.Record) *keyInfo {
+	return rec.Memo(func(rec *apikey.Record) any {
+		scopes := keygate.ParseScopes(rec.Scopes)
+		info := &keyInfo{
+			actor: &keygate.KeyActor{KeyID: rec.KeyID, PublicID: rec.PublicID, Name: rec.Name,
+				OrganizationID: rec.OrganizationID, OrgPublicID: rec.OrgPublicID, Scopes: scopes},
+			scopes: make([]string, len(scopes)),
+			limit:  s.cfg.RateLimit,
+		}
+		for i, sc := range scopes {
+			info.scopes[i] = string(sc)
+		}
+		if rec.RateLimit != "" {
+			if l, err := ratelimit.ParseLimit(rec.RateLimit); err == nil {
+				info.limit = l
+			}
+		}
+		info.me = meBody(rec, info.scopes)
+		count := strconv.Itoa(info.limit.Count)
+		info.count = []string{count}
+		info.policy = []string{`"default";q=` + count + `;w=` + strconv.Itoa(int(info.limit.Period.Seconds()))}
+		return info
+	}).(*keyInfo)
 }
 
 // apiError writes the API's error body: {"detail": ..., "code": ...}.
@@ -86,7 +122,12 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 		if !ok {
 			return
 		}
-		rw := &statusRecorder{ResponseWriter: w}
+		info := s.keyInfo(rec)
+		// observe has already wrapped the writer in a statusRecorder.
+		rw, ok := w.(*statusRecorder)
+		if !ok {
+			rw = &statusRecorder{ResponseWriter: w}
+		}
 		defer s.recordUsage(r, rec, pattern, rw, start)
 		// Plans: API access needs Professional or higher. Checked before the
 		// rate limit, so a Free organization's calls spend none of it.
@@ -94,7 +135,7 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 			apiError(rw, http.StatusForbidden, "plan_required", "Your organization's plan does not include API access.")
 			return
 		}
-		if !s.rateLimit(rw, rec) {
+		if !s.rateLimit(rw, rec, info) {
 			return
 		}
 		var m *apiMethod
@@ -108,19 +149,12 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 			apiError(rw, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("Method %q not allowed.", r.Method))
 			return
 		}
-		scopes := keygate.ParseScopes(rec.Scopes)
-		if m.scope != "" && !scopes.Has(m.scope) {
+		if m.scope != "" && !info.actor.Scopes.Has(m.scope) {
 			apiError(rw, http.StatusForbidden, "insufficient_scope",
 				fmt.Sprintf("Insufficient permissions: this API key lacks the '%s' scope.", m.scope))
 			return
 		}
-		ctx := keygate.NewContextWithOrganization(r.Context(), rec.OrganizationID)
-		ctx = keygate.NewContextWithKey(ctx, &keygate.KeyActor{
-			KeyID: rec.KeyID, PublicID: rec.PublicID, Name: rec.Name,
-			OrganizationID: rec.OrganizationID, OrgPublicID: rec.OrgPublicID, Scopes: scopes,
-		})
-		ctx = context.WithValue(ctx, apiKeyKey{}, rec)
-		m.h(rw, r.WithContext(ctx))
+		m.h(rw, r.WithContext(keygate.NewContextWithKey(r.Context(), info.actor)))
 	})
 }
 
@@ -168,30 +202,36 @@ func (s *Server) authenticateKey(w http.ResponseWriter, r *http.Request) (*apike
 		return nil, false
 	}
 	st := stateFrom(r.Context())
-	st.keyID = rec.PublicID
+	st.keyID, st.apiKey = rec.PublicID, rec
 	return rec, true
 }
 
 // rateLimit applies the key's limit and sets the rate limit headers on the
 // response; over the limit it writes the 429 and returns false.
-func (s *Server) rateLimit(w http.ResponseWriter, rec *apikey.Record) bool {
-	limit := s.cfg.RateLimit
-	if rec.RateLimit != "" {
-		if l, err := ratelimit.ParseLimit(rec.RateLimit); err == nil {
-			limit = l
-		}
-	}
-	d := s.limiter.Allow(rec.PublicID, limit)
+func (s *Server) rateLimit(w http.ResponseWriter, rec *apikey.Record, info *keyInfo) bool {
+	d := s.limiter.Allow(rec.PublicID, info.limit)
 	reset := int(math.Ceil(d.Reset.Seconds()))
-	// Header names are written in canonical form directly: this runs on
-	// every API request.
+	// This runs on every API request: header names are written in
+	// canonical form directly, and the per-response values are cut from
+	// one string, their slices from one array.
+	buf := make([]byte, 0, 64)
+	buf = append(buf, `"default";r=`...)
+	remainingAt := len(buf)
+	buf = strconv.AppendInt(buf, int64(d.Remaining), 10)
+	remainingEnd := len(buf)
+	buf = append(buf, ";t="...)
+	buf = strconv.AppendInt(buf, int64(reset), 10)
+	ratelimitEnd := len(buf)
+	buf = strconv.AppendInt(buf, s.now().Add(d.Reset).Unix(), 10)
+	all := string(buf)
+	vals := new([3]string)
+	vals[0], vals[1], vals[2] = all[:ratelimitEnd], all[remainingAt:remainingEnd], all[ratelimitEnd:]
 	h := w.Header()
-	count, remaining := strconv.Itoa(limit.Count), strconv.Itoa(d.Remaining)
-	h["Ratelimit-Policy"] = []string{`"default";q=` + count + `;w=` + strconv.Itoa(int(limit.Period.Seconds()))}
-	h["Ratelimit"] = []string{`"default";r=` + remaining + `;t=` + strconv.Itoa(reset)}
-	h["X-Ratelimit-Limit"] = []string{count}
-	h["X-Ratelimit-Remaining"] = []string{remaining}
-	h["X-Ratelimit-Reset"] = []string{strconv.FormatInt(s.now().Add(d.Reset).Unix(), 10)}
+	h["Ratelimit-Policy"] = info.policy
+	h["Ratelimit"] = vals[0:1:1]
+	h["X-Ratelimit-Limit"] = info.count
+	h["X-Ratelimit-Remaining"] = vals[1:2:2]
+	h["X-Ratelimit-Reset"] = vals[2:3:3]
 	if d.Allowed {
 		return true
 	}

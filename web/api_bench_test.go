@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -20,8 +21,8 @@ import (
 //	go test -run '^$' -bench 'APIMe|BareMe' ./web/
 
 // BenchmarkAPIMe calls the real handler with a valid key, the usage buffer
-// flushing once a second as in production. The test App logs every request
-// into memory at Debug level, which production does not do in memory.
+// flushing once a second as in production, logging at Info as production
+// does by default.
 func BenchmarkAPIMe(b *testing.B) {
 	h, req, _ := mustMeBench(b)
 	b.ReportAllocs()
@@ -55,6 +56,7 @@ func BenchmarkBareMe(b *testing.B) {
 func mustMeBench(b *testing.B) (http.Handler, *http.Request, *httptest.ResponseRecorder) {
 	b.Helper()
 	app := MustOpenApp(b, WithRateLimit(ratelimit.Limit{Count: 1_000_000_000, Period: time.Hour}))
+	app.LogLevel.Set(slog.LevelInfo)
 	o := mustAPIOrg(b, app, "Bench", "bench@example.com")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

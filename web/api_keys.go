@@ -1,10 +1,12 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
 )
 
@@ -55,12 +57,23 @@ type meJSON struct {
 }
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
-	rec := apiKeyFrom(r.Context())
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusOK)
+	w.Write(s.keyInfo(apiKeyFrom(r.Context())).me)
+}
+
+// meBody is the JSON of GET /api/v1/me for a key, worked out once per
+// cached record (keyInfo).
+func meBody(rec *apikey.Record, scopes []string) []byte {
 	var out meJSON
 	out.Key.ID, out.Key.Name, out.Key.Environment, out.Key.ExpiresAt, out.Key.Hint = rec.PublicID, rec.Name, rec.Environment, rec.ExpiresAt, rec.Hint
-	out.Key.Scopes = strings.Split(keygate.ParseScopes(rec.Scopes).String(), ",")
+	out.Key.Scopes = scopes
 	out.Organization.ID, out.Organization.Name = rec.OrgPublicID, rec.OrgName
-	writeJSON(w, http.StatusOK, &out)
+	var b bytes.Buffer
+	json.NewEncoder(&b).Encode(&out) // as writeJSON writes it, newline included
+	return b.Bytes()
 }
 
 func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request) {

@@ -72,9 +72,19 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.errorPage(w, r, http.StatusNotFound, "There is nothing at this address. Check the link, or go back to the dashboard.")
 }
 
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
+
+// writeJSON writes v as the response's JSON body, with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	// Canonical names assigned directly, to shared slices that nothing
+	// appends to in place (their capacity is their length): this runs on
+	// every API response.
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

@@ -43,6 +43,8 @@ type App struct {
 	Usage    *usage.Buffer
 	Web      *web.Server
 	Logs     *syncBuffer
+	// LogLevel is the logger's level, Debug unless a test changes it.
+	LogLevel *slog.LevelVar
 	Clock    *Clock
 	// Integrations seals secrets with SecretBox, a random key per app.
 	Integrations *sqlite.IntegrationService
@@ -140,7 +142,9 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 		o(&cfg, app.Users)
 	}
 
-	logger := slog.New(slog.NewTextHandler(app.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	app.LogLevel = new(slog.LevelVar)
+	app.LogLevel.Set(slog.LevelDebug)
+	logger := slog.New(slog.NewTextHandler(app.Logs, &slog.HandlerOptions{Level: app.LogLevel}))
 	var err error
 	app.Web, err = web.NewServer(cfg, web.Services{Users: app.Users, Orgs: app.Orgs, Sessions: app.Sessions,
 		APIKeys: app.Keys, Audit: sqlite.NewAuditService(db),

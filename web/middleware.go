@@ -2,16 +2,18 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
 )
 
@@ -40,9 +42,12 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // requestState is per-request information that inner handlers fill in and
 // the access log reads when the request is done.
 type requestState struct {
-	user  *keygate.User
-	keyID string // the API key's public id, never the key
-	route string
+	user    *keygate.User
+	session *keygate.Session // the session row, for "this session"
+	keyID   string           // the API key's public id, never the key
+	route   string
+	api     bool           // an API request, logged at Debug: see observe
+	apiKey  *apikey.Record // the API request's verified key
 }
 
 type requestStateKey struct{}
@@ -55,10 +60,12 @@ func stateFrom(ctx context.Context) *requestState {
 	return st
 }
 
-// newRequestID returns 16 random hex characters.
+// newRequestID returns 16 random hex characters. A request id names a
+// request in the logs and is no secret, so it comes from the runtime's
+// fast generator rather than the system's.
 func newRequestID() string {
 	var b [8]byte
-	rand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }
 
@@ -72,9 +79,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		st := &requestState{}
 		ctx := keygate.NewContextWithRequestInfo(r.Context(), info)
 		ctx = context.WithValue(ctx, requestStateKey{}, st)
-		ctx = context.WithValue(ctx, sessionRowKey{}, &sessionRowBox{})
 		r = r.WithContext(ctx)
-		w.Header().Set("X-Request-Id", info.RequestID)
+		w.Header()["X-Request-Id"] = []string{info.RequestID}
 		rec := &statusRecorder{ResponseWriter: w}
 
 		defer func() {
@@ -87,22 +93,25 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					s.Error(rec, r, fmt.Errorf("panic: %v", v))
 				}
 			}
-			attrs := make([]slog.Attr, 0, 8)
-			attrs = append(attrs, slog.String("request_id", info.RequestID), slog.String("method", r.Method),
-				slog.String("route", routeOf(r, st)), slog.Int("status", rec.status),
-				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000), slog.String("ip", info.IP))
-			if st.user != nil {
-				attrs = append(attrs, slog.String("user_id", st.user.PublicID))
-			}
-			if st.keyID != "" {
-				attrs = append(attrs, slog.String("key_id", st.keyID))
-			}
-			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 			status := rec.status
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.metrics.observe(routeOf(r, st), status, time.Since(start))
+			latency := time.Since(start)
+			if s.logger.Enabled(r.Context(), slog.LevelInfo) {
+				attrs := make([]slog.Attr, 0, 8)
+				attrs = append(attrs, slog.String("request_id", info.RequestID), slog.String("method", r.Method),
+					slog.String("route", routeOf(r, st)), slog.Int("status", status),
+					slog.Float64("latency_ms", float64(latency.Microseconds())/1000), slog.String("ip", info.IP))
+				if st.user != nil {
+					attrs = append(attrs, slog.String("user_id", st.user.PublicID))
+				}
+				if st.keyID != "" {
+					attrs = append(attrs, slog.String("key_id", st.keyID))
+				}
+				s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			}
+			s.metrics.observe(routeOf(r, st), status, latency)
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -192,6 +201,14 @@ func peerIP(r *http.Request) net.IP {
 // clientIP is the peer's address, or, behind trusted proxies, the nearest
 // address in X-Forwarded-For that is not itself a trusted proxy.
 func (s *Server) clientIP(r *http.Request) string {
+	if len(s.cfg.TrustedProxies) == 0 {
+		// No proxy to look behind: the peer's address as the connection
+		// gives it, without parsing it on every request.
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			return host
+		}
+		return r.RemoteAddr
+	}
 	peer := peerIP(r)
 	if !s.trusted(peer) {
 		if peer == nil {

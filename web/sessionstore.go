@@ -156,21 +156,12 @@ func hashToken(token string) []byte {
 	return sum[:]
 }
 
-// sessionRowKey holds the session row of a request, for "this session".
-type sessionRowKey struct{}
-
-type sessionRowBox struct{ row *keygate.Session }
-
+// setSessionRow notes the request's session row, for "this session".
 func setSessionRow(r *http.Request, row *keygate.Session) {
-	if box, ok := r.Context().Value(sessionRowKey{}).(*sessionRowBox); ok {
-		box.row = row
-	}
+	stateFrom(r.Context()).session = row
 }
 
 // currentSessionRow returns the request's session row, if it has one.
 func currentSessionRow(r *http.Request) *keygate.Session {
-	if box, ok := r.Context().Value(sessionRowKey{}).(*sessionRowBox); ok {
-		return box.row
-	}
-	return nil
+	return stateFrom(r.Context()).session
 }

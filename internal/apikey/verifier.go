@@ -33,6 +33,23 @@ type Record struct {
 	// DisabledUserKeys is the organization's rule for keys of disabled
 	// creators: "keep", or "stop" (anything else also means stop).
 	DisabledUserKeys string
+
+	// memo is what the API derived from the record, see Memo.
+	memo atomic.Value
+}
+
+// Memo returns what derive computes from the record, computing it at the
+// first call only. A record is read-only and shared by every request of its
+// key while cached, so what a request derives from it (parsed scopes, the
+// rate limit) need only be worked out once. The record has one memo:
+// every call must pass an equivalent derive.
+func (r *Record) Memo(derive func(*Record) any) any {
+	if v := r.memo.Load(); v != nil {
+		return v
+	}
+	v := derive(r)
+	r.memo.CompareAndSwap(nil, v)
+	return r.memo.Load()
 }
 
 // ErrUnknown is returned by a Store for a hash it does not know.

@@ -141,3 +141,22 @@ func BenchmarkVerifyCached(b *testing.B) {
 }
 
 var zeroTime = time.Unix(0, 0)
+
+func TestRecordMemo(t *testing.T) {
+	rec := &apikey.Record{PublicID: "key_1", Scopes: "read,write"}
+	calls := 0
+	derive := func(r *apikey.Record) any { calls++; return r.PublicID + ":" + r.Scopes }
+	for range 3 {
+		if got := rec.Memo(derive); got != "key_1:read,write" {
+			t.Fatalf("Memo = %v", got)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("derive ran %d times, want once", calls)
+	}
+	// Another record has its own memo.
+	other := &apikey.Record{PublicID: "key_2", Scopes: "read"}
+	if got := other.Memo(derive); got != "key_2:read" || calls != 2 {
+		t.Fatalf("second record's Memo = %v after %d calls", got, calls)
+	}
+}

@@ -74,9 +74,30 @@ type KeyActor struct {
 
 type keyActorContextKey struct{}
 
-// NewContextWithKey returns a copy of ctx in which key acts.
+// NewContextWithKey returns a copy of ctx in which key acts, for its
+// organization: OrganizationIDFromContext answers key.OrganizationID (when
+// it is set), as if NewContextWithOrganization had been called too.
 func NewContextWithKey(ctx context.Context, key *KeyActor) context.Context {
-	return context.WithValue(ctx, keyActorContextKey{}, key)
+	return &keyContext{Context: ctx, key: key}
+}
+
+// keyContext is one context node for both the key and its organization:
+// it is made on every API request.
+type keyContext struct {
+	context.Context
+	key *KeyActor
+}
+
+func (c *keyContext) Value(k any) any {
+	switch k.(type) {
+	case keyActorContextKey:
+		return c.key
+	case organizationContextKey:
+		if c.key != nil && c.key.OrganizationID != 0 {
+			return c.key.OrganizationID
+		}
+	}
+	return c.Context.Value(k)
 }
 
 // KeyFromContext returns the API key acting in ctx, or nil.

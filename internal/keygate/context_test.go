@@ -45,3 +45,26 @@ func TestContext(t *testing.T) {
 		}
 	})
 }
+
+func TestNewContextWithKey(t *testing.T) {
+	base := keygate.NewContextWithRequestInfo(context.Background(), keygate.RequestInfo{RequestID: "r1"})
+	key := &keygate.KeyActor{KeyID: 3, OrganizationID: 9}
+	ctx := keygate.NewContextWithKey(base, key)
+	if keygate.KeyFromContext(ctx) != key {
+		t.Fatal("the key is not in the context")
+	}
+	if id := keygate.OrganizationIDFromContext(ctx); id != 9 {
+		t.Fatalf("organization %d, want the key's, 9", id)
+	}
+	if keygate.RequestInfoFromContext(ctx).RequestID != "r1" {
+		t.Fatal("values of the parent context are lost")
+	}
+	// A key without an organization leaves the parent's in force.
+	ctx = keygate.NewContextWithKey(keygate.NewContextWithOrganization(base, 4), &keygate.KeyActor{KeyID: 5})
+	if id := keygate.OrganizationIDFromContext(ctx); id != 4 {
+		t.Fatalf("organization %d, want the parent's, 4", id)
+	}
+	if keygate.OrganizationIDFromContext(base) != 0 || keygate.KeyFromContext(base) != nil {
+		t.Fatal("the parent context changed")
+	}
+}

@@ -89,7 +89,9 @@ type Batch struct {
 	LastUsed map[int64]LastUse
 }
 
-// Sink stores batches (internal/sqlite.UsageStore).
+// Sink stores batches (internal/sqlite.UsageStore). The batch's Requests
+// are reused for later events once WriteUsage returns: a Sink must not keep
+// them.
 type Sink interface {
 	WriteUsage(ctx context.Context, b *Batch) error
 }
@@ -103,6 +105,10 @@ type Buffer struct {
 
 	mu      sync.Mutex
 	pending []Event
+	// spare is the slice the last flush wrote, emptied, for pending to
+	// take over: events accumulate in memory already grown rather than in
+	// a slice regrown (and copied) from nothing every second.
+	spare []Event
 
 	flushes, drops, failures atomic.Uint64
 	flushMu                  sync.Mutex
@@ -139,18 +145,37 @@ func (b *Buffer) Flush(ctx context.Context) error {
 	defer b.flushMu.Unlock()
 	b.mu.Lock()
 	events := b.pending
-	b.pending = nil
+	b.pending, b.spare = b.spare, nil
 	b.mu.Unlock()
 	if len(events) == 0 {
+		b.keepSpare(events)
 		return nil
 	}
-	if err := b.sink.WriteUsage(ctx, Aggregate(events)); err != nil {
+	err := b.sink.WriteUsage(ctx, Aggregate(events))
+	b.keepSpare(events)
+	if err != nil {
 		b.failures.Add(1)
 		b.drops.Add(uint64(len(events)))
 		return err
 	}
 	b.flushes.Add(1)
 	return nil
+}
+
+// keepSpare keeps a written slice for the next flush's events. Its events
+// are cleared first: they would otherwise keep their strings alive.
+func (b *Buffer) keepSpare(events []Event) {
+	if cap(events) == 0 {
+		return
+	}
+	clear(events)
+	b.mu.Lock()
+	if b.pending == nil {
+		b.pending = events[:0]
+	} else if b.spare == nil {
+		b.spare = events[:0]
+	}
+	b.mu.Unlock()
 }
 
 // Aggregate turns events into a batch.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,6 +188,46 @@ func TestAggregateLatency(t *testing.T) {
 	for k, n := range want {
 		if got[k] != n {
 			t.Errorf("%+v=%d, want %d", k, got[k], n)
+		}
+	}
+}
+
+// copySink keeps a copy of each batch's requests, as a Sink must.
+type copySink struct{ batches [][]usage.Event }
+
+func (s *copySink) WriteUsage(_ context.Context, b *usage.Batch) error {
+	s.batches = append(s.batches, append([]usage.Event(nil), b.Requests...))
+	return nil
+}
+
+func TestBufferReusesFlushedSlice(t *testing.T) {
+	sink := &copySink{}
+	b := usage.NewBuffer(sink)
+	ctx := context.Background()
+	for round, ips := range [][]string{{"10.0.0.1", "10.0.0.2", "10.0.0.3"}, {"10.0.0.4"}, {}, {"10.0.0.5", "10.0.0.6"}} {
+		for _, ip := range ips {
+			b.Record(usage.Event{OrganizationID: 1, KeyID: 7, Status: 200, IP: ip})
+		}
+		if err := b.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if b.Pending() != 0 {
+			t.Fatalf("round %d: %d events pending after a flush", round, b.Pending())
+		}
+	}
+	// Each flush wrote its own events only, none left over from the slice
+	// it reused; the empty round wrote nothing.
+	want := [][]string{{"10.0.0.1", "10.0.0.2", "10.0.0.3"}, {"10.0.0.4"}, {"10.0.0.5", "10.0.0.6"}}
+	if len(sink.batches) != len(want) {
+		t.Fatalf("%d batches, want %d", len(sink.batches), len(want))
+	}
+	for i, batch := range sink.batches {
+		var got []string
+		for _, e := range batch {
+			got = append(got, e.IP)
+		}
+		if strings.Join(got, ",") != strings.Join(want[i], ",") {
+			t.Fatalf("batch %d wrote %v, want %v", i, got, want[i])
 		}
 	}
 }
