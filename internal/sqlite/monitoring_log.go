@@ -11,7 +11,7 @@ import (
 
 // requestLogClassExpr is a request_log row's status class. It must stay
 // identical to the expression of the request_log_org_class index
-// (migrations/0005_monitoring.sql): SQLite uses an expression index only
+// (migrations/0011_request_log_indexes.sql): SQLite uses an expression index only
 // for the same expression. 1xx and 6xx+ statuses belong to no class.
 const requestLogClassExpr = `(CASE WHEN status = 429 THEN '429' WHEN status >= 500 AND status <= 599 THEN '5xx' WHEN status >= 400 AND status <= 499 THEN '4xx' WHEN status >= 200 AND status <= 399 THEN '2xx' ELSE '' END)`
 
@@ -111,6 +111,10 @@ func requestLogQuery(scope usageScope, f keygate.RequestLogFilter, n int, walk b
 	}
 	if f.Class != "" {
 		where = append(where, requestLogClassExpr+" = "+arg(f.Class))
+		if f.Class != keygate.Class2xx {
+			// What request_log_org_class holds: errors only.
+			where = append(where, "status >= 400")
+		}
 	}
 	if f.Route != "" {
 		where = append(where, t+"route = "+arg(f.Route))
