@@ -116,7 +116,7 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 	for i, m := range methods {
 		allow[i] = m.method
 	}
-	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	h := func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec, ok := s.authenticateKey(w, r)
 		if !ok {
@@ -155,6 +155,38 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 			return
 		}
 		m.h(rw, r.WithContext(keygate.NewContextWithKey(r.Context(), info.actor)))
+	}
+	mux.HandleFunc(pattern, h)
+	if !strings.Contains(pattern, "{") {
+		if s.apiExact == nil {
+			s.apiExact = map[string]http.HandlerFunc{}
+		}
+		s.apiExact[pattern] = h
+	}
+}
+
+// apiFast serves the API's fixed paths (those without a wildcard) straight
+// from a map, as the two ServeMux lookups in front of them would route
+// them, HTTPS check included; every other request goes to next. Only a
+// path the muxes would take as it is (no escapes) is looked up, so
+// cleaning and redirects stay the muxes' business.
+func (s *Server) apiFast(next http.Handler) http.Handler {
+	fast := make(map[string]http.Handler, len(s.apiExact))
+	for pattern, h := range s.apiExact {
+		fast[pattern] = s.requireHTTPS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Pattern = pattern
+			stateFrom(r.Context()).route = pattern
+			h(w, r)
+		}))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawPath == "" {
+			if h, ok := fast[r.URL.Path]; ok {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

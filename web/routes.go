@@ -122,7 +122,7 @@ func (s *Server) routes() http.Handler {
 	}
 	root.Handle("/", dashboard)
 
-	var h http.Handler = root
+	var h http.Handler = s.apiFast(root)
 	h = s.securityHeaders(h)
 	h = s.observe(h)
 	return h

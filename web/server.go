@@ -50,10 +50,12 @@ type Config struct {
 
 // Server holds the services and builds the handlers.
 type Server struct {
-	cfg     Config
-	baseURL *url.URL
-	logger  *slog.Logger
-	now     func() time.Time
+	cfg Config
+	// apiExact holds the API's handlers of fixed paths, by path (apiFast).
+	apiExact map[string]http.HandlerFunc
+	baseURL  *url.URL
+	logger   *slog.Logger
+	now      func() time.Time
 
 	users         keygate.UserService
 	orgs          keygate.OrganizationService
