@@ -98,18 +98,21 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				status = http.StatusOK
 			}
 			latency := time.Since(start)
-			if s.logger.Enabled(r.Context(), slog.LevelInfo) {
-				attrs := make([]slog.Attr, 0, 8)
-				attrs = append(attrs, slog.String("request_id", info.RequestID), slog.String("method", r.Method),
+			// The handler directly, with no caller's program counter: the
+			// line names its route, and Logger would walk the stack for a
+			// source it never prints.
+			if h := s.logger.Handler(); h.Enabled(r.Context(), slog.LevelInfo) {
+				rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+				rec.AddAttrs(slog.String("request_id", info.RequestID), slog.String("method", r.Method),
 					slog.String("route", routeOf(r, st)), slog.Int("status", status),
 					slog.Float64("latency_ms", float64(latency.Microseconds())/1000), slog.String("ip", info.IP))
 				if st.user != nil {
-					attrs = append(attrs, slog.String("user_id", st.user.PublicID))
+					rec.AddAttrs(slog.String("user_id", st.user.PublicID))
 				}
 				if st.keyID != "" {
-					attrs = append(attrs, slog.String("key_id", st.keyID))
+					rec.AddAttrs(slog.String("key_id", st.keyID))
 				}
-				s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+				h.Handle(r.Context(), rec)
 			}
 			s.metrics.observe(routeOf(r, st), status, latency)
 		}()
