@@ -200,19 +200,68 @@ func (b *Buffer) keepSpare(events []Event) {
 }
 
 // Aggregate turns events into a batch.
+//
+// Events come in runs: a busy key's requests follow one another, in the
+// same hour, mostly with the same class and latency bucket. A run is
+// counted locally and added to the maps when it ends, which spares most
+// events the map lookups.
 func Aggregate(events []Event) *Batch {
 	batch := &Batch{Requests: events, Hourly: map[HourKey]int{}, Latency: map[LatencyKey]int{}, LastUsed: map[int64]LastUse{}}
-	for _, e := range events {
+	var (
+		hk                 HourKey
+		lk                 LatencyKey
+		hn, ln             int
+		hourStart, hourEnd time.Time // the hour of the last event, UTC
+		lastKey            int64     // the key of the current run, 0 if none
+		last               LastUse   // its latest use in the run
+	)
+	endUse := func() {
+		if lastKey == 0 {
+			return
+		}
+		if prev, ok := batch.LastUsed[lastKey]; !ok || last.At.After(prev.At) {
+			batch.LastUsed[lastKey] = last
+		}
+	}
+	for i := range events {
+		e := &events[i]
 		if e.KeyID == 0 {
 			continue
 		}
-		hour := e.At.UTC().Truncate(time.Hour)
-		batch.Hourly[HourKey{e.OrganizationID, e.KeyID, hour, e.Class()}]++
-		batch.Latency[LatencyKey{e.OrganizationID, e.KeyID, hour, BucketFor(e.Latency)}]++
-		if last, ok := batch.LastUsed[e.KeyID]; !ok || e.At.After(last.At) {
-			batch.LastUsed[e.KeyID] = LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent}
+		if e.At.Before(hourStart) || !e.At.Before(hourEnd) {
+			hourStart = e.At.UTC().Truncate(time.Hour)
+			hourEnd = hourStart.Add(time.Hour)
+		}
+		if h := (HourKey{e.OrganizationID, e.KeyID, hourStart, e.Class()}); hn > 0 && h == hk {
+			hn++
+		} else {
+			if hn > 0 {
+				batch.Hourly[hk] += hn
+			}
+			hk, hn = h, 1
+		}
+		if l := (LatencyKey{e.OrganizationID, e.KeyID, hourStart, BucketFor(e.Latency)}); ln > 0 && l == lk {
+			ln++
+		} else {
+			if ln > 0 {
+				batch.Latency[lk] += ln
+			}
+			lk, ln = l, 1
+		}
+		if e.KeyID != lastKey {
+			endUse()
+			lastKey, last = e.KeyID, LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent}
+		} else if e.At.After(last.At) {
+			last = LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent}
 		}
 	}
+	if hn > 0 {
+		batch.Hourly[hk] += hn
+	}
+	if ln > 0 {
+		batch.Latency[lk] += ln
+	}
+	endUse()
 	return batch
 }
 

@@ -3,7 +3,10 @@ package usage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -228,6 +231,62 @@ func TestBufferReusesFlushedSlice(t *testing.T) {
 		}
 		if strings.Join(got, ",") != strings.Join(want[i], ",") {
 			t.Fatalf("batch %d wrote %v, want %v", i, got, want[i])
+		}
+	}
+}
+
+// aggregateByMap is Aggregate as a map increment per event, the reference
+// the run-counting Aggregate must agree with.
+func aggregateByMap(events []usage.Event) *usage.Batch {
+	b := &usage.Batch{Hourly: map[usage.HourKey]int{}, Latency: map[usage.LatencyKey]int{}, LastUsed: map[int64]usage.LastUse{}}
+	for _, e := range events {
+		if e.KeyID == 0 {
+			continue
+		}
+		hour := e.At.UTC().Truncate(time.Hour)
+		b.Hourly[usage.HourKey{OrganizationID: e.OrganizationID, KeyID: e.KeyID, Hour: hour, Class: e.Class()}]++
+		b.Latency[usage.LatencyKey{OrganizationID: e.OrganizationID, KeyID: e.KeyID, Hour: hour, BucketUS: usage.BucketFor(e.Latency)}]++
+		if last, ok := b.LastUsed[e.KeyID]; !ok || e.At.After(last.At) {
+			b.LastUsed[e.KeyID] = usage.LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent}
+		}
+	}
+	return b
+}
+
+func TestAggregateMatchesPerEventCounting(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	t0 := time.Date(2026, 11, 23, 9, 58, 0, 0, time.UTC)
+	statuses := []int{200, 200, 200, 201, 404, 429, 500}
+	latencies := []time.Duration{90 * time.Microsecond, 3 * time.Millisecond, 40 * time.Millisecond, 2 * time.Second}
+	for round := range 50 {
+		var events []usage.Event
+		at := t0
+		for range r.IntN(400) {
+			// Runs of one key, times mostly rising, sometimes back across
+			// the hour, sometimes in another zone; unauthenticated calls.
+			at = at.Add(time.Duration(r.IntN(2000)-200) * time.Millisecond)
+			e := usage.Event{OrganizationID: 1 + int64(r.IntN(2)), KeyID: int64(r.IntN(4)), Status: statuses[r.IntN(len(statuses))],
+				Latency: latencies[r.IntN(len(latencies))], At: at, IP: fmt.Sprintf("10.0.0.%d", r.IntN(3))}
+			if r.IntN(3) == 0 {
+				e.At = e.At.In(time.FixedZone("UTC+2", 2*3600))
+			}
+			n := 1 + r.IntN(6)
+			for range n {
+				events = append(events, e)
+				e.At = e.At.Add(time.Duration(r.IntN(50)) * time.Millisecond)
+			}
+		}
+		got, want := usage.Aggregate(events), aggregateByMap(events)
+		if !reflect.DeepEqual(got.Hourly, want.Hourly) || !reflect.DeepEqual(got.Latency, want.Latency) {
+			t.Fatalf("round %d: counters differ:\n got %v %v\nwant %v %v", round, got.Hourly, got.Latency, want.Hourly, want.Latency)
+		}
+		if len(got.LastUsed) != len(want.LastUsed) {
+			t.Fatalf("round %d: last uses %v, want %v", round, got.LastUsed, want.LastUsed)
+		}
+		for k, w := range want.LastUsed {
+			if g := got.LastUsed[k]; !g.At.Equal(w.At) || g.IP != w.IP {
+				t.Fatalf("round %d: key %d last use %v, want %v", round, k, g, w)
+			}
 		}
 	}
 }
