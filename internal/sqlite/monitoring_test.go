@@ -515,3 +515,48 @@ func TestUsageStore_DeleteRequestLogBefore(t *testing.T) {
 		t.Fatalf("hourly counters sum to %d, want %d", got, want)
 	}
 }
+
+// request_log has no foreign keys (they would be checked on every row): a
+// flush leaves out the usage of organizations and keys deleted since, and
+// deleting an organization deletes its log, as ON DELETE CASCADE did.
+func TestUsageStore_DeletedOwners(t *testing.T) {
+	db, clock := mustBotDB(t)
+	clock.Set(monNow)
+	ownerA, orgA := mustBotOrg(t, db, "a@example.com")
+	ownerB, orgB := mustBotOrg(t, db, "b@example.com")
+	keyA := mustMonKey(t, db, monUserCtx(ownerA), orgA, "a", keygate.ScopeRead, nil)
+	keyB := mustMonKey(t, db, monUserCtx(ownerB), orgB, "b", keygate.ScopeRead, nil)
+	ev := func(org *keygate.Organization, key *keygate.APIKey) usage.Event {
+		return usage.Event{OrganizationID: org.ID, KeyID: key.ID, Method: "GET", Route: "/api/v1/me", Status: 200,
+			Latency: time.Millisecond, IP: "10.0.0.1", At: monNow.Add(-time.Minute)}
+	}
+	mustWriteUsage(t, db, []usage.Event{ev(orgA, keyA), ev(orgB, keyB), ev(orgB, keyB)})
+	if n := monCount(t, db, `SELECT COUNT(*) FROM request_log WHERE organization_id = $1`, orgB.ID); n != 2 {
+		t.Fatalf("B's log holds %d rows, want 2", n)
+	}
+
+	if err := sqlite.NewOrganizationService(db).DeleteOrganization(monUserCtx(ownerB), orgB.PublicID, orgB.Name); err != nil {
+		t.Fatal(err)
+	}
+	if n := monCount(t, db, `SELECT COUNT(*) FROM request_log WHERE organization_id = $1`, orgB.ID); n != 0 {
+		t.Fatalf("the deleted organization's log holds %d rows", n)
+	}
+
+	// B's requests still waiting in the buffer when B went: the flush
+	// writes A's and drops B's, counters and last use included.
+	mustWriteUsage(t, db, []usage.Event{ev(orgA, keyA), ev(orgB, keyB), {OrganizationID: orgB.ID, Route: "/api/v1/me", Status: 401, At: monNow}})
+	for _, c := range []struct {
+		query string
+		want  int
+	}{
+		{`SELECT COUNT(*) FROM request_log WHERE organization_id = ` + fmt.Sprint(orgA.ID), 2},
+		{`SELECT COUNT(*) FROM request_log WHERE organization_id = ` + fmt.Sprint(orgB.ID), 0},
+		{`SELECT COALESCE(SUM(count), 0) FROM usage_hourly WHERE api_key_id = ` + fmt.Sprint(keyA.ID), 2},
+		{`SELECT COUNT(*) FROM usage_hourly WHERE organization_id = ` + fmt.Sprint(orgB.ID), 0},
+		{`SELECT COUNT(*) FROM request_log`, 2},
+	} {
+		if n := monCount(t, db, c.query); n != c.want {
+			t.Errorf("%s = %d, want %d", c.query, n, c.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -20,7 +21,8 @@ func NewUsageStore(db *DB) *UsageStore { return &UsageStore{db: db} }
 
 // WriteUsage writes a batch in one transaction: the request log rows, the
 // hourly counters and latency histograms (upserted) and each key's last
-// use.
+// use. Usage of an organization or key deleted since its requests is
+// dropped.
 func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 	tx, err := s.db.BeginTx(ctx)
 	if err != nil {
@@ -28,8 +30,27 @@ func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 	}
 	defer tx.Rollback()
 
-	if err := insertRequestLog(ctx, tx, b.Requests); err != nil {
+	gone, err := deletedOwners(ctx, tx, b)
+	if err != nil {
 		return err
+	}
+	if err := insertRequestLog(ctx, tx, b.Requests, gone); err != nil {
+		return err
+	}
+	for k := range b.Hourly {
+		if gone.has(k.OrganizationID, k.KeyID) {
+			delete(b.Hourly, k)
+		}
+	}
+	for k := range b.Latency {
+		if gone.has(k.OrganizationID, k.KeyID) {
+			delete(b.Latency, k)
+		}
+	}
+	for id := range b.LastUsed {
+		if gone.keys[id] {
+			delete(b.LastUsed, id)
+		}
 	}
 
 	hourStmt, err := tx.PrepareContext(ctx, `
@@ -107,11 +128,68 @@ func nullID(id int64) any {
 // made a 576-parameter statement quadratic.
 const logRowsPerInsert = 64
 
-// insertRequestLog writes the request log rows in multi-row INSERTs.
-func insertRequestLog(ctx context.Context, tx *Tx, events []usage.Event) error {
+// owners are the organizations and keys a batch's usage belongs to that
+// no longer exist.
+type owners struct{ orgs, keys map[int64]bool }
+
+func (o owners) has(orgID, keyID int64) bool { return o.orgs[orgID] || o.keys[keyID] }
+
+// deletedOwners finds the batch's organizations and keys deleted since
+// their requests. request_log has no foreign keys, whose check would cost
+// two lookups a row: this is the same check, once per organization and key
+// of the batch.
+func deletedOwners(ctx context.Context, tx *Tx, b *usage.Batch) (owners, error) {
+	gone := owners{orgs: map[int64]bool{}, keys: map[int64]bool{}}
+	for _, e := range b.Requests {
+		if e.OrganizationID != 0 {
+			gone.orgs[e.OrganizationID] = true
+		}
+		if e.KeyID != 0 {
+			gone.keys[e.KeyID] = true
+		}
+	}
+	for k := range b.Hourly {
+		gone.orgs[k.OrganizationID], gone.keys[k.KeyID] = true, true
+	}
+	for table, ids := range map[string]map[int64]bool{"organizations": gone.orgs, "api_keys": gone.keys} {
+		if len(ids) == 0 {
+			continue
+		}
+		list := make([]int64, 0, len(ids))
+		for id := range ids {
+			list = append(list, id)
+		}
+		arg, err := json.Marshal(list)
+		if err != nil {
+			return gone, err
+		}
+		// table is one of the two names above, never input.
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM `+table+` WHERE id IN (SELECT value FROM json_each($1))`, string(arg))
+		if err != nil {
+			return gone, fmt.Errorf("write usage: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return gone, fmt.Errorf("write usage: %w", err)
+			}
+			delete(ids, id) // it exists
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return gone, fmt.Errorf("write usage: %w", err)
+		}
+	}
+	return gone, nil
+}
+
+// insertRequestLog writes the request log rows in multi-row INSERTs,
+// leaving out those of deleted organizations and keys.
+func insertRequestLog(ctx context.Context, tx *Tx, events []usage.Event, gone owners) error {
 	rows := make([]usage.Event, 0, len(events))
 	for _, e := range events {
-		if e.OrganizationID != 0 {
+		if e.OrganizationID != 0 && !gone.has(e.OrganizationID, e.KeyID) {
 			rows = append(rows, e)
 		}
 	}
