@@ -89,14 +89,18 @@ type Batch struct {
 	LastUsed map[int64]LastUse
 }
 
-// Sink stores batches (internal/sqlite.UsageStore). The batch's Requests
-// are reused for later events once WriteUsage returns: a Sink must not keep
-// them.
+// Sink stores batches (internal/sqlite.UsageStore).
 type Sink interface {
 	WriteUsage(ctx context.Context, b *Batch) error
 }
 
 // Buffer collects events and flushes them to a Sink.
+//
+// Waiting events hold no pointers: their strings are numbers in a table of
+// the period's distinct strings (a busy key sends the same address, agent
+// and route thousands of times a second). The garbage collector never
+// scans a buffer without pointers, however many requests it holds, and
+// the table is a handful of strings.
 type Buffer struct {
 	sink Sink
 	// Max is how many events may wait; beyond it events are dropped and
@@ -104,19 +108,28 @@ type Buffer struct {
 	Max int
 
 	mu      sync.Mutex
-	pending []Event
+	pending []pendingEvent
 	// spare is the slice the last flush wrote, emptied, for pending to
 	// take over: events accumulate in memory already grown rather than in
 	// a slice regrown (and copied) from nothing every second.
-	spare []Event
-	// strs interns the pending events' addresses and user agents: a busy
-	// key sends the same few thousand times a second, and one copy each
-	// leaves the garbage collector far fewer objects to mark while events
-	// wait for the flush.
-	strs map[string]string
+	spare []pendingEvent
+	// strs numbers the pending events' strings: strs[s] is s's index in
+	// strList.
+	strs    map[string]uint32
+	strList []string
 
 	flushes, drops, failures atomic.Uint64
 	flushMu                  sync.Mutex
+}
+
+// pendingEvent is an Event waiting for the flush, its strings numbered.
+type pendingEvent struct {
+	organizationID, keyID int64
+	at                    int64 // Unix nanoseconds
+	latency               time.Duration
+	status                int32
+	method, route         uint32
+	ip, userAgent         uint32
 }
 
 // NewBuffer returns a Buffer writing to sink.
@@ -132,24 +145,26 @@ func (b *Buffer) Record(e Event) {
 		b.drops.Add(1)
 		return
 	}
-	e.IP, e.UserAgent = b.intern(e.IP), b.intern(e.UserAgent)
-	b.pending = append(b.pending, e)
+	b.pending = append(b.pending, pendingEvent{
+		organizationID: e.OrganizationID, keyID: e.KeyID, at: e.At.UnixNano(), latency: e.Latency, status: int32(e.Status),
+		method: b.number(e.Method), route: b.number(e.Route), ip: b.number(e.IP), userAgent: b.number(e.UserAgent),
+	})
 	b.mu.Unlock()
 }
 
-// maxInterned bounds the interned strings; beyond it the table starts over.
-const maxInterned = 4096
-
-// intern returns the table's copy of s, adding s if new. b.mu is held.
-func (b *Buffer) intern(s string) string {
-	if v, ok := b.strs[s]; ok {
-		return v
+// number returns s's index in the string table, adding it if new. b.mu is
+// held.
+func (b *Buffer) number(s string) uint32 {
+	if i, ok := b.strs[s]; ok {
+		return i
 	}
-	if b.strs == nil || len(b.strs) >= maxInterned {
-		b.strs = make(map[string]string, 64)
+	if b.strs == nil {
+		b.strs = make(map[string]uint32, 64)
 	}
-	b.strs[s] = s
-	return s
+	i := uint32(len(b.strList))
+	b.strs[s] = i
+	b.strList = append(b.strList, s)
+	return i
 }
 
 // Pending returns how many events wait for the next flush.
@@ -165,16 +180,28 @@ func (b *Buffer) Flush(ctx context.Context) error {
 	b.flushMu.Lock()
 	defer b.flushMu.Unlock()
 	b.mu.Lock()
-	events := b.pending
+	pending, strList := b.pending, b.strList
 	b.pending, b.spare = b.spare, nil
+	// A new period numbers its strings afresh; the map keeps its memory.
+	clear(b.strs)
+	b.strList = nil
 	b.mu.Unlock()
-	if len(events) == 0 {
-		b.keepSpare(events)
+	if len(pending) == 0 {
+		b.keepSpare(pending)
 		return nil
 	}
-	err := b.sink.WriteUsage(ctx, Aggregate(events))
-	b.keepSpare(events)
-	if err != nil {
+	// The events are built for the write and dropped after it, never kept
+	// where the garbage collector would scan them again.
+	events := make([]Event, len(pending))
+	for i, p := range pending {
+		events[i] = Event{
+			OrganizationID: p.organizationID, KeyID: p.keyID, Method: strList[p.method], Route: strList[p.route],
+			Status: int(p.status), Latency: p.latency, IP: strList[p.ip], UserAgent: strList[p.userAgent],
+			At: time.Unix(0, p.at).UTC(),
+		}
+	}
+	b.keepSpare(pending)
+	if err := b.sink.WriteUsage(ctx, Aggregate(events)); err != nil {
 		b.failures.Add(1)
 		b.drops.Add(uint64(len(events)))
 		return err
@@ -183,18 +210,16 @@ func (b *Buffer) Flush(ctx context.Context) error {
 	return nil
 }
 
-// keepSpare keeps a written slice for the next flush's events. Its events
-// are cleared first: they would otherwise keep their strings alive.
-func (b *Buffer) keepSpare(events []Event) {
-	if cap(events) == 0 {
+// keepSpare keeps a flushed slice for the next flush's events.
+func (b *Buffer) keepSpare(pending []pendingEvent) {
+	if cap(pending) == 0 {
 		return
 	}
-	clear(events)
 	b.mu.Lock()
 	if b.pending == nil {
-		b.pending = events[:0]
+		b.pending = pending[:0]
 	} else if b.spare == nil {
-		b.spare = events[:0]
+		b.spare = pending[:0]
 	}
 	b.mu.Unlock()
 }
