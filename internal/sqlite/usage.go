@@ -114,6 +114,35 @@ func (s *UsageStore) DeleteRequestLogBefore(ctx context.Context, before time.Tim
 const sweepSelect = `SELECT r.id FROM organizations o CROSS JOIN request_log r
 	WHERE r.organization_id = o.id AND r.created_at < $1 LIMIT $2`
 
+// boxes holds one interface value per distinct id and string of a batch:
+// its rows repeat the same organization, key, route, address and agent,
+// and each conversion to an argument would otherwise allocate.
+type boxes struct {
+	ids  map[int64]any
+	strs map[string]any
+}
+
+func newBoxes() *boxes { return &boxes{ids: map[int64]any{}, strs: map[string]any{}} }
+
+// id boxes a row id, 0 as NULL.
+func (b *boxes) id(id int64) any {
+	v, ok := b.ids[id]
+	if !ok {
+		v = nullID(id)
+		b.ids[id] = v
+	}
+	return v
+}
+
+func (b *boxes) str(s string) any {
+	v, ok := b.strs[s]
+	if !ok {
+		v = s
+		b.strs[s] = v
+	}
+	return v
+}
+
 func nullID(id int64) any {
 	if id == 0 {
 		return nil
@@ -200,6 +229,7 @@ func insertRequestLog(ctx context.Context, tx *Tx, events []usage.Event, gone ow
 		}
 	}()
 	args := make([]any, 0, logRowsPerInsert*9)
+	boxed := newBoxes()
 	for len(rows) > 0 {
 		n := min(len(rows), logRowsPerInsert)
 		st, ok := stmts[n]
@@ -220,8 +250,8 @@ func insertRequestLog(ctx context.Context, tx *Tx, events []usage.Event, gone ow
 		}
 		args = args[:0]
 		for _, e := range rows[:n] {
-			args = append(args, e.OrganizationID, nullID(e.KeyID), e.Method, e.Route, e.Status,
-				e.Latency.Microseconds(), e.IP, truncate(e.UserAgent, 512), ms(e.At))
+			args = append(args, boxed.id(e.OrganizationID), boxed.id(e.KeyID), boxed.str(e.Method), boxed.str(e.Route), e.Status,
+				e.Latency.Microseconds(), boxed.str(e.IP), boxed.str(truncate(e.UserAgent, 512)), ms(e.At))
 		}
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("write request log: %w", err)
