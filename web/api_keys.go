@@ -57,10 +57,7 @@ type meJSON struct {
 }
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["Cache-Control"] = noStore
-	w.WriteHeader(http.StatusOK)
+	writeJSONHeader(w, http.StatusOK)
 	w.Write(s.keyInfo(apiKeyFrom(r.Context())).me)
 }
 

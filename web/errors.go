@@ -79,6 +79,12 @@ var (
 
 // writeJSON writes v as the response's JSON body, with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeJSONHeader(w, status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeJSONHeader writes the header of a JSON response with status.
+func writeJSONHeader(w http.ResponseWriter, status int) {
 	// Canonical names assigned directly, to shared slices that nothing
 	// appends to in place (their capacity is their length): this runs on
 	// every API response.
@@ -86,5 +92,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h["Content-Type"] = jsonContentType
 	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

@@ -46,7 +46,6 @@ type requestState struct {
 	session *keygate.Session // the session row, for "this session"
 	keyID   string           // the API key's public id, never the key
 	route   string
-	api     bool           // an API request, logged at Debug: see observe
 	apiKey  *apikey.Record // the API request's verified key
 }
 
@@ -102,17 +101,17 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			// line names its route, and Logger would walk the stack for a
 			// source it never prints.
 			if h := s.logger.Handler(); h.Enabled(r.Context(), slog.LevelInfo) {
-				rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
-				rec.AddAttrs(slog.String("request_id", info.RequestID), slog.String("method", r.Method),
+				line := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+				line.AddAttrs(slog.String("request_id", info.RequestID), slog.String("method", r.Method),
 					slog.String("route", routeOf(r, st)), slog.Int("status", status),
 					slog.Float64("latency_ms", float64(latency.Microseconds())/1000), slog.String("ip", info.IP))
 				if st.user != nil {
-					rec.AddAttrs(slog.String("user_id", st.user.PublicID))
+					line.AddAttrs(slog.String("user_id", st.user.PublicID))
 				}
 				if st.keyID != "" {
-					rec.AddAttrs(slog.String("key_id", st.keyID))
+					line.AddAttrs(slog.String("key_id", st.keyID))
 				}
-				h.Handle(r.Context(), rec)
+				h.Handle(r.Context(), line)
 			}
 			s.metrics.observe(routeOf(r, st), status, latency)
 		}()
