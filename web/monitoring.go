@@ -315,11 +315,7 @@ func (s *Server) keyUsage(r *http.Request, org views.Org, k *keygate.APIKey) (*v
 	if err != nil {
 		return nil, err
 	}
-	routes, err := s.monitoring.TopRoutes(ctx, org.ID, k.PublicID, 5)
-	if err != nil {
-		return nil, err
-	}
-	ips, err := s.monitoring.TopIPs(ctx, org.ID, k.PublicID, 5)
+	routes, ips, err := s.monitoring.TopRoutesAndIPs(ctx, org.ID, k.PublicID, 5)
 	if err != nil {
 		return nil, err
 	}

@@ -95,9 +95,11 @@ type MonitoringService interface {
 	// included, oldest first), for the organization or one key; days
 	// without traffic have zero counts.
 	Daily(ctx context.Context, orgID, keyID string, days int) ([]DailyUsage, error)
-	// TopRoutes and TopIPs rank one key's last 30 days of requests.
+	// TopRoutes and TopIPs rank one key's last 30 days of requests;
+	// TopRoutesAndIPs returns both from one read of them.
 	TopRoutes(ctx context.Context, orgID, keyID string, limit int) ([]Count, error)
 	TopIPs(ctx context.Context, orgID, keyID string, limit int) ([]Count, error)
+	TopRoutesAndIPs(ctx context.Context, orgID, keyID string, limit int) (routes, ips []Count, err error)
 	// FindRequestLog returns log entries newest first and whether older
 	// ones match too.
 	FindRequestLog(ctx context.Context, f RequestLogFilter) ([]*RequestLogEntry, bool, error)

@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -329,49 +331,67 @@ func (s *MonitoringService) Daily(ctx context.Context, orgID, keyID string, n in
 
 // TopRoutes ranks one key's routes over the last 30 days.
 func (s *MonitoringService) TopRoutes(ctx context.Context, orgID, keyID string, limit int) ([]keygate.Count, error) {
-	return s.top(ctx, orgID, keyID, limit, topRoutesQuery)
+	routes, _, err := s.TopRoutesAndIPs(ctx, orgID, keyID, limit)
+	return routes, err
 }
 
 // TopIPs ranks the addresses one key was used from over the last 30 days.
 func (s *MonitoringService) TopIPs(ctx context.Context, orgID, keyID string, limit int) ([]keygate.Count, error) {
-	return s.top(ctx, orgID, keyID, limit, topIPsQuery)
+	_, ips, err := s.TopRoutesAndIPs(ctx, orgID, keyID, limit)
+	return ips, err
 }
 
-const (
-	topRoutesQuery = `SELECT route, COUNT(*) FROM request_log WHERE api_key_id = $1 AND created_at >= $2
-		GROUP BY route ORDER BY 2 DESC, 1 LIMIT $3`
-	topIPsQuery = `SELECT ip, COUNT(*) FROM request_log WHERE api_key_id = $1 AND created_at >= $2
-		GROUP BY ip ORDER BY 2 DESC, 1 LIMIT $3`
-)
+// topQuery counts one key's requests since $2 by route and address, in one
+// read of its log (request_log_key_id); the rankings are summed from it.
+const topQuery = `SELECT route, ip, COUNT(*) FROM request_log WHERE api_key_id = $1 AND created_at >= $2 GROUP BY route, ip`
 
-func (s *MonitoringService) top(ctx context.Context, orgID, keyID string, limit int, query string) ([]keygate.Count, error) {
+// TopRoutesAndIPs ranks one key's routes and addresses over the last 30
+// days, from one read of its log.
+func (s *MonitoringService) TopRoutesAndIPs(ctx context.Context, orgID, keyID string, limit int) (routes, ips []keygate.Count, err error) {
 	tx, scope, err := s.begin(ctx, orgID, keyID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tx.Rollback()
 	if scope.keyID == 0 {
-		return nil, errKeyNotFound // the rankings are per key
+		return nil, nil, errKeyNotFound // the rankings are per key
 	}
 	if limit <= 0 {
 		limit = topDefaultLimit
 	}
 	limit = min(limit, topMaxLimit)
-	rows, err := tx.QueryContext(ctx, query, scope.keyID, ms(daysAt(s.db.Now()).last(30)), limit)
+	rows, err := tx.QueryContext(ctx, topQuery, scope.keyID, ms(daysAt(s.db.Now()).last(30)))
 	if err != nil {
-		return nil, fmt.Errorf("top requests: %w", err)
+		return nil, nil, fmt.Errorf("top requests: %w", err)
 	}
 	defer rows.Close()
-	out := []keygate.Count{}
+	byRoute, byIP := map[string]int{}, map[string]int{}
 	for rows.Next() {
-		var c keygate.Count
-		if err := rows.Scan(&c.Label, &c.N); err != nil {
-			return nil, fmt.Errorf("top requests: %w", err)
+		var route, ip string
+		var n int
+		if err := rows.Scan(&route, &ip, &n); err != nil {
+			return nil, nil, fmt.Errorf("top requests: %w", err)
 		}
-		out = append(out, c)
+		byRoute[route] += n
+		byIP[ip] += n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("top requests: %w", err)
+		return nil, nil, fmt.Errorf("top requests: %w", err)
 	}
-	return out, nil
+	return rank(byRoute, limit), rank(byIP, limit), nil
+}
+
+// rank returns the limit largest counts, most first, ties by label.
+func rank(counts map[string]int, limit int) []keygate.Count {
+	out := make([]keygate.Count, 0, len(counts))
+	for label, n := range counts {
+		out = append(out, keygate.Count{Label: label, N: n})
+	}
+	slices.SortFunc(out, func(a, b keygate.Count) int {
+		if a.N != b.N {
+			return cmp.Compare(b.N, a.N)
+		}
+		return strings.Compare(a.Label, b.Label)
+	})
+	return out[:min(len(out), limit)]
 }

@@ -206,11 +206,10 @@ func BenchmarkMonitoring1M(b *testing.B) {
 	bench("Daily90", nil, func() error { _, err := s.Daily(ctx, orgID, "", 90); return err })
 	bench("Hygiene", nil, func() error { _, err := s.Hygiene(ctx, orgID); return err })
 	since := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -29)
-	bench("TopRoutes", []string{monPlan(b, m.db, "top routes", sqlite.TopRoutesQuery, key.ID, since.UnixMilli(), 10)}, func() error {
-		_, err := s.TopRoutes(ctx, orgID, key.PublicID, 10)
+	bench("TopRoutesAndIPs", []string{monPlan(b, m.db, "top routes and addresses", sqlite.TopQuery, key.ID, since.UnixMilli())}, func() error {
+		_, _, err := s.TopRoutesAndIPs(ctx, orgID, key.PublicID, 10)
 		return err
 	})
-	bench("TopIPs", nil, func() error { _, err := s.TopIPs(ctx, orgID, key.PublicID, 10); return err })
 	bench("RequestLogRoutes", []string{monPlan(b, m.db, "routes", sqlite.RequestLogRoutesQuery, m.org.ID, 1000)}, func() error {
 		_, err := s.RequestLogRoutes(ctx, orgID)
 		return err

@@ -57,8 +57,7 @@ func CounterQueries(orgID, keyID int64, now time.Time, days int) map[string]stru
 
 // Monitoring queries with fixed text, and their arguments' meaning.
 const (
-	TopRoutesQuery        = topRoutesQuery        // key id, since, limit
-	TopIPsQuery           = topIPsQuery           // key id, since, limit
+	TopQuery              = topQuery              // key id, since
 	RequestLogRoutesQuery = requestLogRoutesQuery // org id, limit
 	// SweepQuery selects the rows DeleteRequestLogBefore deletes: before, limit.
 	SweepQuery = sweepSelect

@@ -363,8 +363,7 @@ func TestMonitoringService_QueryPlans(t *testing.T) {
 	}{
 		{"Routes", sqlite.RequestLogRoutesQuery, []any{1, 1000}, "request_log_org_route"},
 		{"Sweep", sqlite.SweepQuery, []any{0, 1000}, "request_log_org_time"},
-		{"TopRoutes", sqlite.TopRoutesQuery, []any{1, 0, 10}, "request_log_key_id"},
-		{"TopIPs", sqlite.TopIPsQuery, []any{1, 0, 10}, "request_log_key_id"},
+		{"Top", sqlite.TopQuery, []any{1, 0}, "request_log_key_id"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			plan, err := db.ExplainQueryPlan(context.Background(), tt.query, tt.args...)

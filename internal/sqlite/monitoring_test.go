@@ -381,6 +381,17 @@ func TestMonitoringService_Top(t *testing.T) {
 			t.Fatalf("got %#v, want an empty list", got)
 		}
 	})
+	t.Run("OKBothAtOnce", func(t *testing.T) {
+		routes, ips, err := f.s.TopRoutesAndIPs(f.ctxA, f.orgA.PublicID, f.key1.PublicID, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRoutes := []keygate.Count{{Label: "/api/v1/bots", N: 4}, {Label: "/api/v1/bots/{id}", N: 2}}
+		wantIPs := []keygate.Count{{Label: "10.0.0.1", N: 4}, {Label: "10.0.0.2", N: 2}}
+		if !reflect.DeepEqual(routes, wantRoutes) || !reflect.DeepEqual(ips, wantIPs) {
+			t.Fatalf("routes %v, addresses %v; want %v, %v", routes, ips, wantRoutes, wantIPs)
+		}
+	})
 	t.Run("ErrKeyRequired", func(t *testing.T) {
 		_, err := f.s.TopRoutes(f.ctxA, f.orgA.PublicID, "", 5)
 		assertError(t, err, keygate.ENOTFOUND, "API key not found.")
