@@ -171,10 +171,11 @@ func (s *stack) stopUsage() {
 	s.stop = nil
 }
 
-// requestLogRows counts the request log.
+// requestLogRows counts the requests in the request log (its chunks'
+// entries).
 func (s *stack) requestLogRows(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.ReadConn().QueryRowContext(ctx, `SELECT COUNT(*) FROM request_log`).Scan(&n); err != nil {
+	if err := s.db.ReadConn().QueryRowContext(ctx, `SELECT COALESCE(SUM(n), 0) FROM request_log_chunk`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count request log: %w", err)
 	}
 	return n, nil

@@ -341,9 +341,10 @@ func (s *MonitoringService) TopIPs(ctx context.Context, orgID, keyID string, lim
 	return ips, err
 }
 
-// topQuery counts one key's requests since $2 by route and address, in one
-// read of its log (request_log_key_id); the rankings are summed from it.
-const topQuery = `SELECT route, ip, COUNT(*) FROM request_log WHERE api_key_id = $1 AND created_at >= $2 GROUP BY route, ip`
+// topQuery counts one key's requests of the seconds since $2 (Unix
+// seconds) by route and address, in one read of its log chunks
+// (request_log_chunk_key_id); the rankings are summed from it.
+const topQuery = `SELECT route, ip, SUM(n) FROM request_log_chunk WHERE api_key_id = $1 AND second >= $2 GROUP BY route, ip`
 
 // TopRoutesAndIPs ranks one key's routes and addresses over the last 30
 // days, from one read of its log.
@@ -360,7 +361,8 @@ func (s *MonitoringService) TopRoutesAndIPs(ctx context.Context, orgID, keyID st
 		limit = topDefaultLimit
 	}
 	limit = min(limit, topMaxLimit)
-	rows, err := tx.QueryContext(ctx, topQuery, scope.keyID, ms(daysAt(s.db.Now()).last(30)))
+	// The period starts at midnight, a whole second.
+	rows, err := tx.QueryContext(ctx, topQuery, scope.keyID, daysAt(s.db.Now()).last(30).Unix())
 	if err != nil {
 		return nil, nil, fmt.Errorf("top requests: %w", err)
 	}

@@ -84,3 +84,9 @@ func (db *DB) ExplainQueryPlan(ctx context.Context, query string, args ...any) (
 	}
 	return b.String(), rows.Err()
 }
+
+// MigrateThrough applies the embedded migrations up to version, leaving
+// the database as an older release left it.
+func (db *DB) MigrateThrough(ctx context.Context, version int) error {
+	return db.migrateThrough(ctx, version)
+}

@@ -9,9 +9,9 @@ import (
 	"github.com/keygate/keygate/internal/keygate"
 )
 
-// requestLogClassExpr is a request_log row's status class. It must stay
-// identical to the expression of the request_log_org_class index
-// (migrations/0011_request_log_indexes.sql): SQLite uses an expression index only
+// requestLogClassExpr is a request_log_chunk row's status class. It must
+// stay identical to the expression of the request_log_chunk_org_class index
+// (migrations/0012_request_log_packed.sql): SQLite uses an expression index only
 // for the same expression. 1xx and 6xx+ statuses belong to no class.
 const requestLogClassExpr = `(CASE WHEN status = 429 THEN '429' WHEN status >= 500 AND status <= 599 THEN '5xx' WHEN status >= 400 AND status <= 499 THEN '4xx' WHEN status >= 200 AND status <= 399 THEN '2xx' ELSE '' END)`
 
@@ -77,31 +77,40 @@ func findRequestLog(ctx context.Context, q queryer, scope usageScope, f keygate.
 	return out, nil
 }
 
-// requestLogWalk is how many of the newest rows that match a filter's
+// requestLogWalk is how many of the newest chunks that match a filter's
 // other conditions FindRequestLog reads looking for a page in its time
 // range, before it reads the whole range.
 var requestLogWalk = 10_000
 
+// The log's entries, unpacked from request_log_chunk c and json_each j
+// (migrations/0012_request_log_packed.sql).
+const (
+	entryID        = `(c.id * 1024 + j.key)`
+	entryCreatedAt = `(c.second * 1000 + (j.value & 1023))`
+	entryLatencyUS = `(j.value >> 10)`
+)
+
 // requestLogQuery builds the query of the first n entries that match f.
 //
 // The filters other than time are equalities next to organization_id and
-// the order is id descending, so one of the request_log_org_* or _key_id
-// indexes serves the query walking backwards and stopping after n rows.
+// the order is id descending, so one of the request_log_chunk_org_* or
+// _key_id indexes serves the query walking backwards, and it stops after
+// the chunks that hold n entries. Within a chunk, entries are in id order.
 //
-// Time is not in id order. Without walk, the query reads every row of the
-// range from request_log_org_time and sorts them, a cost that grows with
-// the range: 0.5 s for a month of a million rows. With walk, it reads the
-// newest requestLogWalk rows that match the other filters, from their
-// index, and keeps those in the range: a few milliseconds, and a full page
-// whenever the range is recent and busy ("the last 7 days"). The first n
-// matches among the newest rows are the first n of all, so a full page is
-// exact; a short one may not be, and FindRequestLog reads the range then.
+// Time is not in id order. Without walk, the query reads every chunk of
+// the range from request_log_chunk_org_time and sorts them, a cost that
+// grows with the range. With walk, it reads the newest requestLogWalk
+// chunks that match the other filters, from their index, and keeps the
+// entries in the range: a few milliseconds, and a full page whenever the
+// range is recent and busy ("the last 7 days"). The first n matches among
+// the newest chunks are the first n of all, so a full page is exact; a
+// short one may not be, and FindRequestLog reads the range then.
 //
 // Only constants are concatenated; every value is a parameter.
 func requestLogQuery(scope usageScope, f keygate.RequestLogFilter, n int, walk bool) (string, []any) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	t := "r." // the table the filters other than time apply to
+	t := "c." // the table the chunk filters other than time apply to
 	if walk {
 		t = "i."
 	}
@@ -112,49 +121,68 @@ func requestLogQuery(scope usageScope, f keygate.RequestLogFilter, n int, walk b
 	if f.Class != "" {
 		where = append(where, requestLogClassExpr+" = "+arg(f.Class))
 		if f.Class != keygate.Class2xx {
-			// What request_log_org_class holds: errors only.
+			// What request_log_chunk_org_class holds: errors only.
 			where = append(where, "status >= 400")
 		}
 	}
 	if f.Route != "" {
 		where = append(where, t+"route = "+arg(f.Route))
 	}
+	var entries []string // conditions on entries, and on the chunks of their time
 	if f.Before > 0 {
-		where = append(where, t+"id < "+arg(f.Before))
+		where = append(where, t+"id <= "+arg(floorDiv(f.Before-1, chunkEntries)))
+		entries = append(entries, entryID+" < "+arg(f.Before))
 	}
-	var period []string
 	if f.From != nil {
-		period = append(period, "r.created_at >= "+arg(ms(*f.From)))
+		from := ms(*f.From)
+		entries = append(entries, "c.second >= "+arg(floorDiv(from, 1000)), entryCreatedAt+" >= "+arg(from))
 	}
 	if f.To != nil {
-		period = append(period, "r.created_at < "+arg(ms(*f.To)))
+		to := ms(*f.To)
+		entries = append(entries, "c.second <= "+arg(floorDiv(to-1, 1000)), entryCreatedAt+" < "+arg(to))
 	}
-	from := "request_log r"
-	if walk && len(period) > 0 {
-		from = `(SELECT i.id FROM request_log i WHERE ` + strings.Join(where, " AND ") +
-			` ORDER BY i.id DESC LIMIT ` + arg(requestLogWalk) + `) w JOIN request_log r ON r.id = w.id`
-		where = period
+	from := "request_log_chunk c"
+	period := f.From != nil || f.To != nil
+	if period && !walk {
+		// Without statistics, the planner would rather walk an id index
+		// for the order than seek the range: through the whole log, for
+		// an old range.
+		from += " INDEXED BY request_log_chunk_org_time"
+	}
+	if walk && period {
+		from = `(SELECT i.id FROM request_log_chunk i WHERE ` + strings.Join(where, " AND ") +
+			` ORDER BY i.id DESC LIMIT ` + arg(requestLogWalk) + `) w JOIN request_log_chunk c ON c.id = w.id`
+		where = entries
 	} else {
-		where = append(where, period...)
+		where = append(where, entries...)
 	}
 	limit := arg(n) // before the return reads args
 	return `
-		SELECT r.id, r.created_at, COALESCE(k.public_id, ''), COALESCE(k.name, ''), COALESCE(k.hint, ''),
-			r.method, r.route, r.status, r.latency_us, r.ip, r.user_agent
-		FROM ` + from + ` LEFT JOIN api_keys k ON k.id = r.api_key_id
+		SELECT ` + entryID + `, ` + entryCreatedAt + `, COALESCE(k.public_id, ''), COALESCE(k.name, ''), COALESCE(k.hint, ''),
+			c.method, c.route, c.status, ` + entryLatencyUS + `, c.ip, c.user_agent
+		FROM ` + from + ` JOIN json_each(c.entries) j LEFT JOIN api_keys k ON k.id = c.api_key_id
 		WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY r.id DESC LIMIT ` + limit, args
+		ORDER BY c.id DESC, j.key DESC LIMIT ` + limit, args
+}
+
+// floorDiv is a / b rounded down, for b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 // requestLogRoutesQuery lists an organization's distinct routes by
-// skipping along request_log_org_route from one route to the next, one
+// skipping along request_log_chunk_org_route from one route to the next, one
 // index seek per route, rather than reading every row of the log as
 // SELECT DISTINCT would. PostgreSQL runs it as written.
 const requestLogRoutesQuery = `
 	WITH RECURSIVE routes (route) AS (
-		SELECT MIN(route) FROM request_log WHERE organization_id = $1
+		SELECT MIN(route) FROM request_log_chunk WHERE organization_id = $1
 		UNION ALL
-		SELECT (SELECT MIN(r.route) FROM request_log r WHERE r.organization_id = $1 AND r.route > routes.route)
+		SELECT (SELECT MIN(r.route) FROM request_log_chunk r WHERE r.organization_id = $1 AND r.route > routes.route)
 		FROM routes WHERE routes.route IS NOT NULL
 	)
 	SELECT route FROM routes WHERE route IS NOT NULL LIMIT $2`

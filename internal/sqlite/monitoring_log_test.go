@@ -1,9 +1,11 @@
 package sqlite_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -320,19 +322,19 @@ func TestMonitoringService_QueryPlans(t *testing.T) {
 		walk   bool
 		index  string
 	}{
-		{"All", 0, keygate.RequestLogFilter{}, false, "request_log_org_id"},
-		{"Before", 0, keygate.RequestLogFilter{Before: 1000}, false, "request_log_org_id"},
-		{"Key", 7, keygate.RequestLogFilter{Before: 1000}, false, "request_log_key_id"},
-		{"Route", 0, keygate.RequestLogFilter{Route: "/api/v1/me", Before: 1000}, false, "request_log_org_route"},
+		{"All", 0, keygate.RequestLogFilter{}, false, "request_log_chunk_org_id"},
+		{"Before", 0, keygate.RequestLogFilter{Before: 1000}, false, "request_log_chunk_org_id"},
+		{"Key", 7, keygate.RequestLogFilter{Before: 1000}, false, "request_log_chunk_key_id"},
+		{"Route", 0, keygate.RequestLogFilter{Route: "/api/v1/me", Before: 1000}, false, "request_log_chunk_org_route"},
 		// Only errors are in the class index; 2xx, most of a log, is
 		// read from the organization's index.
-		{"Class2xx", 0, keygate.RequestLogFilter{Class: keygate.Class2xx, Before: 1000}, false, "request_log_org_id"},
-		{"Class429", 0, keygate.RequestLogFilter{Class: keygate.Class429, Before: 1000}, false, "request_log_org_class"},
-		{"Class5xx", 0, keygate.RequestLogFilter{Class: keygate.Class5xx}, false, "request_log_org_class"},
-		{"From", 0, keygate.RequestLogFilter{From: &day}, false, "request_log_org_time"},
-		{"FromWalk", 0, keygate.RequestLogFilter{From: &day, Before: 1000}, true, "request_log_org_id"},
-		{"ToWalkKey", 7, keygate.RequestLogFilter{To: &day}, true, "request_log_key_id"},
-		{"FromWalkClass", 0, keygate.RequestLogFilter{From: &day, Class: keygate.Class4xx}, true, "request_log_org_class"},
+		{"Class2xx", 0, keygate.RequestLogFilter{Class: keygate.Class2xx, Before: 1000}, false, "request_log_chunk_org_id"},
+		{"Class429", 0, keygate.RequestLogFilter{Class: keygate.Class429, Before: 1000}, false, "request_log_chunk_org_class"},
+		{"Class5xx", 0, keygate.RequestLogFilter{Class: keygate.Class5xx}, false, "request_log_chunk_org_class"},
+		{"From", 0, keygate.RequestLogFilter{From: &day}, false, "request_log_chunk_org_time"},
+		{"FromWalk", 0, keygate.RequestLogFilter{From: &day, Before: 1000}, true, "request_log_chunk_org_id"},
+		{"ToWalkKey", 7, keygate.RequestLogFilter{To: &day}, true, "request_log_chunk_key_id"},
+		{"FromWalkClass", 0, keygate.RequestLogFilter{From: &day, Class: keygate.Class4xx}, true, "request_log_chunk_org_class"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			query, args := sqlite.RequestLogQuery(1, tt.keyID, tt.filter, 51, tt.walk)
@@ -343,15 +345,16 @@ func TestMonitoringService_QueryPlans(t *testing.T) {
 			if !strings.Contains(plan, "INDEX "+tt.index+" ") {
 				t.Fatalf("plan does not use %s:\n%s", tt.index, plan)
 			}
-			// A time range read whole is the one query that sorts: its rows
-			// come in created_at order. A walk sorts the rows it read.
-			if tt.filter.From == nil && tt.filter.To == nil && strings.Contains(plan, "TEMP B-TREE") {
+			// A time range read whole is the one query that sorts: its
+			// chunks come in time order. A walk sorts the chunks it read.
+			// Others sort only the entries of each chunk, as they come.
+			if tt.filter.From == nil && tt.filter.To == nil && strings.Contains(strings.ReplaceAll(plan, "TEMP B-TREE FOR LAST TERM OF ORDER BY", ""), "TEMP B-TREE") {
 				t.Fatalf("plan sorts:\n%s", plan)
 			}
 			if tt.walk && !strings.Contains(plan, "CO-ROUTINE w") {
 				t.Fatalf("plan does not walk:\n%s", plan)
 			}
-			if strings.Contains(plan, "SCAN r") {
+			if strings.Contains(plan, "SCAN c") || strings.Contains(plan, "SCAN i") {
 				t.Fatalf("plan scans the log:\n%s", plan)
 			}
 		})
@@ -361,16 +364,16 @@ func TestMonitoringService_QueryPlans(t *testing.T) {
 		args        []any
 		index       string
 	}{
-		{"Routes", sqlite.RequestLogRoutesQuery, []any{1, 1000}, "request_log_org_route"},
-		{"Sweep", sqlite.SweepQuery, []any{0, 1000}, "request_log_org_time"},
-		{"Top", sqlite.TopQuery, []any{1, 0}, "request_log_key_id"},
+		{"Routes", sqlite.RequestLogRoutesQuery, []any{1, 1000}, "request_log_chunk_org_route"},
+		{"Sweep", sqlite.SweepQuery, []any{0, 1000}, "request_log_chunk_org_time"},
+		{"Top", sqlite.TopQuery, []any{1, 0}, "request_log_chunk_key_id"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			plan, err := db.ExplainQueryPlan(context.Background(), tt.query, tt.args...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(plan, "INDEX "+tt.index+" (") || strings.Contains(plan, "SCAN request_log") || strings.Contains(plan, "SCAN r ") {
+			if !strings.Contains(plan, "INDEX "+tt.index+" (") || strings.Contains(plan, "SCAN request_log") || strings.Contains(plan, "SCAN c ") {
 				t.Fatalf("plan does not seek %s:\n%s", tt.index, plan)
 			}
 		})
@@ -392,5 +395,229 @@ func TestMonitoringService_QueryPlans(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// The log is stored packed: the requests of a second that share a key,
+// route, status, address and agent are one chunk of up to 1,024 entries.
+// Paging, cursors in the middle of a chunk, and times within a second must
+// behave as if every request were a row of its own.
+func TestMonitoringService_FindRequestLog_Packed(t *testing.T) {
+	db, clock := mustBotDB(t)
+	clock.Set(monNow)
+	owner, org := mustBotOrg(t, db, "a@example.com")
+	ctx := monUserCtx(owner)
+	key1 := mustMonKey(t, db, ctx, org, "one", keygate.ScopeRead, nil)
+	key2 := mustMonKey(t, db, ctx, org, "two", keygate.ScopeRead, nil)
+	// 3,000 requests in each of three seconds: both keys, every tenth a
+	// 500, every seventh from another address; the middle second is split
+	// between two flushes.
+	base := monNow.Add(-time.Hour).Truncate(time.Second)
+	var events []usage.Event
+	for s := range 3 {
+		for i := range 3000 {
+			e := usage.Event{OrganizationID: org.ID, KeyID: key1.ID, Method: "GET", Route: "/api/v1/me", Status: 200,
+				Latency: time.Duration(i*37+s) * time.Microsecond, IP: "10.0.0.1", UserAgent: "packed/1.0",
+				At: base.Add(time.Duration(s)*time.Second + time.Duration(i/3)*time.Millisecond)}
+			if i%2 == 1 {
+				e.KeyID = key2.ID
+			}
+			if i%10 == 0 {
+				e.Status = 500
+			}
+			if i%7 == 0 {
+				e.IP = "10.0.0.2"
+			}
+			events = append(events, e)
+		}
+	}
+	mustWriteUsage(t, db, events[:4500])
+	mustWriteUsage(t, db, events[4500:])
+
+	chunks, most := monCount(t, db, `SELECT COUNT(*) FROM request_log_chunk`), monCount(t, db, `SELECT MAX(n) FROM request_log_chunk`)
+	if chunks >= len(events)/100 || most != 1024 {
+		t.Fatalf("%d chunks, the largest of %d entries: want few, of at most 1,024 and some full", chunks, most)
+	}
+
+	s := sqlite.NewMonitoringService(db)
+	type entry struct {
+		at      time.Time
+		key     string
+		status  int
+		latency time.Duration
+		ip, ua  string
+	}
+	keyName := map[int64]string{key1.ID: key1.PublicID, key2.ID: key2.PublicID}
+	want := func(keep func(usage.Event) bool) []entry {
+		var out []entry
+		for _, e := range events {
+			if keep(e) {
+				out = append(out, entry{e.At, keyName[e.KeyID], e.Status, e.Latency, e.IP, e.UserAgent})
+			}
+		}
+		return out
+	}
+	// read pages through the log with f and returns its entries, checking
+	// that ids go down and seconds never go up.
+	read := func(t *testing.T, f keygate.RequestLogFilter) []entry {
+		t.Helper()
+		f.OrganizationID = org.PublicID
+		var out []entry
+		last := int64(0)
+		lastAt := time.Time{}
+		pages, _ := monWalk(t, s, ctx, f)
+		for _, page := range pages {
+			for _, e := range page {
+				if last != 0 && e.ID >= last {
+					t.Fatalf("id %d after %d", e.ID, last)
+				}
+				if !lastAt.IsZero() && e.At.Truncate(time.Second).After(lastAt) {
+					t.Fatalf("entry of %v after one of %v", e.At, lastAt)
+				}
+				last, lastAt = e.ID, e.At.Truncate(time.Second)
+				if e.Method != "GET" || e.Route != "/api/v1/me" {
+					t.Fatalf("entry %+v", e)
+				}
+				out = append(out, entry{e.At, e.KeyID, e.Status, e.Latency, e.IP, e.UserAgent})
+			}
+		}
+		return out
+	}
+	sameEntries := func(t *testing.T, got, want []entry) {
+		t.Helper()
+		order := func(a, b entry) int {
+			if c := a.at.Compare(b.at); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.latency, b.latency) // unique within a second
+		}
+		slices.SortFunc(got, order)
+		slices.SortFunc(want, order)
+		if len(got) != len(want) {
+			t.Fatalf("%d entries, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("entry %d: %+v, want %+v", i, got[i], want[i])
+			}
+		}
+	}
+
+	from, to := base.Add(time.Second+250*time.Millisecond), base.Add(time.Second+750*time.Millisecond)
+	for _, walk := range []int{10_000, 2} {
+		sqlite.SetRequestLogWalk(t, walk)
+		t.Run(fmt.Sprintf("OKAll/walk%d", walk), func(t *testing.T) {
+			sameEntries(t, read(t, keygate.RequestLogFilter{Limit: 500}), want(func(usage.Event) bool { return true }))
+		})
+		t.Run(fmt.Sprintf("OKPagesOf7/walk%d", walk), func(t *testing.T) {
+			got := read(t, keygate.RequestLogFilter{KeyID: key2.PublicID, Class: keygate.Class5xx, Limit: 7})
+			sameEntries(t, got, want(func(e usage.Event) bool { return e.KeyID == key2.ID && e.Status == 500 }))
+		})
+		// A range of milliseconds within a second, cutting its chunks.
+		t.Run(fmt.Sprintf("OKWithinASecond/walk%d", walk), func(t *testing.T) {
+			got := read(t, keygate.RequestLogFilter{From: &from, To: &to, Limit: 100})
+			sameEntries(t, got, want(func(e usage.Event) bool { return !e.At.Before(from) && e.At.Before(to) }))
+		})
+		t.Run(fmt.Sprintf("OKKeyWithinASecond/walk%d", walk), func(t *testing.T) {
+			got := read(t, keygate.RequestLogFilter{KeyID: key1.PublicID, From: &from, To: &to, Limit: 33})
+			sameEntries(t, got, want(func(e usage.Event) bool { return e.KeyID == key1.ID && !e.At.Before(from) && e.At.Before(to) }))
+		})
+	}
+
+	// The key page's rankings sum the chunks.
+	routes, ips, err := s.TopRoutesAndIPs(ctx, org.PublicID, key1.PublicID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := len(want(func(e usage.Event) bool { return e.KeyID == key1.ID && e.IP == "10.0.0.2" }))
+	if wantRoutes := []keygate.Count{{Label: "/api/v1/me", N: 4500}}; !reflect.DeepEqual(routes, wantRoutes) {
+		t.Fatalf("top routes %v, want %v", routes, wantRoutes)
+	}
+	if wantIPs := []keygate.Count{{Label: "10.0.0.1", N: 4500 - other}, {Label: "10.0.0.2", N: other}}; !reflect.DeepEqual(ips, wantIPs) {
+		t.Fatalf("top addresses %v, want %v", ips, wantIPs)
+	}
+}
+
+// Migration 12 packs the rows of the request log an older release wrote
+// into chunks, every request kept with everything it said.
+func TestMigrate_RequestLogPacked(t *testing.T) {
+	db, _ := mustOpenUnmigrated(t)
+	ctx := context.Background()
+	if err := db.MigrateThrough(ctx, 11); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		org, key      int64
+		method, route string
+		status        int
+		latencyUS     int64
+		ip, userAgent string
+		createdAt     int64
+	}
+	second := monNow.Truncate(time.Second).UnixMilli()
+	var rows []row
+	// 2,100 alike in one second (three chunks), interleaved with others
+	// of another status, another key, no key, another address and agent,
+	// the next second and another organization.
+	for i := range 2100 {
+		rows = append(rows, row{1, 7, "GET", "/api/v1/me", 200, int64(i), "10.0.0.1", "curl/8", second + int64(i)*999/2100})
+		switch i % 300 {
+		case 0:
+			rows = append(rows, row{1, 7, "GET", "/api/v1/me", 404, 5, "10.0.0.1", "curl/8", second + 3})
+		case 1:
+			rows = append(rows, row{1, 8, "POST", "/api/v1/bots", 201, 9, "10.0.0.1", "curl/8", second + 4})
+		case 2:
+			rows = append(rows, row{1, 0, "GET", "/api/v1/bots", 401, 1, "10.0.0.9", "", second + 5})
+		case 3:
+			rows = append(rows, row{1, 7, "GET", "/api/v1/me", 200, 2, "10.0.0.2", "python-requests/2", second + 999})
+		case 4:
+			rows = append(rows, row{1, 7, "GET", "/api/v1/me", 200, 3, "10.0.0.1", "curl/8", second + 1000 + int64(i)})
+		case 5:
+			rows = append(rows, row{2, 9, "GET", "/api/v1/me", 200, 4, "10.0.0.1", "curl/8", second + 6})
+		}
+	}
+	for _, r := range rows {
+		if _, err := db.WriteConn().Exec(`INSERT INTO request_log (organization_id, api_key_id, method, route, status, latency_us, ip, user_agent, created_at)
+			VALUES ($1, NULLIF($2, 0), $3, $4, $5, $6, $7, $8, $9)`,
+			r.org, r.key, r.method, r.route, r.status, r.latencyUS, r.ip, r.userAgent, r.createdAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// 3 chunks of the 2,100, one for each of 5 other kinds, and 2 for
+	// the later rows, of two seconds.
+	if got, want := monCount(t, db, `SELECT COUNT(*) FROM request_log_chunk`), 3+5+2; got != want {
+		t.Fatalf("%d chunks, want %d", got, want)
+	}
+	if got := monCount(t, db, `SELECT MAX(n) FROM request_log_chunk`); got != 1024 {
+		t.Fatalf("largest chunk holds %d, want 1024", got)
+	}
+	q, err := db.WriteConn().Query(`SELECT organization_id, COALESCE(api_key_id, 0), method, route, status, latency_us, ip, user_agent, created_at FROM request_log`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	var got []row
+	for q.Next() {
+		var r row
+		if err := q.Scan(&r.org, &r.key, &r.method, &r.route, &r.status, &r.latencyUS, &r.ip, &r.userAgent, &r.createdAt); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	if err := q.Err(); err != nil {
+		t.Fatal(err)
+	}
+	order := func(a, b row) int {
+		return cmp.Or(cmp.Compare(a.createdAt, b.createdAt), cmp.Compare(a.status, b.status), cmp.Compare(a.key, b.key),
+			cmp.Compare(a.org, b.org), strings.Compare(a.ip, b.ip), cmp.Compare(a.latencyUS, b.latencyUS))
+	}
+	slices.SortFunc(got, order)
+	slices.SortFunc(rows, order)
+	if !reflect.DeepEqual(got, rows) {
+		t.Fatalf("%d rows after the migration, want the %d before, alike", len(got), len(rows))
 	}
 }

@@ -489,19 +489,27 @@ func TestUsageStore_DeleteRequestLogBefore(t *testing.T) {
 	clock.Set(monNow)
 	owner, org := mustBotOrg(t, db, "a@example.com")
 	key := mustMonKey(t, db, monUserCtx(owner), org, "k", keygate.ScopeRead, nil)
-	const retention = 30 * 24 * time.Hour
-	before := clock.Now().Add(-retention)
+	const retention = 30*24*time.Hour - 500*time.Millisecond
+	before := clock.Now().Add(-retention) // half a second into a second
 	var events []usage.Event
-	add := func(at time.Time, n int) {
+	add := func(at time.Time, n int, step time.Duration) {
 		for i := range n {
 			events = append(events, usage.Event{OrganizationID: org.ID, KeyID: key.ID, Method: "GET", Route: "/api/v1/me",
-				Status: 200, At: at.Add(time.Duration(i) * time.Millisecond)})
+				Status: 200, At: at.Add(time.Duration(i) * step)})
 		}
 	}
-	add(before.Add(-10*24*time.Hour), 250) // old
-	add(before, 1)                         // exactly at the cut: kept
-	add(clock.Now().Add(-time.Hour), 9)    // recent
+	// The log is deleted a chunk at a time: the requests of a second
+	// that share everything but their time, up to 1,024.
+	add(before.Add(-10*24*time.Hour), 250, time.Second)          // old: 250 chunks
+	add(before.Add(-5*24*time.Hour), 3000, 100*time.Microsecond) // old: 3 chunks of one second
+	add(before.Add(-time.Second), 1, 0)                          // old: the second before the cut's
+	add(before, 1, 0)                                            // exactly at the cut: kept
+	add(before.Add(-500*time.Millisecond), 1, 0)                 // in the cut's second: kept
+	add(clock.Now().Add(-time.Hour), 9, time.Millisecond)        // recent
 	mustWriteUsage(t, db, events)
+	if got, want := countRows(t, db, "request_log_chunk"), 254+1+1; got != want {
+		t.Fatalf("%d chunks, want %d", got, want)
+	}
 
 	store := sqlite.NewUsageStore(db)
 	var got []int
@@ -512,17 +520,21 @@ func TestUsageStore_DeleteRequestLogBefore(t *testing.T) {
 		}
 		got = append(got, n)
 	}
-	if want := []int{100, 100, 50, 0}; !reflect.DeepEqual(got, want) {
+	if want := []int{100, 100, 54, 0}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("batches deleted %v, want %v", got, want)
 	}
-	if got, want := countRows(t, db, "request_log"), 10; got != want {
+	if got, want := countRows(t, db, "request_log"), 11; got != want {
 		t.Fatalf("%d rows left, want %d", got, want)
 	}
-	if got := monCount(t, db, `SELECT COUNT(*) FROM request_log WHERE created_at < $1`, before.UnixMilli()); got != 0 {
-		t.Fatalf("%d old rows left", got)
+	// Whole seconds only: the request half a second before the cut shares its second.
+	if got := monCount(t, db, `SELECT COUNT(*) FROM request_log WHERE created_at < $1`, before.UnixMilli()); got != 1 {
+		t.Fatalf("%d rows left before the cut, want the 1 of its second", got)
+	}
+	if got := monCount(t, db, `SELECT COUNT(*) FROM request_log WHERE created_at < $1`, before.Truncate(time.Second).UnixMilli()); got != 0 {
+		t.Fatalf("%d rows left of the seconds before the cut", got)
 	}
 	// The counters are not the log: they stay.
-	if got, want := monCount(t, db, `SELECT COALESCE(SUM(count), 0) FROM usage_hourly`), 260; got != want {
+	if got, want := monCount(t, db, `SELECT COALESCE(SUM(count), 0) FROM usage_hourly`), 3262; got != want {
 		t.Fatalf("hourly counters sum to %d, want %d", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"runtime"
@@ -160,7 +161,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Migrate applies every embedded migration not yet recorded, each in its own
 // transaction together with its record, so a failure leaves none half done.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) Migrate(ctx context.Context) error { return db.migrateThrough(ctx, math.MaxInt) }
+
+// migrateThrough applies the migrations up to version.
+func (db *DB) migrateThrough(ctx context.Context, version int) error {
 	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		name TEXT NOT NULL,
@@ -173,6 +177,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return err
 	}
 	for _, name := range names {
+		if v, err := migrationVersion(name); err != nil {
+			return err
+		} else if v > version {
+			break
+		}
 		if err := db.migrateFile(ctx, name); err != nil {
 			return fmt.Errorf("migrate %s: %w", name, err)
 		}

@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,11 +97,13 @@ func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 	return tx.Commit()
 }
 
-// DeleteRequestLogBefore deletes up to limit request log rows older than
-// before and returns how many it deleted, so a sweep can go in small
-// batches that never hold the writer for long.
+// DeleteRequestLogBefore deletes up to limit request log chunks (each up to
+// 1,024 requests of one second) older than before and returns how many it
+// deleted, so a sweep can go in small batches that never hold the writer
+// for long. It deletes whole seconds: the requests of before's own second
+// stay until the next sweep.
 func (s *UsageStore) DeleteRequestLogBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	res, err := s.db.write.ExecContext(ctx, `DELETE FROM request_log WHERE id IN (`+sweepSelect+`)`, ms(before), limit)
+	res, err := s.db.write.ExecContext(ctx, `DELETE FROM request_log_chunk WHERE id IN (`+sweepSelect+`)`, before.Unix(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("sweep request log: %w", err)
 	}
@@ -106,13 +111,13 @@ func (s *UsageStore) DeleteRequestLogBefore(ctx context.Context, before time.Tim
 	return int(n), nil
 }
 
-// sweepSelect picks up to $2 request log rows before $1, in no particular
-// order: organization by organization, from request_log_org_time, so that
-// it reads only old rows and never the rest of the log. CROSS JOIN keeps
-// organizations the outer loop, which the planner would otherwise not
-// know to prefer.
-const sweepSelect = `SELECT r.id FROM organizations o CROSS JOIN request_log r
-	WHERE r.organization_id = o.id AND r.created_at < $1 LIMIT $2`
+// sweepSelect picks up to $2 request log chunks of seconds before $1, in
+// no particular order: organization by organization, from
+// request_log_chunk_org_time, so that it reads only old chunks and never
+// the rest of the log. CROSS JOIN keeps organizations the outer loop, which
+// the planner would otherwise not know to prefer.
+const sweepSelect = `SELECT c.id FROM organizations o CROSS JOIN request_log_chunk c
+	WHERE c.organization_id = o.id AND c.second < $1 LIMIT $2`
 
 // boxes holds one interface value per distinct id and string of a batch:
 // its rows repeat the same organization, key, route, address and agent,
@@ -150,12 +155,66 @@ func nullID(id int64) any {
 	return id
 }
 
-// logRowsPerInsert is how many request log rows one INSERT carries: one
-// statement per row would cost more in statement overhead than in writing.
-// Its parameters are anonymous (?): the driver looks each parameter's name
-// up when binding, and for numbered ones ($N) that lookup is linear, which
-// made a 576-parameter statement quadratic.
-const logRowsPerInsert = 64
+// chunksPerInsert is how many request log chunks one INSERT carries: one
+// statement per chunk would cost more in statement overhead than in
+// writing. Its parameters are anonymous (?): the driver looks each
+// parameter's name up when binding, and for numbered ones ($N) that lookup
+// is linear, which made a 576-parameter statement quadratic.
+const chunksPerInsert = 64
+
+// chunkEntries is how many requests a request_log_chunk row holds at most;
+// entry k of chunk c has the id c*chunkEntries + k
+// (migrations/0012_request_log_packed.sql).
+const chunkEntries = 1024
+
+// chunkKey is what the requests of one chunk share.
+type chunkKey struct {
+	org, key                     int64
+	method, route, ip, userAgent string
+	status                       int
+	second                       int64
+}
+
+// chunk is a request_log_chunk row being built.
+type chunk struct {
+	chunkKey
+	n       int
+	entries []byte // JSON array, without its closing bracket
+}
+
+// packRequestLog packs events into chunks, leaving out those of deleted
+// organizations and keys and those of no organization. Chunks come in the
+// order of their second, then of their first request, so that ids follow
+// time second by second.
+func packRequestLog(events []usage.Event, gone owners) []*chunk {
+	var out []*chunk
+	open := map[chunkKey]*chunk{}
+	for _, e := range events {
+		if e.OrganizationID == 0 || gone.has(e.OrganizationID, e.KeyID) {
+			continue
+		}
+		at := ms(e.At)
+		second := at / 1000
+		if at < 0 && at%1000 != 0 {
+			second-- // floor, for times before 1970
+		}
+		k := chunkKey{org: e.OrganizationID, key: e.KeyID, method: e.Method, route: e.Route, ip: e.IP,
+			userAgent: truncate(e.UserAgent, 512), status: e.Status, second: second}
+		c := open[k]
+		if c == nil || c.n == chunkEntries {
+			c = &chunk{chunkKey: k, entries: make([]byte, 0, 16)}
+			c.entries = append(c.entries, '[')
+			open[k] = c
+			out = append(out, c)
+		} else {
+			c.entries = append(c.entries, ',')
+		}
+		c.entries = strconv.AppendInt(c.entries, max(e.Latency.Microseconds(), 0)*1024+at-second*1000, 10)
+		c.n++
+	}
+	slices.SortStableFunc(out, func(a, b *chunk) int { return cmp.Compare(a.second, b.second) })
+	return out
+}
 
 // owners are the organizations and keys a batch's usage belongs to that
 // no longer exist.
@@ -213,34 +272,29 @@ func deletedOwners(ctx context.Context, tx *Tx, b *usage.Batch) (owners, error) 
 	return gone, nil
 }
 
-// insertRequestLog writes the request log rows in multi-row INSERTs,
-// leaving out those of deleted organizations and keys.
+// insertRequestLog writes the batch's request log, packed into chunks, in
+// multi-row INSERTs.
 func insertRequestLog(ctx context.Context, tx *Tx, events []usage.Event, gone owners) error {
-	rows := make([]usage.Event, 0, len(events))
-	for _, e := range events {
-		if e.OrganizationID != 0 && !gone.has(e.OrganizationID, e.KeyID) {
-			rows = append(rows, e)
-		}
-	}
+	chunks := packRequestLog(events, gone)
 	stmts := map[int]*sql.Stmt{}
 	defer func() {
 		for _, st := range stmts {
 			st.Close()
 		}
 	}()
-	args := make([]any, 0, logRowsPerInsert*9)
+	args := make([]any, 0, chunksPerInsert*10)
 	boxed := newBoxes()
-	for len(rows) > 0 {
-		n := min(len(rows), logRowsPerInsert)
+	for len(chunks) > 0 {
+		n := min(len(chunks), chunksPerInsert)
 		st, ok := stmts[n]
 		if !ok {
 			var q strings.Builder
-			q.WriteString(`INSERT INTO request_log (organization_id, api_key_id, method, route, status, latency_us, ip, user_agent, created_at) VALUES `)
+			q.WriteString(`INSERT INTO request_log_chunk (organization_id, api_key_id, method, route, status, ip, user_agent, second, n, entries) VALUES `)
 			for i := 0; i < n; i++ {
 				if i > 0 {
 					q.WriteString(", ")
 				}
-				q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			}
 			var err error
 			if st, err = tx.PrepareContext(ctx, q.String()); err != nil {
@@ -249,14 +303,15 @@ func insertRequestLog(ctx context.Context, tx *Tx, events []usage.Event, gone ow
 			stmts[n] = st
 		}
 		args = args[:0]
-		for _, e := range rows[:n] {
-			args = append(args, boxed.id(e.OrganizationID), boxed.id(e.KeyID), boxed.str(e.Method), boxed.str(e.Route), e.Status,
-				e.Latency.Microseconds(), boxed.str(e.IP), boxed.str(truncate(e.UserAgent, 512)), ms(e.At))
+		for _, c := range chunks[:n] {
+			c.entries = append(c.entries, ']')
+			args = append(args, boxed.id(c.org), boxed.id(c.key), boxed.str(c.method), boxed.str(c.route), c.status,
+				boxed.str(c.ip), boxed.str(c.userAgent), c.second, c.n, string(c.entries))
 		}
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("write request log: %w", err)
 		}
-		rows = rows[n:]
+		chunks = chunks[n:]
 	}
 	return nil
 }
