@@ -255,7 +255,7 @@ func sweepSessions(ctx context.Context, sessions *sqlite.SessionService, logger 
 	}
 }
 
-// sweepRequestLog deletes request log rows past the retention every few
+// sweepRequestLog deletes the request log past the retention every few
 // minutes, in small batches so the writer is never held for long.
 func sweepRequestLog(ctx context.Context, store *sqlite.UsageStore, retention time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(5 * time.Minute)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keygate/keygate/internal/usage"
@@ -17,16 +18,23 @@ import (
 // UsageStore writes batches of API usage.
 type UsageStore struct {
 	db *DB
+
+	mu         sync.Mutex
+	logInserts map[int]*sql.Stmt // by rows; see prepareLogInserts
 }
 
 // NewUsageStore returns a UsageStore on db.
 func NewUsageStore(db *DB) *UsageStore { return &UsageStore{db: db} }
 
-// WriteUsage writes a batch in one transaction: the request log rows, the
+// WriteUsage writes a batch in one transaction: the request log, the
 // hourly counters and latency histograms (upserted) and each key's last
 // use. Usage of an organization or key deleted since its requests is
 // dropped.
 func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
+	logInserts, err := s.prepareLogInserts(ctx)
+	if err != nil {
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx)
 	if err != nil {
 		return err
@@ -37,7 +45,7 @@ func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 	if err != nil {
 		return err
 	}
-	if err := insertRequestLog(ctx, tx, b.Requests, gone); err != nil {
+	if err := insertRequestLog(ctx, tx, logInserts, b.Requests, gone); err != nil {
 		return err
 	}
 	for k := range b.Hourly {
@@ -155,12 +163,13 @@ func nullID(id int64) any {
 	return id
 }
 
-// chunksPerInsert is how many request log chunks one INSERT carries: one
-// statement per chunk would cost more in statement overhead than in
-// writing. Its parameters are anonymous (?): the driver looks each
+// logInsertSizes are the rows of the multi-row INSERTs that write the
+// request log, largest first: one statement per chunk would cost more in
+// statement overhead than in writing, and each size is prepared once, on
+// the first flush. Their parameters are anonymous (?): the driver looks each
 // parameter's name up when binding, and for numbered ones ($N) that lookup
-// is linear, which made a 576-parameter statement quadratic.
-const chunksPerInsert = 64
+// is linear, which made a 640-parameter statement quadratic.
+var logInsertSizes = []int{64, 8, 1}
 
 // chunkEntries is how many requests a request_log_chunk row holds at most;
 // entry k of chunk c has the id c*chunkEntries + k
@@ -175,44 +184,81 @@ type chunkKey struct {
 	second                       int64
 }
 
-// chunk is a request_log_chunk row being built.
+// chunk is a request_log_chunk row.
 type chunk struct {
 	chunkKey
 	n       int
-	entries []byte // JSON array, without its closing bracket
+	entries string // JSON array
 }
 
 // packRequestLog packs events into chunks, leaving out those of deleted
 // organizations and keys and those of no organization. Chunks come in the
 // order of their second, then of their first request, so that ids follow
-// time second by second.
-func packRequestLog(events []usage.Event, gone owners) []*chunk {
-	var out []*chunk
-	open := map[chunkKey]*chunk{}
-	for _, e := range events {
+// time second by second; a chunk's entries in the order of events. It
+// allocates per batch, not per chunk: the log of a batch of one-request
+// chunks (many clients) must cost little more than rows would.
+func packRequestLog(events []usage.Event, gone owners) []chunk {
+	of := make([]int32, len(events)) // each event's chunk, -1 for none
+	var keys []chunkKey
+	var counts []int32
+	open := make(map[chunkKey]int32, min(len(events), 1024))
+	for i, e := range events {
 		if e.OrganizationID == 0 || gone.has(e.OrganizationID, e.KeyID) {
+			of[i] = -1
 			continue
 		}
-		at := ms(e.At)
-		second := at / 1000
-		if at < 0 && at%1000 != 0 {
-			second-- // floor, for times before 1970
-		}
 		k := chunkKey{org: e.OrganizationID, key: e.KeyID, method: e.Method, route: e.Route, ip: e.IP,
-			userAgent: truncate(e.UserAgent, 512), status: e.Status, second: second}
-		c := open[k]
-		if c == nil || c.n == chunkEntries {
-			c = &chunk{chunkKey: k, entries: make([]byte, 0, 16)}
-			c.entries = append(c.entries, '[')
+			userAgent: truncate(e.UserAgent, 512), status: e.Status, second: floorDiv(ms(e.At), 1000)}
+		c, ok := open[k]
+		if !ok || counts[c] == chunkEntries {
+			c = int32(len(keys))
+			keys, counts = append(keys, k), append(counts, 0)
 			open[k] = c
-			out = append(out, c)
-		} else {
-			c.entries = append(c.entries, ',')
 		}
-		c.entries = strconv.AppendInt(c.entries, max(e.Latency.Microseconds(), 0)*1024+at-second*1000, 10)
-		c.n++
+		counts[c]++
+		of[i] = c
 	}
-	slices.SortStableFunc(out, func(a, b *chunk) int { return cmp.Compare(a.second, b.second) })
+	// Each chunk's events, by a counting sort.
+	first := make([]int32, len(keys)+1)
+	for c, n := range counts {
+		first[c+1] = first[c] + n
+	}
+	members := make([]int32, first[len(keys)])
+	next := slices.Clone(first[:len(keys)])
+	for i, c := range of {
+		if c >= 0 {
+			members[next[c]] = int32(i)
+			next[c]++
+		}
+	}
+	order := make([]int32, len(keys))
+	for c := range order {
+		order[c] = int32(c)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(keys[a].second, keys[b].second) })
+
+	// Every chunk's entries in one buffer, one string, sliced.
+	buf := make([]byte, 0, 10*len(members)+2*len(keys))
+	ends := make([]int, len(order))
+	for j, c := range order {
+		buf = append(buf, '[')
+		for m, i := range members[first[c]:first[c+1]] {
+			if m > 0 {
+				buf = append(buf, ',')
+			}
+			e := &events[i]
+			buf = strconv.AppendInt(buf, max(e.Latency.Microseconds(), 0)*1024+ms(e.At)-keys[c].second*1000, 10)
+		}
+		buf = append(buf, ']')
+		ends[j] = len(buf)
+	}
+	all := string(buf)
+	out := make([]chunk, len(order))
+	start := 0
+	for j, c := range order {
+		out[j] = chunk{chunkKey: keys[c], n: int(counts[c]), entries: all[start:ends[j]]}
+		start = ends[j]
+	}
 	return out
 }
 
@@ -272,46 +318,61 @@ func deletedOwners(ctx context.Context, tx *Tx, b *usage.Batch) (owners, error) 
 	return gone, nil
 }
 
+// prepareLogInserts prepares the request log's INSERTs on the writer, once.
+// It runs before the flush's transaction, which holds the writer's only
+// connection.
+func (s *UsageStore) prepareLogInserts(ctx context.Context) (map[int]*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logInserts != nil {
+		return s.logInserts, nil
+	}
+	stmts := map[int]*sql.Stmt{}
+	for _, n := range logInsertSizes {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO request_log_chunk (organization_id, api_key_id, method, route, status, ip, user_agent, second, n, entries) VALUES `)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		}
+		st, err := s.db.write.PrepareContext(ctx, q.String())
+		if err != nil {
+			for _, st := range stmts {
+				st.Close()
+			}
+			return nil, fmt.Errorf("write request log: %w", err)
+		}
+		stmts[n] = st
+	}
+	s.logInserts = stmts
+	return stmts, nil
+}
+
 // insertRequestLog writes the batch's request log, packed into chunks, in
 // multi-row INSERTs.
-func insertRequestLog(ctx context.Context, tx *Tx, events []usage.Event, gone owners) error {
+func insertRequestLog(ctx context.Context, tx *Tx, stmts map[int]*sql.Stmt, events []usage.Event, gone owners) error {
 	chunks := packRequestLog(events, gone)
-	stmts := map[int]*sql.Stmt{}
-	defer func() {
-		for _, st := range stmts {
-			st.Close()
-		}
-	}()
-	args := make([]any, 0, chunksPerInsert*10)
+	args := make([]any, 0, logInsertSizes[0]*10)
 	boxed := newBoxes()
-	for len(chunks) > 0 {
-		n := min(len(chunks), chunksPerInsert)
-		st, ok := stmts[n]
-		if !ok {
-			var q strings.Builder
-			q.WriteString(`INSERT INTO request_log_chunk (organization_id, api_key_id, method, route, status, ip, user_agent, second, n, entries) VALUES `)
-			for i := 0; i < n; i++ {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	for _, n := range logInsertSizes {
+		var st *sql.Stmt
+		for len(chunks) >= n {
+			if st == nil {
+				st = tx.StmtContext(ctx, stmts[n])
+				defer st.Close()
 			}
-			var err error
-			if st, err = tx.PrepareContext(ctx, q.String()); err != nil {
+			args = args[:0]
+			for _, c := range chunks[:n] {
+				args = append(args, boxed.id(c.org), boxed.id(c.key), boxed.str(c.method), boxed.str(c.route), c.status,
+					boxed.str(c.ip), boxed.str(c.userAgent), c.second, c.n, c.entries)
+			}
+			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("write request log: %w", err)
 			}
-			stmts[n] = st
+			chunks = chunks[n:]
 		}
-		args = args[:0]
-		for _, c := range chunks[:n] {
-			c.entries = append(c.entries, ']')
-			args = append(args, boxed.id(c.org), boxed.id(c.key), boxed.str(c.method), boxed.str(c.route), c.status,
-				boxed.str(c.ip), boxed.str(c.userAgent), c.second, c.n, string(c.entries))
-		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("write request log: %w", err)
-		}
-		chunks = chunks[n:]
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,24 +11,37 @@ import (
 )
 
 // BenchmarkWriteUsage flushes batches of 1,000 requests of one key, as the
-// usage buffer does once a second under load; ns/op is per request.
+// usage buffer does once a second under load; ns/op is per request. One
+// client packs its requests of a second into one log chunk; a client per
+// request (another address each time) is the log's worst case, a chunk
+// per request.
 func BenchmarkWriteUsage(b *testing.B) {
-	m := loadMonitoringBench(b, 0)
-	store := sqlite.NewUsageStore(m.db)
-	const batch = 1000
-	events := make([]usage.Event, batch)
-	at := monBenchNow
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for done := 0; done < b.N; done += batch {
-		for i := range events {
-			at = at.Add(50 * time.Microsecond)
-			events[i] = usage.Event{OrganizationID: m.org.ID, KeyID: m.keys[0].ID, Method: "GET", Route: "/api/v1/me",
-				Status: 200, Latency: 180 * time.Microsecond, IP: "127.0.0.1", UserAgent: "Go-http-client/1.1", At: at}
-		}
-		if err := store.WriteUsage(ctx, usage.Aggregate(events)); err != nil {
-			b.Fatal(err)
-		}
+	for _, tc := range []struct {
+		name string
+		ip   func(i int) string
+	}{
+		{"OneClient", func(int) string { return "127.0.0.1" }},
+		{"ClientPerRequest", func(i int) string { return "10.0." + strconv.Itoa(i/250%250) + "." + strconv.Itoa(i%250) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			m := loadMonitoringBench(b, 0)
+			store := sqlite.NewUsageStore(m.db)
+			const batch = 1000
+			events := make([]usage.Event, batch)
+			at := monBenchNow
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += batch {
+				for i := range events {
+					at = at.Add(50 * time.Microsecond)
+					events[i] = usage.Event{OrganizationID: m.org.ID, KeyID: m.keys[0].ID, Method: "GET", Route: "/api/v1/me",
+						Status: 200, Latency: 180 * time.Microsecond, IP: tc.ip(done + i), UserAgent: "Go-http-client/1.1", At: at}
+				}
+				if err := store.WriteUsage(ctx, usage.Aggregate(events)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
