@@ -99,62 +99,60 @@ const (
 //
 // Time is not in id order. Without walk, the query reads every chunk of
 // the range from request_log_chunk_org_time and sorts them, a cost that
-// grows with the range. With walk, it reads the newest requestLogWalk
-// chunks that match the other filters, from their index, and keeps the
-// entries in the range: a few milliseconds, and a full page whenever the
-// range is recent and busy ("the last 7 days"). The first n matches among
-// the newest chunks are the first n of all, so a full page is exact; a
-// short one may not be, and FindRequestLog reads the range then.
+// grows with the range. With walk, it walks the same index as without a
+// range, down to the requestLogWalk-th newest chunk that matches the other
+// filters (found first, from the index alone), and keeps the entries in the
+// range: a page's worth of chunks when the range is recent and busy ("the
+// last 7 days"), a few milliseconds when it is not. The first n matches
+// among the newest chunks are the first n of all, so a full page is exact;
+// a short one may not be, and FindRequestLog reads the range then.
 //
 // Only constants are concatenated; every value is a parameter.
 func requestLogQuery(scope usageScope, f keygate.RequestLogFilter, n int, walk bool) (string, []any) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	t := "c." // the table the chunk filters other than time apply to
-	if walk {
-		t = "i."
-	}
-	where := []string{t + "organization_id = " + arg(scope.orgID)}
-	if scope.keyID != 0 {
-		where = append(where, t+"api_key_id = "+arg(scope.keyID))
-	}
-	if f.Class != "" {
-		where = append(where, requestLogClassExpr+" = "+arg(f.Class))
-		if f.Class != keygate.Class2xx {
-			// What request_log_chunk_org_class holds: errors only.
-			where = append(where, "status >= 400")
+	// chunks are the conditions on the chunks of t other than time.
+	chunks := func(t string) []string {
+		where := []string{t + "organization_id = " + arg(scope.orgID)}
+		if scope.keyID != 0 {
+			where = append(where, t+"api_key_id = "+arg(scope.keyID))
 		}
+		if f.Class != "" {
+			where = append(where, requestLogClassExpr+" = "+arg(f.Class))
+			if f.Class != keygate.Class2xx {
+				// What request_log_chunk_org_class holds: errors only.
+				where = append(where, "status >= 400")
+			}
+		}
+		if f.Route != "" {
+			where = append(where, t+"route = "+arg(f.Route))
+		}
+		if f.Before > 0 {
+			where = append(where, t+"id <= "+arg(floorDiv(f.Before-1, chunkEntries)))
+		}
+		return where
 	}
-	if f.Route != "" {
-		where = append(where, t+"route = "+arg(f.Route))
-	}
-	var entries []string // conditions on entries, and on the chunks of their time
+	where := chunks("c.")
 	if f.Before > 0 {
-		where = append(where, t+"id <= "+arg(floorDiv(f.Before-1, chunkEntries)))
-		entries = append(entries, entryID+" < "+arg(f.Before))
+		where = append(where, entryID+" < "+arg(f.Before))
 	}
 	if f.From != nil {
 		from := ms(*f.From)
-		entries = append(entries, "c.second >= "+arg(floorDiv(from, 1000)), entryCreatedAt+" >= "+arg(from))
+		where = append(where, "c.second >= "+arg(floorDiv(from, 1000)), entryCreatedAt+" >= "+arg(from))
 	}
 	if f.To != nil {
 		to := ms(*f.To)
-		entries = append(entries, "c.second <= "+arg(floorDiv(to-1, 1000)), entryCreatedAt+" < "+arg(to))
+		where = append(where, "c.second <= "+arg(floorDiv(to-1, 1000)), entryCreatedAt+" < "+arg(to))
 	}
 	from := "request_log_chunk c"
-	period := f.From != nil || f.To != nil
-	if period && !walk {
+	if period := f.From != nil || f.To != nil; period && walk {
+		where = append(where, `c.id >= (SELECT MIN(id) FROM (SELECT i.id FROM request_log_chunk i WHERE `+
+			strings.Join(chunks("i."), " AND ")+` ORDER BY i.id DESC LIMIT `+arg(requestLogWalk)+`))`)
+	} else if period {
 		// Without statistics, the planner would rather walk an id index
 		// for the order than seek the range: through the whole log, for
 		// an old range.
 		from += " INDEXED BY request_log_chunk_org_time"
-	}
-	if walk && period {
-		from = `(SELECT i.id FROM request_log_chunk i WHERE ` + strings.Join(where, " AND ") +
-			` ORDER BY i.id DESC LIMIT ` + arg(requestLogWalk) + `) w JOIN request_log_chunk c ON c.id = w.id`
-		where = entries
-	} else {
-		where = append(where, entries...)
 	}
 	limit := arg(n) // before the return reads args
 	return `
