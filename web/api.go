@@ -90,7 +90,9 @@ func apiError(w http.ResponseWriter, status int, code, detail string) {
 // a field map: {"meeting_url": ["This field is required."]}.
 func (s *Server) apiErr(w http.ResponseWriter, r *http.Request, err error) {
 	if fields := keygate.ErrorFields(err); len(fields) > 0 {
-		body := map[string]any{"detail": keygate.ErrorMessage(err), "code": "invalid"}
+		// The message is the forms' ("Please correct the errors below."):
+		// API clients get the one detail every field-map 400 carries.
+		body := map[string]any{"detail": msgInvalidInput, "code": "invalid"}
 		for f, m := range fields {
 			body[f] = []string{m}
 		}
@@ -194,48 +196,60 @@ func (s *Server) apiFast(next http.Handler) http.Handler {
 // record, or writes the 401 and returns false. Keys in the query string or
 // a cookie are ignored: they leak into logs and caches.
 func (s *Server) authenticateKey(w http.ResponseWriter, r *http.Request) (*apikey.Record, bool) {
-	token, herr := parseAuthorization(r.Header.Get("Authorization"))
-	if herr != nil {
-		s.metrics.authFailure(herr.code)
-		apiError(w, http.StatusUnauthorized, herr.code, herr.detail)
-		return nil, false
-	}
-	key, err := apikey.Parse(token)
+	rec, fail, err := s.checkKey(r)
 	if err != nil {
-		s.metrics.authFailure("invalid_token")
-		apiError(w, http.StatusUnauthorized, "invalid_token", msgInvalidToken)
-		return nil, false
-	}
-	rec, err := s.verifier.Verify(r.Context(), key)
-	if errors.Is(err, apikey.ErrUnknown) {
-		s.metrics.authFailure("invalid_token")
-		apiError(w, http.StatusUnauthorized, "invalid_token", msgInvalidToken)
-		return nil, false
-	} else if err != nil {
 		s.Error(w, r, err)
 		return nil, false
 	}
-	now := s.now()
-	switch {
-	case rec.RevokedAt != nil:
-		s.metrics.authFailure("token_revoked")
-		apiError(w, http.StatusUnauthorized, "token_revoked", msgInvalidToken)
-		return nil, false
-	case rec.ExpiresAt != nil && !now.Before(*rec.ExpiresAt):
-		s.metrics.authFailure("token_expired")
-		apiError(w, http.StatusUnauthorized, "token_expired", msgInvalidToken)
-		return nil, false
-	case rec.CreatorDisabledAt != nil && rec.DisabledUserKeys != string(keygate.DisabledUserKeysKeep):
-		// The key's creator was disabled and the organization did not choose
-		// to keep such keys. The client sees a plain invalid token: why a key
-		// stopped is for the dashboard, not for whoever holds it.
-		s.metrics.authFailure("creator_disabled")
-		apiError(w, http.StatusUnauthorized, "invalid_token", msgInvalidToken)
+	if fail != nil {
+		s.metrics.authFailure(fail.reason())
+		apiError(w, http.StatusUnauthorized, fail.code, fail.detail)
 		return nil, false
 	}
 	st := stateFrom(r.Context())
 	st.keyID, st.apiKey = rec.PublicID, rec
 	return rec, true
+}
+
+// The 401s of a well-formed header whose key can't be used.
+var (
+	failInvalidToken    = &authHeaderError{code: "invalid_token", detail: msgInvalidToken}
+	failTokenRevoked    = &authHeaderError{code: "token_revoked", detail: msgInvalidToken}
+	failTokenExpired    = &authHeaderError{code: "token_expired", detail: msgInvalidToken}
+	failCreatorDisabled = &authHeaderError{code: "invalid_token", detail: msgInvalidToken, metric: "creator_disabled"}
+)
+
+// checkKey finds the usable key the request's Authorization header names.
+// It returns the key's record, or the 401 to send (fail), or an error the
+// client did not cause; it writes nothing.
+func (s *Server) checkKey(r *http.Request) (rec *apikey.Record, fail *authHeaderError, err error) {
+	token, herr := parseAuthorization(r.Header.Get("Authorization"))
+	if herr != nil {
+		return nil, herr, nil
+	}
+	key, err := apikey.Parse(token)
+	if err != nil {
+		return nil, failInvalidToken, nil
+	}
+	rec, err = s.verifier.Verify(r.Context(), key)
+	if errors.Is(err, apikey.ErrUnknown) {
+		return nil, failInvalidToken, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	switch {
+	case rec.RevokedAt != nil:
+		return nil, failTokenRevoked, nil
+	case rec.ExpiresAt != nil && !now.Before(*rec.ExpiresAt):
+		return nil, failTokenExpired, nil
+	case rec.CreatorDisabledAt != nil && rec.DisabledUserKeys != string(keygate.DisabledUserKeysKeep):
+		// The key's creator was disabled and the organization did not choose
+		// to keep such keys. The client sees a plain invalid token: why a key
+		// stopped is for the dashboard, not for whoever holds it.
+		return nil, failCreatorDisabled, nil
+	}
+	return rec, nil, nil
 }
 
 // rateLimit applies the key's limit and sets the rate limit headers on the
@@ -291,9 +305,41 @@ func (s *Server) recordUsage(r *http.Request, rec *apikey.Record, route string, 
 	})
 }
 
-// apiNotFound answers unknown API paths.
+// apiNotFound answers a request for something that is not there.
 func apiNotFound(w http.ResponseWriter, r *http.Request) {
 	apiError(w, http.StatusNotFound, "not_found", "Not found.")
+}
+
+// unknownRoute is the route an API request for an unknown path is logged
+// under: the pattern that caught it.
+const unknownRoute = "/api/"
+
+// apiUnknownPath answers paths no API route matches with a 404, whatever
+// the key. A usable key's request is still an API request: it counts
+// against the key's rate limit, carries the rate limit headers and shows
+// in the key's usage, so a client calling a mistyped URL sees it there.
+// Without a usable key it is a plain 404, with nothing spent or logged.
+func (s *Server) apiUnknownPath(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if s.verifier == nil || r.Header.Get("Authorization") == "" {
+		apiNotFound(w, r)
+		return
+	}
+	rec, fail, err := s.checkKey(r)
+	if err != nil || fail != nil || !keygate.Plan(rec.Plan).IncludesAPI() {
+		apiNotFound(w, r)
+		return
+	}
+	st := stateFrom(r.Context())
+	st.keyID, st.apiKey = rec.PublicID, rec
+	rw, ok := w.(*statusRecorder)
+	if !ok {
+		rw = &statusRecorder{ResponseWriter: w}
+	}
+	defer s.recordUsage(r, rec, unknownRoute, rw, start)
+	if s.rateLimit(rw, rec, s.keyInfo(rec)) {
+		apiNotFound(rw, r)
+	}
 }
 
 // requireHTTPS refuses API calls that did not arrive over HTTPS. A real key

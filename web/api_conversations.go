@@ -102,6 +102,12 @@ func queryTime(v, name string, fe fieldErrors) *time.Time {
 	return nil
 }
 
+// isDate reports whether a time parameter was given as a bare YYYY-MM-DD.
+func isDate(v string) bool {
+	_, err := time.Parse(time.DateOnly, v)
+	return err == nil
+}
+
 func (s *Server) apiGetConversation(w http.ResponseWriter, r *http.Request) {
 	c, err := s.conversations.FindConversationByID(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -129,6 +135,9 @@ func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request) {
 	}
 	if t := queryTime(q.Get("to"), "to", fe); t != nil {
 		to = *t
+		if isDate(q.Get("to")) {
+			to = to.AddDate(0, 0, 1) // a date as the end takes in that whole day
+		}
 	}
 	if len(fe) > 0 {
 		fe.write(w)

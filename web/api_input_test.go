@@ -14,7 +14,7 @@ func TestAPIBadInput(t *testing.T) {
 
 	t.Run("FieldRequired", func(t *testing.T) {
 		r := app.API(t, "POST", "/api/v1/bots", auth, `{"bot_name": "My Bot"}`)
-		wantAPI(t, r, 400, "", "")
+		wantAPI(t, r, 400, "Invalid input.", "invalid")
 		if msgs, _ := r.JSON["meeting_url"].([]any); len(msgs) != 1 || msgs[0] != "This field is required." {
 			t.Fatalf("body = %s", r.Raw)
 		}
@@ -28,7 +28,7 @@ func TestAPIBadInput(t *testing.T) {
 			}
 		}
 		r = app.API(t, "POST", "/api/v1/bots", auth, `{"meeting_url": "ftp://x", "bot_name": "`+strings.Repeat("b", 101)+`"}`)
-		wantAPI(t, r, 400, "", "")
+		wantAPI(t, r, 400, "Invalid input.", "invalid")
 		for _, f := range []string{"meeting_url", "bot_name"} {
 			if r.JSON[f] == nil {
 				t.Errorf("no error for %s: %s", f, r.Raw)
@@ -64,6 +64,25 @@ func TestAPIBadInput(t *testing.T) {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		wantAPI(t, app.Do(t, req), 415, "", "unsupported_media_type")
 	})
+	t.Run("NoBody", func(t *testing.T) {
+		// curl -X POST without -d: no body and no Content-Type. The answer
+		// says what is required, as an empty object would.
+		r := app.API(t, "POST", "/api/v1/bots", auth, "")
+		wantAPI(t, r, 400, "Invalid input.", "invalid")
+		for _, f := range []string{"meeting_url", "bot_name"} {
+			if msgs, _ := r.JSON[f].([]any); len(msgs) != 1 || msgs[0] != "This field is required." {
+				t.Fatalf("body = %s", r.Raw)
+			}
+		}
+		// A body that is there but empty is still malformed JSON.
+		req, _ := http.NewRequest("POST", app.URL+"/api/v1/bots", strings.NewReader(" "))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", "application/json")
+		wantAPI(t, app.Do(t, req), 400, "JSON parse error - the request body is empty; send a JSON object.", "parse_error")
+		req, _ = http.NewRequest("POST", app.URL+"/api/v1/bots", strings.NewReader(" "))
+		req.Header.Set("Authorization", auth)
+		wantAPI(t, app.Do(t, req), 415, "", "unsupported_media_type")
+	})
 	t.Run("TooLarge", func(t *testing.T) {
 		r := app.API(t, "POST", "/api/v1/bots", auth, `{"bot_name": "`+strings.Repeat("x", 1<<20)+`"}`)
 		wantAPI(t, r, 413, "", "request_too_large")
@@ -80,9 +99,15 @@ func TestAPIBadInput(t *testing.T) {
 		}
 	})
 	t.Run("BadCursorAndLimit", func(t *testing.T) {
-		wantAPI(t, app.API(t, "GET", "/api/v1/bots?limit=1000", auth, ""), 400, "", "invalid")
+		for _, v := range []string{"0", "-1", "abc", "1.5", "-99999999999999999999"} {
+			r := app.API(t, "GET", "/api/v1/bots?limit="+v, auth, "")
+			wantAPI(t, r, 400, "", "invalid")
+			if msgs, _ := r.JSON["limit"].([]any); len(msgs) != 1 || msgs[0] != "A valid positive integer is required." {
+				t.Fatalf("limit=%s: %s", v, r.Raw)
+			}
+		}
 		wantAPI(t, app.API(t, "GET", "/api/v1/bots?cursor=bm9wZQ", auth, ""), 400, "Invalid cursor.", "invalid_cursor")
-		wantAPI(t, app.API(t, "GET", "/api/v1/bots?state=flying", auth, ""), 400, "", "")
+		wantAPI(t, app.API(t, "GET", "/api/v1/bots?state=flying", auth, ""), 400, "Invalid input.", "invalid")
 	})
 	if n := app.Count(t, "bots"); n != 0 {
 		t.Fatalf("bad input created %d bots", n)
@@ -157,6 +182,30 @@ func TestAPIPagination(t *testing.T) {
 	back := get(p3.JSON["previous"].(string))
 	if names(back) != "bot 2,bot 1" {
 		t.Fatalf("previous of page 3 = %s", names(back))
+	}
+}
+
+// TestAPIPageLimitCap: ?limit= above 100 is served as a page of 100, with
+// a next link that walks on from there.
+func TestAPIPageLimitCap(t *testing.T) {
+	app := MustOpenApp(t)
+	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
+	for i := 0; i < 105; i++ {
+		wantAPI(t, app.API(t, "POST", "/api/v1/bots", "Token "+org.Write, `{"meeting_url": "https://zoom.us/j/1", "bot_name": "bot `+itoa(i)+`"}`), 201, "", "")
+	}
+	for _, v := range []string{"100", "101", "1000", "99999999999999999999"} {
+		r := app.API(t, "GET", "/api/v1/bots?limit="+v, "Token "+org.Read, "")
+		wantAPI(t, r, 200, "", "")
+		results, _ := r.JSON["results"].([]any)
+		next, _ := r.JSON["next"].(string)
+		if len(results) != 100 || next == "" {
+			t.Fatalf("limit=%s: %d results, next %q", v, len(results), next)
+		}
+		rest := app.API(t, "GET", strings.TrimPrefix(next, app.URL), "Token "+org.Read, "")
+		wantAPI(t, rest, 200, "", "")
+		if got, _ := rest.JSON["results"].([]any); len(got) != 5 || rest.JSON["next"] != nil {
+			t.Fatalf("limit=%s, page 2: %s", v, rest.Raw)
+		}
 	}
 }
 

@@ -77,7 +77,7 @@ func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request) {
 	rec := apiKeyFrom(r.Context())
 	state := keygate.KeyState(r.URL.Query().Get("state"))
 	if state != "" && state != keygate.KeyActive && state != keygate.KeyExpired && state != keygate.KeyRevoked {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "Invalid input.", "code": "invalid", "state": []string{"Select a valid choice: active, expired or revoked."}})
+		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": msgInvalidInput, "code": "invalid", "state": []string{"Select a valid choice: active, expired or revoked."}})
 		return
 	}
 	keys, _, err := s.apiKeys.FindAPIKeys(r.Context(), keygate.APIKeyFilter{OrganizationID: rec.OrgPublicID, State: state, Limit: 100})
@@ -132,24 +132,22 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiRollKey(w http.ResponseWriter, r *http.Request) {
+	obj, ok := decodeObject(w, r) // the body is optional
+	if !ok {
+		return
+	}
 	grace := time.Duration(0)
-	if r.ContentLength != 0 {
-		obj, ok := decodeObject(w, r)
-		if !ok {
-			return
-		}
-		fe := fieldErrors{}
-		if n, ok := obj.intField("grace_seconds", fe); ok {
-			grace = time.Duration(n) * time.Second
-		}
-		if len(fe) > 0 {
-			fe.write(w)
-			return
-		}
+	fe := fieldErrors{}
+	if n, ok := obj.intField("grace_seconds", fe); ok {
+		grace = time.Duration(n) * time.Second
+	}
+	if len(fe) > 0 {
+		fe.write(w)
+		return
 	}
 	next, secret, _, err := s.apiKeys.RollAPIKey(r.Context(), apiKeyFrom(r.Context()).OrgPublicID, r.PathValue("id"), grace, r.Header.Get("Idempotency-Key"))
 	if keygate.ErrorCode(err) == keygate.EINVALID && len(keygate.ErrorFields(err)) > 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "Invalid input.", "code": "invalid",
+		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": msgInvalidInput, "code": "invalid",
 			"grace_seconds": []string{"Choose one of 0, 3600, 86400 or 604800."}})
 		return
 	} else if err != nil {

@@ -346,6 +346,51 @@ func TestAPIRateLimit(t *testing.T) {
 	wantAPI(t, app.API(t, "GET", "/api/v1/me", "Token "+org.Read, ""), 200, "", "")
 }
 
+// TestAPIUnknownPath: a path no route matches is 404 Not found. With a
+// usable key it is still an API request (rate limit, headers, usage);
+// without one nothing is spent or logged.
+func TestAPIUnknownPath(t *testing.T) {
+	app := MustOpenApp(t, WithRateLimit(ratelimit.Limit{Count: 3, Period: time.Minute}))
+	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
+	for _, auth := range []string{"", "Token kg_nope", "Basic YWRhOnB3", "Bearer"} {
+		r := app.API(t, "GET", "/api/v1/nope", auth, "")
+		wantAPI(t, r, 404, "Not found.", "not_found")
+		if r.Header.Get("X-RateLimit-Limit") != "" || r.Header.Get("WWW-Authenticate") != "" {
+			t.Fatalf("auth %q: headers %v", auth, r.Header)
+		}
+	}
+	for i, path := range []string{"/api/v1/nope", "/api/v2/me"} {
+		r := app.API(t, "GET", path, "Token "+org.Read, "")
+		wantAPI(t, r, 404, "Not found.", "not_found")
+		if r.Header.Get("X-RateLimit-Limit") != "3" || r.Header.Get("X-RateLimit-Remaining") != itoa(2-i) || r.Header.Get("RateLimit") == "" {
+			t.Fatalf("%s: headers %v", path, r.Header)
+		}
+	}
+	wantAPI(t, app.API(t, "GET", "/api/v1/me", "Token "+org.Read, ""), 200, "", "")
+	r := app.API(t, "DELETE", "/api/v1/bots/bot_x/nope", "Token "+org.Read, "")
+	wantAPI(t, r, 429, "", "throttled")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatalf("429 without Retry-After: %v", r.Header)
+	}
+	if err := app.Usage.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	rows, err := app.DB.WriteConn().Query(`SELECT method || ' ' || route || ' ' || status FROM request_log ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		rows.Scan(&line)
+		got = append(got, line)
+	}
+	if want := "GET /api/ 404,GET /api/ 404,GET /api/v1/me 200,DELETE /api/ 429"; strings.Join(got, ",") != want {
+		t.Fatalf("request log = %q, want %q", got, want)
+	}
+}
+
 func TestAPIKeyOwnRateLimit(t *testing.T) {
 	app := MustOpenApp(t)
 	c := app.NewClient(t)

@@ -12,10 +12,23 @@ const (
 	msgInvalidToken  = "Invalid token."
 )
 
+// msgInvalidInput is the detail of every 400 that maps fields to messages.
+const msgInvalidInput = "Invalid input."
+
 // authHeaderError says why an Authorization header carries no usable key.
 type authHeaderError struct {
 	code   string
 	detail string
+	// metric names the failure in the metrics where it says more than code.
+	metric string
+}
+
+// reason is the failure's name in the metrics.
+func (e *authHeaderError) reason() string {
+	if e.metric != "" {
+		return e.metric
+	}
+	return e.code
 }
 
 // parseAuthorization extracts the key from an Authorization header value.
@@ -24,18 +37,18 @@ type authHeaderError struct {
 func parseAuthorization(header string) (string, *authHeaderError) {
 	header = strings.TrimSpace(header)
 	if header == "" {
-		return "", &authHeaderError{"not_authenticated", msgNotProvided}
+		return "", &authHeaderError{code: "not_authenticated", detail: msgNotProvided}
 	}
 	scheme, rest, _ := strings.Cut(header, " ")
 	if !strings.EqualFold(scheme, "Token") && !strings.EqualFold(scheme, "Bearer") {
-		return "", &authHeaderError{"not_authenticated", msgNotProvided}
+		return "", &authHeaderError{code: "not_authenticated", detail: msgNotProvided}
 	}
 	rest = strings.TrimLeft(rest, " ")
 	if rest == "" {
-		return "", &authHeaderError{"invalid_token_header", msgNoCredentials}
+		return "", &authHeaderError{code: "invalid_token_header", detail: msgNoCredentials}
 	}
 	if strings.ContainsAny(rest, " \t") {
-		return "", &authHeaderError{"invalid_token_header", msgSpaces}
+		return "", &authHeaderError{code: "invalid_token_header", detail: msgSpaces}
 	}
 	return rest, nil
 }

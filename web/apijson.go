@@ -24,7 +24,7 @@ func (fe fieldErrors) add(field, msg string) { fe[field] = append(fe[field], msg
 
 // write answers 400 with the field map.
 func (fe fieldErrors) write(w http.ResponseWriter) {
-	body := map[string]any{"detail": "Invalid input.", "code": "invalid"}
+	body := map[string]any{"detail": msgInvalidInput, "code": "invalid"}
 	for f, m := range fe {
 		body[f] = m
 	}
@@ -32,8 +32,14 @@ func (fe fieldErrors) write(w http.ResponseWriter) {
 }
 
 // decodeObject reads a JSON object body, answering 415 for a body that is
-// not JSON, 413 for one over 1 MiB and 400 for malformed JSON.
+// not JSON, 413 for one over 1 MiB and 400 for malformed JSON. A request
+// with no body at all (curl -X POST without -d) is an empty object, so it
+// gets the field map of what is required rather than a 415 about a
+// Content-Type it never needed.
 func decodeObject(w http.ResponseWriter, r *http.Request) (jsonObject, bool) {
+	if r.ContentLength == 0 {
+		return jsonObject{}, true
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		ct := r.Header.Get("Content-Type")

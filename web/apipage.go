@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,6 +18,10 @@ type listBody struct {
 	Results  any     `json:"results"`
 }
 
+// maxLimit is the largest page a list returns: a larger ?limit= is served
+// as this many rows, as GitHub's per_page and DRF's max_page_size do.
+const maxLimit = 100
+
 // parsePage reads ?cursor= and ?limit=. A cursor is opaque to clients: an
 // encoded direction and row id, so pages stay stable while rows are added.
 func parsePage(w http.ResponseWriter, r *http.Request) (keygate.Page, bool) {
@@ -24,11 +29,14 @@ func parsePage(w http.ResponseWriter, r *http.Request) (keygate.Page, bool) {
 	p := keygate.Page{Limit: 20}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "Invalid input.", "code": "invalid", "limit": []string{"Ensure this value is between 1 and 100."}})
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+			n, err = maxLimit, nil
+		}
+		if err != nil || n < 1 {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"detail": msgInvalidInput, "code": "invalid", "limit": []string{"A valid positive integer is required."}})
 			return p, false
 		}
-		p.Limit = n
+		p.Limit = min(n, maxLimit)
 	}
 	if c := q.Get("cursor"); c != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(c)

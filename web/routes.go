@@ -148,7 +148,7 @@ func (s *Server) apiRoutes() *http.ServeMux {
 	s.apiHandle(mux, "/api/v1/keys/{id}", apiDelete(admin, s.apiRevokeKey))
 	s.apiHandle(mux, "/api/v1/keys/{id}/roll", apiPost(admin, s.apiRollKey))
 	s.apiHandle(mux, "/api/v1/integrations", apiGet(admin, s.apiListIntegrations))
-	mux.HandleFunc("/api/", apiNotFound)
+	mux.HandleFunc("/api/", s.apiUnknownPath)
 	return mux
 }
 
