@@ -118,7 +118,12 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 	for i, m := range methods {
 		allow[i] = m.method
 	}
+	preflight := corsPreflight(append(allow, http.MethodOptions))
 	h := func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			preflight(w, r)
+			return
+		}
 		start := time.Now()
 		rec, ok := s.authenticateKey(w, r)
 		if !ok {
@@ -140,9 +145,13 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 		if !s.rateLimit(rw, rec, info) {
 			return
 		}
+		method := r.Method
+		if method == http.MethodHead {
+			method = http.MethodGet // the server sends HEAD's headers only
+		}
 		var m *apiMethod
 		for i := range methods {
-			if methods[i].method == r.Method {
+			if methods[i].method == method {
 				m = &methods[i]
 			}
 		}
@@ -342,10 +351,42 @@ func (s *Server) apiUnknownPath(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// CORS: the API authenticates by the Authorization header alone, never a
+// cookie, so any origin may call it from a browser (as GitHub's API
+// allows): a page can only send a key it already holds. Responses to a
+// cross-origin request let its script read the rate limit headers too.
+var (
+	corsAnyOrigin     = []string{"*"}
+	corsExposeHeaders = []string{"RateLimit, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, WWW-Authenticate, X-Request-Id"}
+	corsAllowHeaders  = []string{"Authorization, Content-Type, Idempotency-Key"}
+	corsMaxAge        = []string{"86400"}
+)
+
+// corsPreflight answers OPTIONS on a path with the given methods, without
+// authentication (browsers send no Authorization header on a preflight).
+func corsPreflight(methods []string) http.HandlerFunc {
+	allow := []string{strings.Join(methods, ", ")}
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Allow"] = allow
+		if r.Header.Get("Origin") != "" {
+			h["Access-Control-Allow-Methods"] = allow
+			h["Access-Control-Allow-Headers"] = corsAllowHeaders
+			h["Access-Control-Max-Age"] = corsMaxAge
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
 // requireHTTPS refuses API calls that did not arrive over HTTPS. A real key
 // that came in clear is marked exposed, so its owners know to roll it.
 func (s *Server) requireHTTPS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, cors := r.Header["Origin"]; cors {
+			h := w.Header()
+			h["Access-Control-Allow-Origin"] = corsAnyOrigin
+			h["Access-Control-Expose-Headers"] = corsExposeHeaders
+		}
 		if s.isHTTPS(r) {
 			next.ServeHTTP(w, r)
 			return

@@ -17,6 +17,19 @@ func TestAPIReferencePage(t *testing.T) {
 	doc := app.API(t, "GET", "/api/v1/openapi.json", "", "")
 	wantAPI(t, doc, 200, "", "")
 
+	t.Run("InTheNavigation", func(t *testing.T) {
+		// Every member finds it from any page of the organization.
+		for _, page := range []string{"/orgs/" + orgID, "/orgs/" + orgID + "/bots", "/orgs/" + orgID + "/settings"} {
+			link := c.Get(page).Doc.Find(`nav a:contains("API Reference")`)
+			if link.Length() != 1 || link.AttrOr("href", "") != path {
+				t.Fatalf("%s: %d API Reference links, href %q", page, link.Length(), link.AttrOr("href", ""))
+			}
+		}
+		if cur := c.Get(path).Doc.Find(`ul.nav a[aria-current=page]`).Text(); strings.TrimSpace(cur) != "API Reference" {
+			t.Fatalf("current nav item = %q", cur)
+		}
+	})
+
 	t.Run("OK", func(t *testing.T) {
 		p := c.Get(path)
 		assertStatus(t, p, http.StatusOK)
