@@ -280,8 +280,15 @@ func TestAPIKeysEndpoint(t *testing.T) {
 	c := app.NewClient(t)
 	c.MustLogin("ada@example.com", testPassword)
 	p := c.Get("/orgs/" + org.ID + "/audit-log?action=api_key.create")
-	if !strings.Contains(p.Doc.Find("[data-testid=audit-row]").First().Text(), "API key “admin”") {
-		t.Fatalf("audit row = %q", p.Doc.Find("[data-testid=audit-row]").First().Text())
+	row := p.Doc.Find("[data-testid=audit-row]").First()
+	adminKey := app.keyByName(t, org.Owner, org.ID, "admin", keygate.KeyActive)
+	if !strings.Contains(row.Text(), "API key “admin”") || !strings.Contains(row.Text(), "Deploy bot") ||
+		strings.TrimSpace(row.Find("[data-testid=audit-summary]").Text()) != "created by key “admin” ("+adminKey.PublicID+")" {
+		t.Fatalf("audit row = %q", row.Text())
+	}
+	// One made in the dashboard names the person.
+	if got := strings.TrimSpace(p.Doc.Find("[data-testid=audit-row]").Last().Find("[data-testid=audit-summary]").Text()); got != "created by Ada" {
+		t.Fatalf("first key's summary = %q", got)
 	}
 	bad := app.API(t, "POST", "/api/v1/keys", "Token "+org.Admin, `{"name": "", "scopes": []}`)
 	if bad.StatusCode != 400 || bad.JSON["name"] == nil || bad.JSON["scopes"] == nil {

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
@@ -205,10 +206,35 @@ func (s *Server) handleAuditLog(w http.ResponseWriter, r *http.Request) {
 			target = e.TargetName + " (" + e.TargetID + ")"
 		}
 		p.Rows = append(p.Rows, views.AuditRow{
-			At: views.Time{At: e.CreatedAt, Now: now}, Actor: nameOr(e.ActorName, "—"), Action: e.Action,
+			At: views.Time{At: e.CreatedAt, Now: now}, Actor: nameOr(e.ActorName, "—"), Action: e.Action, Summary: auditSummary(e),
 			Target: target, IP: e.IP, Agent: describeUserAgent(e.UserAgent),
 		})
 	}
 	p.Pagination = paginate(p.URL, q, page, total, per)
 	s.render(w, r, http.StatusOK, views.AuditLogPage(l, p))
+}
+
+// auditVerbs says in words what an action did to its target.
+var auditVerbs = map[string]string{
+	keygate.AuditAPIKeyCreate: "created", keygate.AuditAPIKeyRoll: "rolled", keygate.AuditAPIKeyRevoke: "revoked",
+	keygate.AuditAPIKeyUpdate: "edited", keygate.AuditInvite: "invited", keygate.AuditInviteRevoke: "invitation revoked",
+	keygate.AuditRoleChange: "role changed", keygate.AuditMemberRemove: "removed",
+	keygate.AuditIntegrationSave: "saved", keygate.AuditIntegrationDelete: "deleted",
+	keygate.AuditOrganizationUpdate: "updated", keygate.AuditOwnershipTransfer: "ownership transferred",
+}
+
+// auditSummary is an event's line in words, such as "created by Ada" or,
+// for a change made through the API, "created by key “CI” (key_…)".
+func auditSummary(e *keygate.AuditEvent) string {
+	verb, ok := auditVerbs[e.Action]
+	if !ok || e.ActorName == "" {
+		return ""
+	}
+	by := e.ActorName
+	if e.ActorUserID == 0 {
+		if key, ok := strings.CutPrefix(by, "API key "); ok {
+			by = "key " + key
+		}
+	}
+	return verb + " by " + by
 }
