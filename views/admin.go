@@ -10,6 +10,10 @@ type AdminOverview struct {
 	DisabledUsers int
 	Superusers    int
 	ActiveKeys    int
+	// PendingDomains counts single sign-on domains waiting for
+	// verification, shown when ShowDomains.
+	PendingDomains int
+	ShowDomains    bool
 }
 
 // AdminOrgRow is one organization in the admin list.

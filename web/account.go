@@ -2,10 +2,8 @@ package web
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/views"
@@ -96,6 +94,11 @@ func (s *Server) handleInvitedSignup(w http.ResponseWriter, r *http.Request, tok
 		s.Error(w, r, err)
 		return
 	}
+	// The browser that chose the password is known to the account from now on.
+	if err := s.setDeviceCookie(w, user.Email); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	s.addFlash(w, r, "success", "Welcome to "+inv.OrganizationName+". You joined as "+inv.Role.Label()+".")
 	http.Redirect(w, r, "/orgs/"+inv.OrgPublicID, http.StatusSeeOther)
 }
@@ -103,6 +106,10 @@ func (s *Server) handleInvitedSignup(w http.ResponseWriter, r *http.Request, tok
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 	if token := r.PostFormValue("invite"); token != "" && s.memberships != nil {
 		s.handleInvitedSignup(w, r, token)
+		return
+	}
+	if retry := s.signupAllowed(r); retry > 0 {
+		s.signupThrottled(w, r, retry)
 		return
 	}
 	f := formOf(r, "name", "email", "organization")
@@ -120,6 +127,11 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.logIn(w, r, user); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	// The browser that chose the password is known to the account from now on.
+	if err := s.setDeviceCookie(w, user.Email); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -144,45 +156,35 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, views.LoginPage(l, views.Form{}, safeNext(r.URL.Query().Get("next")), allowed))
 }
 
-// retryText says in words when to try again.
-func retryText(d time.Duration) string {
-	minutes := int(math.Ceil(d.Minutes()))
-	if minutes <= 1 {
-		return "Too many failed login attempts. Try again in 1 minute."
-	}
-	return fmt.Sprintf("Too many failed login attempts. Try again in %d minutes.", minutes)
-}
-
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	f := formOf(r, "email")
 	next := safeNext(r.PostFormValue("next"))
-	info := keygate.RequestInfoFromContext(r.Context())
-	acctKey, ipKey := "acct:"+keygate.NormalizeEmail(f.Value("email")), "ip:"+info.IP
-
-	retry := max(s.loginAccounts.Check(acctKey), s.loginIPs.Check(ipKey))
+	// Reserved before the password is checked, so that concurrent guesses
+	// cannot all pass the throttle before any of them has failed.
+	attempt, retry := s.reserveLogin(r, f.Value("email"))
 	if retry > 0 {
 		s.throttled(w, r, retry)
 		return
 	}
 	user, err := s.users.Authenticate(r.Context(), f.Value("email"), r.PostFormValue("password"))
 	if keygate.ErrorCode(err) == keygate.EUNAUTHORIZED {
-		retry = max(s.loginAccounts.Fail(acctKey), s.loginIPs.Fail(ipKey))
-		if retry > 0 {
+		if retry := attempt.failed(); retry > 0 {
 			s.throttled(w, r, retry)
 			return
 		}
 		s.render(w, r, http.StatusUnauthorized, views.LoginPage(s.layout(r, "Log in", ""), formWithError(f, err), next, false))
 		return
-	} else if keygate.ErrorCode(err) == keygate.EFORBIDDEN {
-		// The password was right, but an organization requires SSO.
-		s.render(w, r, http.StatusForbidden, views.LoginPage(s.layout(r, "Log in", ""), formWithError(f, err), next, false))
-		return
 	} else if err != nil {
+		attempt.cancel()
 		s.Error(w, r, err)
 		return
 	}
-	s.loginAccounts.Reset(acctKey)
+	attempt.succeeded()
 	if err := s.logIn(w, r, user); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.setDeviceCookie(w, user.Email); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -190,11 +192,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		next = "/"
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-func (s *Server) throttled(w http.ResponseWriter, r *http.Request, retry time.Duration) {
-	w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(retry.Seconds()))))
-	s.errorPage(w, r, http.StatusTooManyRequests, retryText(retry))
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

@@ -47,11 +47,19 @@ func (s *Server) handleAdminOverview(w http.ResponseWriter, r *http.Request) {
 		s.adminError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, views.AdminOverviewPage(s.layout(r, "Admin", ""), views.AdminOverview{
+	vm := views.AdminOverview{
 		Organizations: o.Organizations, Free: o.ByPlan[keygate.PlanFree], Professional: o.ByPlan[keygate.PlanProfessional],
 		Enterprise: o.ByPlan[keygate.PlanEnterprise], Users: o.Users, DisabledUsers: o.DisabledUsers,
 		Superusers: o.Superusers, ActiveKeys: o.ActiveKeys,
-	}))
+	}
+	if s.orgSSO != nil {
+		if vm.PendingDomains, err = s.pendingDomains(r); err != nil {
+			s.adminError(w, r, err)
+			return
+		}
+		vm.ShowDomains = true
+	}
+	s.render(w, r, http.StatusOK, views.AdminOverviewPage(s.layout(r, "Admin", ""), vm))
 }
 
 func (s *Server) handleAdminOrganizations(w http.ResponseWriter, r *http.Request) {

@@ -99,6 +99,10 @@ func (s *Server) apiErr(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusBadRequest, body)
 		return
 	}
+	if errors.Is(err, keygate.ErrKeyLimit) {
+		apiError(w, http.StatusBadRequest, "key_limit_reached", keygate.ErrorMessage(err))
+		return
+	}
 	code := keygate.ErrorCode(err)
 	switch code {
 	case keygate.ENOTFOUND:
@@ -212,7 +216,7 @@ func (s *Server) authenticateKey(w http.ResponseWriter, r *http.Request) (*apike
 	}
 	if fail != nil {
 		s.metrics.authFailure(fail.reason())
-		apiError(w, http.StatusUnauthorized, fail.code, fail.detail)
+		apiError(w, fail.statusCode(), fail.code, fail.detail)
 		return nil, false
 	}
 	st := stateFrom(r.Context())
@@ -226,12 +230,20 @@ var (
 	failTokenRevoked    = &authHeaderError{code: "token_revoked", detail: msgInvalidToken}
 	failTokenExpired    = &authHeaderError{code: "token_expired", detail: msgInvalidToken}
 	failCreatorDisabled = &authHeaderError{code: "invalid_token", detail: msgInvalidToken, metric: "creator_disabled"}
+	// Not a 401: the request is malformed, whichever key it carries.
+	failSeveralHeaders = &authHeaderError{code: "invalid_request", detail: msgSeveralAuth, metric: "several_headers", status: http.StatusBadRequest}
 )
 
 // checkKey finds the usable key the request's Authorization header names.
 // It returns the key's record, or the 401 to send (fail), or an error the
 // client did not cause; it writes nothing.
 func (s *Server) checkKey(r *http.Request) (rec *apikey.Record, fail *authHeaderError, err error) {
+	// Two Authorization headers are ambiguous: a proxy in front may judge
+	// by another one than this server would. Refused, not resolved. (A
+	// map lookup: the one-header path allocates nothing.)
+	if len(r.Header["Authorization"]) > 1 {
+		return nil, failSeveralHeaders, nil
+	}
 	token, herr := parseAuthorization(r.Header.Get("Authorization"))
 	if herr != nil {
 		return nil, herr, nil
@@ -396,24 +408,32 @@ func (s *Server) requireHTTPS(next http.Handler) http.Handler {
 	})
 }
 
-// noteExposedKey marks the request's key exposed if it is a real one.
+// maxExposedHeaders bounds the Authorization headers of one request that
+// are looked up to be marked exposed.
+const maxExposedHeaders = 4
+
+// noteExposedKey marks the request's keys exposed if they are real ones:
+// every Authorization header's, since each was sent in clear.
 func (s *Server) noteExposedKey(r *http.Request) {
 	if s.verifier == nil || s.exposer == nil {
 		return
 	}
-	token, herr := parseAuthorization(r.Header.Get("Authorization"))
-	if herr != nil {
-		return
-	}
-	key, err := apikey.Parse(token)
-	if err != nil {
-		return
-	}
-	rec, err := s.verifier.Verify(r.Context(), key)
-	if err != nil {
-		return
-	}
-	if err := s.exposer.MarkExposed(r.Context(), rec.KeyID); err != nil {
-		s.logger.Error("mark key exposed", "key_id", rec.PublicID, "error", err.Error())
+	values := r.Header["Authorization"]
+	for _, v := range values[:min(len(values), maxExposedHeaders)] {
+		token, herr := parseAuthorization(v)
+		if herr != nil {
+			continue
+		}
+		key, err := apikey.Parse(token)
+		if err != nil {
+			continue
+		}
+		rec, err := s.verifier.Verify(r.Context(), key)
+		if err != nil {
+			continue
+		}
+		if err := s.exposer.MarkExposed(r.Context(), rec.KeyID); err != nil {
+			s.logger.Error("mark key exposed", "key_id", rec.PublicID, "error", err.Error())
+		}
 	}
 }

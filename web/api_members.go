@@ -55,7 +55,7 @@ func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := toInvitationJSON(inv)
-	out.Link = s.invitationLink(r, token)
+	out.Link = s.invitationLink(token)
 	s.mailInvitation(r, inv, out.Link)
 	writeJSON(w, http.StatusCreated, out)
 }

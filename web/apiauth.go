@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/http"
 	"strings"
 )
 
@@ -10,6 +11,7 @@ const (
 	msgNoCredentials = "Invalid token header. No credentials provided."
 	msgSpaces        = "Invalid token header. Token string should not contain spaces."
 	msgInvalidToken  = "Invalid token."
+	msgSeveralAuth   = "Send one Authorization header, not several."
 )
 
 // msgInvalidInput is the detail of every 400 that maps fields to messages.
@@ -21,6 +23,17 @@ type authHeaderError struct {
 	detail string
 	// metric names the failure in the metrics where it says more than code.
 	metric string
+	// status is the answer's status; 0 means 401, whose WWW-Authenticate
+	// says how to authenticate.
+	status int
+}
+
+// statusCode is the status of the failure's answer.
+func (e *authHeaderError) statusCode() int {
+	if e.status != 0 {
+		return e.status
+	}
+	return http.StatusUnauthorized
 }
 
 // reason is the failure's name in the metrics.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -138,17 +139,16 @@ func (s *Server) handleRollAPIKey(w http.ResponseWriter, r *http.Request) {
 	choice := r.PostFormValue("grace")
 	grace, ok := graceOf[choice]
 	if !ok {
-		k, err := s.loadKey(r)
-		if err != nil {
-			s.Error(w, r, err)
-			return
-		}
-		f := s.rollForm(l, k)
-		f.Grace, f.Error = choice, "Choose how long the old key keeps working."
-		s.render(w, r, http.StatusBadRequest, views.RollPage(l, f))
+		s.renderRollError(w, r, l, choice, "Choose how long the old key keeps working.")
 		return
 	}
 	next, secret, old, err := s.apiKeys.RollAPIKey(r.Context(), l.Org.ID, r.PathValue("key"), grace, r.PostFormValue("form_token"))
+	if errors.Is(err, keygate.ErrKeyLimit) {
+		// The form again, the limit beside the grace period: rolling
+		// with "Now" still works.
+		s.renderRollError(w, r, l, choice, keygate.ErrorMessage(err))
+		return
+	}
 	switch keygate.ErrorCode(err) {
 	case "":
 	case keygate.ECONFLICT, keygate.EINVALID:
@@ -165,6 +165,19 @@ func (s *Server) handleRollAPIKey(w http.ResponseWriter, r *http.Request) {
 		note = "The old key (" + old.Hint + ") keeps working until it expires: " + lowerFirst(text) + "."
 	}
 	s.renderCreatedKey(w, r, l, next, secret, note)
+}
+
+// renderRollError answers a refused roll with the roll form, msg beside
+// the grace period.
+func (s *Server) renderRollError(w http.ResponseWriter, r *http.Request, l views.Layout, choice, msg string) {
+	k, err := s.loadKey(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	f := s.rollForm(l, k)
+	f.Grace, f.Error = choice, msg
+	s.render(w, r, http.StatusBadRequest, views.RollPage(l, f))
 }
 
 func lowerFirst(s string) string {
@@ -221,6 +234,8 @@ var auditVerbs = map[string]string{
 	keygate.AuditRoleChange: "role changed", keygate.AuditMemberRemove: "removed",
 	keygate.AuditIntegrationSave: "saved", keygate.AuditIntegrationDelete: "deleted",
 	keygate.AuditOrganizationUpdate: "updated", keygate.AuditOwnershipTransfer: "ownership transferred",
+	keygate.AuditOrgSSOSave: "single sign-on saved", keygate.AuditOrgSSODelete: "single sign-on deleted",
+	keygate.AuditSSODomainVerify: "domain verified", keygate.AuditLoginSSORefused: "sign-in refused",
 }
 
 // auditSummary is an event's line in words, such as "created by Ada" or,

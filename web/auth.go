@@ -75,12 +75,28 @@ func (s *Server) requireUser(next http.HandlerFunc) http.HandlerFunc {
 }
 
 // requireOrg loads the organization named in the path for the logged-in
-// user. Not being a member is a 404, like a missing organization.
+// user. Not being a member is a 404, like a missing organization. An
+// organization that requires single sign-on answers a session that did not
+// come through its provider with the page that starts one.
 func (s *Server) requireOrg(next http.HandlerFunc) http.HandlerFunc {
+	return s.loadOrg(true, next)
+}
+
+// requireOrgMember is requireOrg for what a member may do from any
+// session, such as leaving the organization.
+func (s *Server) requireOrgMember(next http.HandlerFunc) http.HandlerFunc {
+	return s.loadOrg(false, next)
+}
+
+func (s *Server) loadOrg(ssoGate bool, next http.HandlerFunc) http.HandlerFunc {
 	return s.requireUser(func(w http.ResponseWriter, r *http.Request) {
 		org, err := s.orgs.FindOrganizationByID(r.Context(), r.PathValue("org"))
 		if err != nil {
 			s.Error(w, r, err)
+			return
+		}
+		if ssoGate && s.orgSSORequired(r, org) {
+			s.renderOrgSSORequired(w, r, org)
 			return
 		}
 		pageFrom(r).org = org
@@ -102,11 +118,29 @@ func (s *Server) requireOrgAdmin(message string, next http.HandlerFunc) http.Han
 // logIn starts a fresh session for user: a new id and token, so a session
 // id planted before login is worthless after it.
 func (s *Server) logIn(w http.ResponseWriter, r *http.Request, user *keygate.User) error {
-	sess := pageFrom(r).session
+	return s.logInWith(w, r, user, nil)
+}
+
+// logInWith is logIn with more values for the new session. A session of
+// the same person keeps the organizations it came through by single
+// sign-on (a role change renews the id, and must not undo them).
+func (s *Server) logInWith(w http.ResponseWriter, r *http.Request, user *keygate.User, values map[any]any) error {
+	pc := pageFrom(r)
+	sess := pc.session
+	ssoOrgs, _ := sess.Values[sessionSSOOrgs].(string)
+	if pc.user == nil || pc.user.ID != user.ID {
+		ssoOrgs = ""
+	}
 	if err := s.store.Regenerate(r.Context(), sess); err != nil {
 		return err
 	}
 	sess.Values = map[any]any{sessionUserID: user.ID}
+	if ssoOrgs != "" {
+		sess.Values[sessionSSOOrgs] = ssoOrgs
+	}
+	for k, v := range values {
+		sess.Values[k] = v
+	}
 	r = r.WithContext(keygate.NewContextWithUser(r.Context(), user))
 	return sess.Save(r, w)
 }

@@ -90,20 +90,32 @@ func (b *syncBuffer) String() string {
 
 // WithRateLimit sets the default API rate limit.
 func WithRateLimit(l ratelimit.Limit) Option {
-	return func(c *web.Config, _ *sqlite.UserService) { c.RateLimit = l }
+	return func(c *web.Config, _ *App) { c.RateLimit = l }
+}
+
+// WithSignupRateLimit sets the signup limit per client address; the zero
+// Limit is the server's default (10/h).
+func WithSignupRateLimit(l ratelimit.Limit) Option {
+	return func(c *web.Config, _ *App) { c.SignupRateLimit = l }
+}
+
+// WithMaxKeysPerOrg caps each organization's active API keys
+// (--max-keys-per-org).
+func WithMaxKeysPerOrg(n int) Option {
+	return func(_ *web.Config, a *App) { a.Keys.MaxKeysPerOrg = n }
 }
 
 // WithMetricsToken serves /metrics behind a bearer token.
 func WithMetricsToken(token string) Option {
-	return func(c *web.Config, _ *sqlite.UserService) { c.MetricsToken = token }
+	return func(c *web.Config, _ *App) { c.MetricsToken = token }
 }
 
 // Option changes an App's configuration before it starts.
-type Option func(*web.Config, *sqlite.UserService)
+type Option func(*web.Config, *App)
 
 // WithSignupMode sets the signup mode.
 func WithSignupMode(mode string) Option {
-	return func(c *web.Config, u *sqlite.UserService) { c.SignupMode, u.SignupMode = mode, mode }
+	return func(c *web.Config, a *App) { c.SignupMode, a.Users.SignupMode = mode, mode }
 }
 
 // MustOpenApp starts Keygate on a fresh database.
@@ -137,9 +149,17 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 	app.Usage = usage.NewBuffer(sqlite.NewUsageStore(db))
 	app.SecretBox, _ = secretbox.New(secretbox.GenerateKey())
 	app.Integrations = sqlite.NewIntegrationService(db, app.SecretBox)
-	cfg := web.Config{SessionKey: bytes.Repeat([]byte("k"), 64), SignupMode: "open", Now: clock.Now}
+	// Many tests sign up several users from 127.0.0.1: a generous signup
+	// limit unless a test sets its own (WithSignupRateLimit).
+	cfg := web.Config{SessionKey: bytes.Repeat([]byte("k"), 64), SignupMode: "open", Now: clock.Now,
+		SignupRateLimit: ratelimit.Limit{Count: 10000, Period: time.Hour}}
+	// The listener comes first so that links can name it (ListenURL), as
+	// serve.go names its own; the server starts once its handler exists.
+	srv := httptest.NewUnstartedServer(nil)
+	tb.Cleanup(srv.Close)
+	cfg.ListenURL = "https://" + srv.Listener.Addr().String()
 	for _, o := range opts {
-		o(&cfg, app.Users)
+		o(&cfg, app)
 	}
 
 	app.LogLevel = new(slog.LevelVar)
@@ -156,8 +176,9 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	app.Server = httptest.NewTLSServer(app.Web.Handler())
-	tb.Cleanup(app.Server.Close)
+	srv.Config.Handler = app.Web.Handler()
+	srv.StartTLS()
+	app.Server = srv
 	return app
 }
 

@@ -188,7 +188,7 @@ func (s *Server) handleDeleteIntegrationPage(w http.ResponseWriter, r *http.Requ
 	}
 	for _, in := range list {
 		if in.Kind == kind && in.Name == name {
-			s.render(w, r, http.StatusOK, views.DeleteIntegrationPage(l, views.DeleteIntegration{
+			s.render(w, r, http.StatusOK, views.ConfirmDeletePage(l, views.ConfirmDelete{Title: "Delete credential", Button: "Delete",
 				Question: "Delete " + viewTitle(in) + "? Anything in Keygate that uses it stops working until you save a new one. This cannot be undone.",
 				Action:   l.Org.URL("settings/integrations/" + string(kind) + "/delete"), Name: in.Name,
 				CancelURL: l.Org.URL("settings/integrations"),

@@ -73,9 +73,10 @@ func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, views.MembersListPage(l, p))
 }
 
-// invitationLink is the URL an invitee opens.
-func (s *Server) invitationLink(r *http.Request, token string) string {
-	return s.publicBaseURL(r) + "/invitations/" + token
+// invitationLink is the URL an invitee opens, on the configured host
+// (linkBaseURL), whatever host the request named.
+func (s *Server) invitationLink(token string) string {
+	return s.linkBaseURL() + "/invitations/" + token
 }
 
 // mailInvitation emails the link when SMTP is configured and says whether
@@ -106,7 +107,7 @@ func (s *Server) renderInvitationCreated(w http.ResponseWriter, r *http.Request,
 		s.Error(w, r, err)
 		return
 	}
-	link := s.invitationLink(r, token)
+	link := s.invitationLink(token)
 	p.Created = &views.NewInvitation{Email: inv.Email, Link: link, Mailed: s.mailInvitation(r, inv, link)}
 	s.render(w, r, http.StatusOK, views.MembersListPage(l, p))
 }

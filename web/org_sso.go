@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/outbound"
 	"github.com/keygate/keygate/internal/sso"
 	"github.com/keygate/keygate/views"
 )
@@ -26,6 +27,18 @@ const orgSSOCallbackPath = "/auth/org/callback"
 // orgDiscoveryTimeout bounds discovery at an organization's provider,
 // which happens on demand, while the person waits.
 const orgDiscoveryTimeout = 10 * time.Second
+
+// orgProviderTimeout bounds each request to an organization's provider.
+const orgProviderTimeout = 15 * time.Second
+
+// outboundHint is the guard's explanation of err followed by a space, or
+// "" when the guard did not refuse it.
+func outboundHint(err error) string {
+	if msg := outbound.Message(err); msg != "" {
+		return msg + " "
+	}
+	return ""
+}
 
 // orgProviderCache keeps each organization's discovered provider, until
 // its settings change.
@@ -57,8 +70,12 @@ func (s *Server) orgProvider(ctx context.Context, r *http.Request, conf *keygate
 	if ok && e.fingerprint == fp {
 		return e.provider, nil
 	}
+	// Unlike the operator's providers, an organization's is reached only
+	// through the outbound guard: https, no redirects, no internal
+	// addresses (discovery, keys, token and userinfo alike).
 	p, err := sso.NewOIDC(sso.OIDCConfig{Key: orgProviderPrefix + conf.OrgPublicID, Name: conf.OrgName, Issuer: conf.Issuer,
-		ClientID: conf.ClientID, ClientSecret: conf.ClientSecret, CallbackURL: callback, Now: s.now})
+		ClientID: conf.ClientID, ClientSecret: conf.ClientSecret, CallbackURL: callback, Now: s.now,
+		HTTPClient: s.outbound.Client(orgProviderTimeout)})
 	if err != nil {
 		return nil, err
 	}
@@ -91,80 +108,6 @@ func (s *Server) orgSSOSettingsURL(org views.Org) string {
 		return ""
 	}
 	return org.URL("settings/sso")
-}
-
-// renderOrgSSOSettings shows Settings > Single sign-on; a nil form is
-// filled from the saved settings.
-func (s *Server) renderOrgSSOSettings(w http.ResponseWriter, r *http.Request, status int, form *views.Form) {
-	l := s.layout(r, "Single sign-on", "settings")
-	saved, err := s.orgSSO.FindOrgSSO(r.Context(), l.Org.ID)
-	if err != nil && keygate.ErrorCode(err) != keygate.ENOTFOUND {
-		s.Error(w, r, err)
-		return
-	}
-	p := views.OrgSSOSettings{
-		Nav: views.SettingsNav{SettingsURL: l.Org.URL("settings"), APIKeysURL: l.Org.URL("api-keys"), AuditURL: l.Org.URL("audit-log"),
-			SSOURL: l.Org.URL("settings/sso"), Active: "sso"},
-		Action: l.Org.URL("settings/sso"), CallbackURL: s.publicBaseURL(r) + orgSSOCallbackPath,
-	}
-	if s.integrations != nil {
-		p.Nav.IntegrationsURL = l.Org.URL("settings/integrations")
-	}
-	if saved != nil {
-		p.Saved = &views.SavedOrgSSO{Issuer: saved.Issuer, ClientID: saved.ClientID, Masked: saved.MaskedSecret(), Domains: saved.Domains,
-			RequireSSO: saved.RequireSSO, Updated: views.Time{At: saved.UpdatedAt, Now: s.now()}, UpdatedBy: saved.UpdatedByName}
-	}
-	switch {
-	case form != nil:
-		p.Form = *form
-	case saved != nil:
-		p.Form.Values = map[string]string{"issuer": saved.Issuer, "client_id": saved.ClientID, "domains": strings.Join(saved.Domains, "\n")}
-		if saved.RequireSSO {
-			p.Form.Values["require_sso"] = "1"
-		}
-	}
-	s.render(w, r, status, views.OrgSSOSettingsPage(l, p))
-}
-
-func (s *Server) handleOrgSSOSettings(w http.ResponseWriter, r *http.Request) {
-	if s.orgSSO == nil {
-		s.notFound(w, r)
-		return
-	}
-	s.renderOrgSSOSettings(w, r, http.StatusOK, nil)
-}
-
-// handleSaveOrgSSO saves the organization's provider. The client secret is
-// read once and handed to the service; it never goes back into a page.
-func (s *Server) handleSaveOrgSSO(w http.ResponseWriter, r *http.Request) {
-	if s.orgSSO == nil {
-		s.notFound(w, r)
-		return
-	}
-	org := pageFrom(r).org
-	f := formOf(r, "issuer", "client_id", "domains", "require_sso")
-	_, err := s.orgSSO.SaveOrgSSO(r.Context(), org.PublicID, &keygate.OrgSSOSave{
-		Issuer: f.Value("issuer"), ClientID: f.Value("client_id"), ClientSecret: r.PostFormValue("client_secret"),
-		Domains: f.Value("domains"), RequireSSO: f.Value("require_sso") == "1",
-	})
-	if keygate.ErrorCode(err) == keygate.EINVALID {
-		failed := formWithError(f, err)
-		s.renderOrgSSOSettings(w, r, http.StatusBadRequest, &failed)
-		return
-	} else if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	s.orgProviders.forget(org.PublicID)
-	s.addFlash(w, r, "success", "Single sign-on saved.")
-	http.Redirect(w, r, "/orgs/"+org.PublicID+"/settings/sso", http.StatusSeeOther)
-}
-
-// forget drops an organization's cached provider.
-func (c *orgProviderCache) forget(orgPublicID string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, orgPublicID)
 }
 
 // handleOrgSSOLoginPage asks for a work email.
@@ -207,19 +150,26 @@ func (s *Server) handleOrgSSOBegin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	s.beginOrgSSO(w, r, conf, &ssoFlow{Intent: ssoIntentLogin, Next: next})
+}
+
+// beginOrgSSO sends the person to the organization's provider, with the
+// same state, nonce and PKCE as the instance's providers.
+func (s *Server) beginOrgSSO(w http.ResponseWriter, r *http.Request, conf *keygate.OrgSSO, flow *ssoFlow) {
 	p, err := s.orgProvider(r.Context(), r, conf)
 	if err != nil {
 		s.logger.Warn("org sso discovery", "org", conf.OrgPublicID, "error", err.Error())
 		s.ssoProblem(w, r, http.StatusServiceUnavailable, views.SSOProblem{Title: conf.OrgName + " single sign-on is unavailable",
-			Message: "Your organization's sign-in provider cannot be reached right now. Try again in a minute."})
+			Message: "Your organization's sign-in provider cannot be reached right now. " + outboundHint(err) + "Try again in a minute."})
 		return
 	}
-	s.beginSSO(w, r, p, &ssoFlow{Intent: ssoIntentLogin, Next: next})
+	s.beginSSO(w, r, p, flow)
 }
 
 // handleOrgSSOCallback finishes an organization flow. Which organization
-// comes from the flow kept in the session, never from the request; of the
-// request it reads only code, state, error and error_description.
+// comes from the flow kept in the browser's flow cookie, never from the
+// request; of the request it reads only code, state, error and
+// error_description.
 func (s *Server) handleOrgSSOCallback(w http.ResponseWriter, r *http.Request) {
 	if s.orgSSO == nil || s.identities == nil {
 		s.notFound(w, r)
@@ -227,14 +177,10 @@ func (s *Server) handleOrgSSOCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	code, state, errCode, errDesc := q.Get("code"), q.Get("state"), q.Get("error"), q.Get("error_description")
-	flow, err := s.takeSSOFlow(w, r)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
+	flow := s.takeSSOFlow(w, r)
 	w.Header().Set("Cache-Control", "no-store")
-	valid := flow != nil && strings.HasPrefix(flow.Provider, orgProviderPrefix) && flow.Intent == ssoIntentLogin && state != "" &&
-		s.now().Before(flow.Expires) && subtle.ConstantTimeCompare([]byte(flow.State), []byte(state)) == 1
+	valid := flow != nil && strings.HasPrefix(flow.Provider, orgProviderPrefix) && (flow.Intent == ssoIntentLogin || flow.Intent == ssoIntentLink) &&
+		state != "" && s.now().Before(flow.Expires) && subtle.ConstantTimeCompare([]byte(flow.State), []byte(state)) == 1
 	if !valid || (errCode == "" && code == "") {
 		s.ssoProblem(w, r, http.StatusBadRequest, errSSOBadState)
 		return
@@ -263,14 +209,20 @@ func (s *Server) handleOrgSSOCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.logger.Warn("org sso callback", "org", conf.OrgPublicID, "error", err.Error())
 		s.ssoProblem(w, r, http.StatusUnauthorized, views.SSOProblem{Title: "Sign-in did not complete",
-			Message: conf.OrgName + " single sign-on could not confirm who you are. Start again from the login page."})
+			Message: conf.OrgName + " single sign-on could not confirm who you are. " + outboundHint(err) + "Start again from the login page."})
+		return
+	}
+	if flow.Intent == ssoIntentLink {
+		s.finishOrgSSOLink(w, r, conf, flow, ext)
 		return
 	}
 	s.finishOrgSSOLogin(w, r, conf, flow, ext)
 }
 
-// finishOrgSSOLogin logs in, links or provisions the person the
-// organization's provider identified.
+// finishOrgSSOLogin logs in or provisions the person the organization's
+// provider identified. The session remembers that it came through this
+// organization's provider, which is what a Require SSO organization's
+// pages ask for.
 func (s *Server) finishOrgSSOLogin(w http.ResponseWriter, r *http.Request, conf *keygate.OrgSSO, flow *ssoFlow, ext *keygate.ExternalIdentity) {
 	user, outcome, err := s.orgSSO.LoginWithOrgIdentity(r.Context(), conf.OrgPublicID, ext)
 	switch keygate.ErrorCode(err) {
@@ -286,7 +238,7 @@ func (s *Server) finishOrgSSOLogin(w http.ResponseWriter, r *http.Request, conf 
 		return
 	}
 	// A new session id, as at password login.
-	if err := s.logIn(w, r, user); err != nil {
+	if err := s.logInThroughOrg(w, r, user, conf.OrgPublicID); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -301,4 +253,29 @@ func (s *Server) finishOrgSSOLogin(w http.ResponseWriter, r *http.Request, conf 
 		next = "/orgs/" + conf.OrgPublicID
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// finishOrgSSOLink links the identity to the member who started the flow
+// from Settings > Sign-in methods, who must still be the one logged in.
+func (s *Server) finishOrgSSOLink(w http.ResponseWriter, r *http.Request, conf *keygate.OrgSSO, flow *ssoFlow, ext *keygate.ExternalIdentity) {
+	user := pageFrom(r).user
+	if user == nil || user.ID != flow.UserID {
+		s.ssoProblem(w, r, http.StatusBadRequest, errSSOBadState)
+		return
+	}
+	_, err := s.orgSSO.LinkOrgIdentity(r.Context(), conf.OrgPublicID, ext)
+	switch keygate.ErrorCode(err) {
+	case "":
+		if err := s.logInThroughOrg(w, r, user, conf.OrgPublicID); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		s.addFlash(w, r, "success", conf.OrgName+" single sign-on is now linked to your account.")
+	case keygate.ECONFLICT, keygate.EFORBIDDEN, keygate.ENOTFOUND, keygate.EINVALID:
+		s.addFlash(w, r, "error", keygate.ErrorMessage(err))
+	default:
+		s.Error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/settings/sign-in-methods", http.StatusSeeOther)
 }

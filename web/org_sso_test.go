@@ -43,7 +43,8 @@ func orgSSOForm(op *TestOP, requireSSO bool) url.Values {
 }
 
 func TestOrgSSOSettings(t *testing.T) {
-	app := MustOpenApp(t)
+	dns := NewFakeDNS()
+	app := MustOpenApp(t, WithDNS(dns))
 	owner := app.NewClient(t)
 	org := owner.MustSignup("Ada", "ada@example.com", "Org A")
 	member := MustAddMember(t, app, org, "Mia", "mia@example.com", keygate.RoleMember)
@@ -73,7 +74,11 @@ func TestOrgSSOSettings(t *testing.T) {
 		if got, want := p.Text(`[data-testid="masked-secret"]`), "••••••••"+orgSSOSecret[len(orgSSOSecret)-4:]; got != want {
 			t.Fatalf("masked = %q, want %q", got, want)
 		}
-		if got, want := p.Text(`[data-testid="org-sso-domains"]`), "example.net, example.org"; got != want {
+		var rows []string
+		p.Doc.Find(`[data-testid="org-sso-domain"]`).Each(func(_ int, r *goquerySelection) {
+			rows = append(rows, r.AttrOr("data-domain", "")+": "+r.Find(`[data-testid="domain-status"]`).Text()+" "+r.Find(`[data-testid="domain-record"]`).Text())
+		})
+		if got, want := strings.Join(rows, "; "), "example.net: Pending verification _keygate-challenge.example.net; example.org: Pending verification _keygate-challenge.example.org"; got != want {
 			t.Fatalf("domains = %q, want %q", got, want)
 		}
 		if v := p.Doc.Find("#f-client_secret").AttrOr("value", ""); v != "" {
@@ -87,9 +92,13 @@ func TestOrgSSOSettings(t *testing.T) {
 	t.Run("OKEmptySecretKeepsSaved", func(t *testing.T) {
 		keep := url.Values{"issuer": {"https://login.example.org"}, "client_id": {"keygate-app-2"}, "domains": {"example.org"}}
 		owner.mustSaveOrgSSO(org, keep)
-		conf, err := sqlite.NewOrgSSOService(app.DB, app.SecretBox).FindOrgSSOByEmail(context.Background(), "x@example.org")
+		conf, err := sqlite.NewOrgSSOService(app.DB, app.SecretBox).FindOrgSSOForLogin(context.Background(), org)
 		if err != nil || conf.ClientSecret != orgSSOSecret || conf.ClientID != "keygate-app-2" {
 			t.Fatalf("conf = %+v, %v", conf, err)
+		}
+		// example.net was left out: its claim is released.
+		if got := strings.Join(conf.DomainNames(), ","); got != "example.org" {
+			t.Fatalf("domains = %s", got)
 		}
 	})
 
@@ -118,8 +127,20 @@ func TestOrgSSOSettings(t *testing.T) {
 		})
 	}
 
+	t.Run("OKPendingClaimOfAnotherOrganization", func(t *testing.T) {
+		// A claim proves nothing, so it blocks nobody: a squatter cannot
+		// keep a domain's owner from claiming it.
+		stranger.mustSaveOrgSSO(strangerOrg, url.Values{"issuer": {"https://login.example.net"}, "client_id": {"b"}, "client_secret": {"s"},
+			"domains": {"example.org"}})
+	})
+
 	t.Run("ErrDomainOfAnotherOrganization", func(t *testing.T) {
-		p := stranger.Post(orgSSOPath(strangerOrg), form)
+		owner.mustVerifyDomain(dns, org, "example.org")
+		p := stranger.Get(orgSSOPath(strangerOrg))
+		if got := p.Text(`[data-domain="example.org"] [data-testid="domain-status"]`); got != "Verified by another organization" {
+			t.Fatalf("the other claim's status = %q", got)
+		}
+		p = stranger.Post(orgSSOPath(strangerOrg), form)
 		assertStatus(t, p, http.StatusBadRequest)
 		if got, want := fieldError(p, "domains"), "example.org is already used by another organization."; got != want {
 			t.Fatalf("error = %q, want %q", got, want)
@@ -155,11 +176,21 @@ func TestOrgSSOSettings(t *testing.T) {
 }
 
 func TestOrgSSOLogin(t *testing.T) {
-	app := MustOpenApp(t)
+	dns := NewFakeDNS()
+	app := MustOpenApp(t, WithAllowPrivateDestinations(), WithDNS(dns))
 	op := MustStartOP(t, app.URL+"/auth/org/callback")
 	owner := app.NewClient(t)
 	org := owner.MustSignup("Ada", "ada@example.com", "Org A")
 	owner.mustSaveOrgSSO(org, orgSSOForm(op, false))
+
+	t.Run("ErrPendingDomainRoutesNobody", func(t *testing.T) {
+		p := app.NewClient(t).Post("/login/sso", url.Values{"email": {"someone@zitadel.ch"}})
+		assertStatus(t, p, http.StatusBadRequest)
+		if got, want := fieldError(p, "email"), "No organization uses single sign-on for this domain."; got != want {
+			t.Fatalf("error = %q, want %q", got, want)
+		}
+	})
+	owner.mustVerifyDomain(dns, org, "zitadel.ch")
 
 	t.Run("OKJustInTimeMember", func(t *testing.T) {
 		c := app.NewClient(t)
@@ -249,49 +280,79 @@ func TestOrgSSOLogin(t *testing.T) {
 }
 
 func TestOrgSSORequireSSO(t *testing.T) {
-	app := MustOpenApp(t)
+	dns := NewFakeDNS()
+	app := MustOpenApp(t, WithAllowPrivateDestinations(), WithDNS(dns))
 	op := MustStartOP(t, app.URL+"/auth/org/callback")
 	owner := app.NewClient(t)
 	org := owner.MustSignup("Ada", "ada@example.com", "Org A")
-	member := MustAddMember(t, app, org, "Mia", "mia@example.com", keygate.RoleMember)
+	// The OP's user is a member with a password, and an organization of
+	// its own that does not require SSO.
+	member := MustAddMember(t, app, org, "Tess", opEmail, keygate.RoleAdmin)
+	own := app.mustOwnOrg(t, opEmail)
 	assertStatus(t, member.Get("/orgs/"+org), http.StatusOK)
 
 	owner.mustSaveOrgSSO(org, orgSSOForm(op, true))
+	owner.mustVerifyDomain(dns, org, "zitadel.ch")
 
-	t.Run("OKMemberSessionEnded", func(t *testing.T) {
-		p := member.Get("/orgs/" + org)
-		assertStatus(t, p, http.StatusSeeOther)
-		if got := location(t, p).Path; got != "/login" {
-			t.Fatalf("redirected to %s", got)
-		}
-	})
-	t.Run("OKOwnerSessionKept", func(t *testing.T) {
-		assertStatus(t, owner.Get("/orgs/"+org), http.StatusOK)
-	})
-	t.Run("ErrMemberPasswordLogin", func(t *testing.T) {
+	t.Run("OKPasswordLoginStillWorks", func(t *testing.T) {
 		c := app.NewClient(t)
-		p := c.Post("/login", url.Values{"email": {"mia@example.com"}, "password": {testPassword}})
-		assertStatus(t, p, http.StatusForbidden)
-		if got, want := p.Text(`[role=alert]`), "Your organization requires single sign-on. Use Sign in with SSO."; got != want {
-			t.Fatalf("message = %q, want %q", got, want)
-		}
-		if c.LoggedInAs() != "" {
-			t.Fatal("member logged in with a password")
-		}
-	})
-	t.Run("ErrMemberWrongPasswordSaysNothingOfSSO", func(t *testing.T) {
-		p := app.NewClient(t).Post("/login", url.Values{"email": {"mia@example.com"}, "password": {"wrong password here"}})
-		assertStatus(t, p, http.StatusUnauthorized)
-		if strings.Contains(p.Body, "single sign-on") {
-			t.Fatal("a wrong password learns the organization requires SSO")
-		}
-	})
-	t.Run("OKOwnerPasswordFallback", func(t *testing.T) {
-		c := app.NewClient(t)
-		c.MustLogin("ada@example.com", testPassword)
-		if got := c.LoggedInAs(); got != "ada@example.com" {
+		c.MustLogin(opEmail, testPassword)
+		if got := c.LoggedInAs(); got != opEmail {
 			t.Fatalf("logged in as %q", got)
 		}
+		assertStatus(t, c.Get("/orgs/"+own), http.StatusOK)
+	})
+	t.Run("ErrOrganizationPagesNeedSSO", func(t *testing.T) {
+		for _, path := range []string{"/orgs/" + org, "/orgs/" + org + "/api-keys", "/orgs/" + org + "/members", orgSSOPath(org)} {
+			p := member.Get(path)
+			assertStatus(t, p, http.StatusForbidden)
+			if got, want := p.Text("h1"), "Org A requires single sign-on"; got != want {
+				t.Fatalf("%s: h1 = %q, want %q", path, got, want)
+			}
+			if got := p.Text(`button[data-testid="org-sso-continue"]`); got != "Continue with SSO" {
+				t.Fatalf("%s: button = %q", path, got)
+			}
+		}
+		// Keys cannot be managed from a password session.
+		before := app.Count(t, "api_keys")
+		p := member.Post("/orgs/"+org+"/api-keys", url.Values{"name": {"sneaky"}, "scopes": {"read"}})
+		assertStatus(t, p, http.StatusForbidden)
+		if got := app.Count(t, "api_keys"); got != before {
+			t.Fatalf("api_keys = %d, want %d", got, before)
+		}
+	})
+	t.Run("OKOtherOrganizationUnaffected", func(t *testing.T) {
+		assertStatus(t, member.Get("/orgs/"+own), http.StatusOK)
+	})
+	t.Run("OKOwnerPasswordFallback", func(t *testing.T) {
+		assertStatus(t, owner.Get("/orgs/"+org), http.StatusOK)
+		c := app.NewClient(t)
+		c.MustLogin("ada@example.com", testPassword)
+		assertStatus(t, c.Get("/orgs/"+org+"/api-keys"), http.StatusOK)
+	})
+	t.Run("OKContinueWithSSO", func(t *testing.T) {
+		p := member.Get("/orgs/" + org + "/api-keys")
+		form := p.Doc.Find(`[data-testid="org-sso-required"] form`)
+		v := url.Values{}
+		form.Find("input[type=hidden]").Each(func(_ int, in *goquerySelection) { v.Set(in.AttrOr("name", ""), in.AttrOr("value", "")) })
+		p = member.Post(form.AttrOr("action", ""), v)
+		assertStatus(t, p, http.StatusSeeOther)
+		p = member.GetURL(member.MustAuthorizeAtOP(op, location(t, p), op.Username).String())
+		assertStatus(t, p, http.StatusSeeOther)
+		if got, want := location(t, p).Path, "/orgs/"+org+"/api-keys"; got != want {
+			t.Fatalf("back to %s, want %s", got, want)
+		}
+		assertStatus(t, member.Get("/orgs/"+org+"/api-keys"), http.StatusOK)
+		assertStatus(t, member.Get("/orgs/"+own), http.StatusOK)
+		if got := member.LoggedInAs(); got != opEmail {
+			t.Fatalf("logged in as %q", got)
+		}
+	})
+	t.Run("OKLeaveWithoutSSO", func(t *testing.T) {
+		leaver := MustAddMember(t, app, org, "Lee", "lee@example.com", keygate.RoleMember)
+		assertStatus(t, leaver.Get("/orgs/"+org), http.StatusForbidden)
+		assertStatus(t, leaver.Post("/orgs/"+org+"/leave", nil), http.StatusSeeOther)
+		assertStatus(t, leaver.Get("/orgs/"+org), http.StatusNotFound)
 	})
 }
 
@@ -331,11 +392,27 @@ func TestOrgSSOSecretStoredNowhereAndRotated(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("rotate: n=%d err=%v", n, err)
 	}
-	conf, err := sqlite.NewOrgSSOService(app.DB, next).FindOrgSSOByEmail(context.Background(), "x@example.org")
+	conf, err := sqlite.NewOrgSSOService(app.DB, next).FindOrgSSOForLogin(context.Background(), org)
 	if err != nil || conf.ClientSecret != orgSSOSecret {
 		t.Fatalf("after rotation: %+v, %v", conf, err)
 	}
-	if _, err := sqlite.NewOrgSSOService(app.DB, app.SecretBox).FindOrgSSOByEmail(context.Background(), "x@example.org"); err == nil {
+	if _, err := sqlite.NewOrgSSOService(app.DB, app.SecretBox).FindOrgSSOForLogin(context.Background(), org); err == nil {
 		t.Fatal("the old key still opens the secret")
 	}
+}
+
+// mustOwnOrg returns the organization that email's user signed up with.
+func (a *App) mustOwnOrg(tb testing.TB, email string) string {
+	tb.Helper()
+	orgs, err := a.Orgs.FindOrganizations(keygate.NewContextWithUser(context.Background(), a.MustUser(tb, email)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, o := range orgs {
+		if o.Role == keygate.RoleOwner {
+			return o.PublicID
+		}
+	}
+	tb.Fatalf("%s owns no organization", email)
+	return ""
 }

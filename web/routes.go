@@ -34,6 +34,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /login/sso", s.handleOrgSSOLoginPage)
 	mux.HandleFunc("POST /login/sso", s.handleOrgSSOBegin)
 	mux.HandleFunc("GET /auth/org/callback", s.handleOrgSSOCallback)
+	// A member whose organization requires SSO gets a session from its
+	// provider here (org_sso_gate.go).
+	mux.HandleFunc("POST /orgs/{org}/sso", s.requireUser(s.handleOrgSSOContinue))
 
 	// The user's own settings.
 	mux.HandleFunc("GET /settings", s.requireUser(s.handleUserSettings))
@@ -43,6 +46,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /settings/sessions/{id}/end", s.requireUser(s.handleEndSession))
 	mux.HandleFunc("GET /settings/sign-in-methods", s.requireUser(s.handleSignInMethods))
 	mux.HandleFunc("POST /settings/sign-in-methods/{provider}/link", s.requireUser(s.handleSSOLinkBegin))
+	mux.HandleFunc("POST /settings/sign-in-methods/org/{org}/link", s.requireUser(s.handleOrgSSOLinkBegin))
 	mux.HandleFunc("POST /settings/sign-in-methods/{id}/unlink", s.requireUser(s.handleUnlinkIdentity))
 
 	// Organizations.
@@ -71,7 +75,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /orgs/{org}/members/{user}/role", s.requireOrgAdmin(msgMembersAdmin, s.handleChangeRole))
 	mux.HandleFunc("GET /orgs/{org}/members/{user}/remove", s.requireOrgAdmin(msgMembersAdmin, s.handleRemoveMemberPage))
 	mux.HandleFunc("POST /orgs/{org}/members/{user}/remove", s.requireOrgAdmin(msgMembersAdmin, s.handleRemoveMember))
-	mux.HandleFunc("POST /orgs/{org}/leave", s.requireOrg(s.handleLeaveOrg))
+	mux.HandleFunc("POST /orgs/{org}/leave", s.requireOrgMember(s.handleLeaveOrg))
 	mux.HandleFunc("POST /orgs/{org}/transfer", s.requireOrg(s.handleTransferOwnership))
 	mux.HandleFunc("GET /invitations/{token}", s.handleInvitation)
 	mux.HandleFunc("POST /invitations/{token}/accept", s.requireUser(s.handleAcceptInvitation))
@@ -84,6 +88,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /orgs/{org}/settings/integrations/{kind}/delete", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleDeleteIntegration))
 	mux.HandleFunc("GET /orgs/{org}/settings/sso", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleOrgSSOSettings))
 	mux.HandleFunc("POST /orgs/{org}/settings/sso", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleSaveOrgSSO))
+	mux.HandleFunc("POST /orgs/{org}/settings/sso/domains/{domain}/verify", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleVerifyOrgSSODomain))
+	mux.HandleFunc("GET /orgs/{org}/settings/sso/delete", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleDeleteOrgSSOPage))
+	mux.HandleFunc("POST /orgs/{org}/settings/sso/delete", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleDeleteOrgSSO))
 
 	// Instance administration: superusers only; anyone else gets the 404
 	// of an unknown page, so the area is not advertised.
@@ -93,6 +100,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /admin/users", s.requireSuperuser(s.handleAdminUsers))
 	mux.HandleFunc("POST /admin/users/{user}/disable", s.requireSuperuser(s.handleAdminDisableUser))
 	mux.HandleFunc("POST /admin/users/{user}/enable", s.requireSuperuser(s.handleAdminEnableUser))
+	mux.HandleFunc("GET /admin/domains", s.requireSuperuser(s.handleAdminDomains))
+	mux.HandleFunc("POST /admin/organizations/{org}/domains/{domain}/approve", s.requireSuperuser(s.handleAdminApproveDomain))
 	mux.HandleFunc("GET /admin/settings", s.requireSuperuser(s.handleAdminSettings))
 	mux.HandleFunc("POST /admin/settings", s.requireSuperuser(s.handleAdminSaveSettings))
 

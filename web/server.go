@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/outbound"
 	"github.com/keygate/keygate/internal/ratelimit"
 	"github.com/keygate/keygate/internal/sso"
 	"github.com/keygate/keygate/internal/usage"
@@ -28,6 +29,11 @@ type Config struct {
 	// HTTPSPort is the port of the HTTPS listener, for redirects from plain
 	// HTTP when BaseURL is empty.
 	HTTPSPort string
+	// ListenURL is the HTTPS listener's URL as configured
+	// (https://localhost:8443): links that leave the request, such as
+	// emailed invitations, name it when BaseURL is empty, rather than a
+	// Host header anyone can set.
+	ListenURL string
 	// TrustedProxies are the networks whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []*net.IPNet
@@ -40,12 +46,24 @@ type Config struct {
 	Now func() time.Time
 	// RateLimit is each API key's default limit (--rate-limit).
 	RateLimit ratelimit.Limit
+	// SignupRateLimit limits signups per client address
+	// (--signup-rate-limit); zero means 10/h.
+	SignupRateLimit ratelimit.Limit
 	// MetricsToken, if set, serves /metrics on the main listener to
 	// requests with "Authorization: Bearer MetricsToken".
 	MetricsToken string
 	// SSO holds the single sign-on providers offered on the login page;
 	// nil offers none.
 	SSO *sso.Registry
+	// DNS looks up the TXT records that prove an organization's email
+	// domain, and the addresses of an organization's issuer; nil means
+	// the system resolver.
+	DNS DNSResolver
+	// AllowPrivateDestinations lets requests to destinations an
+	// organization configures (its identity provider) reach private and
+	// loopback addresses, and plain http:// on loopback
+	// (--allow-private-destinations). Off, they reach public https only.
+	AllowPrivateDestinations bool
 }
 
 // Server holds the services and builds the handlers.
@@ -80,10 +98,26 @@ type Server struct {
 	identities    keygate.IdentityService
 	orgSSO        keygate.OrgSSOService
 	orgProviders  *orgProviderCache
+	// flowCodec encrypts and signs the single sign-on flow cookie.
+	flowCodec *securecookie.SecureCookie
+	// dns answers domain verification lookups, and the early check of
+	// an organization's issuer.
+	dns DNSResolver
+	// outbound guards requests to destinations organizations configure.
+	outbound      outbound.Policy
 	loginAccounts ratelimit.Throttler
 	loginIPs      ratelimit.Throttler
+	loginDevices  ratelimit.Throttler
+	signups       ratelimit.Limiter
+	deviceCodec   *securecookie.SecureCookie
 
 	handler http.Handler
+}
+
+// DNSResolver looks up TXT records and addresses; *net.Resolver is one.
+type DNSResolver interface {
+	keygate.TXTResolver
+	outbound.IPResolver
 }
 
 // Services are the domain services the server calls.
@@ -151,11 +185,20 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		integrations:  svc.Integrations,
 		orgSSO:        svc.OrgSSO,
 		orgProviders:  newOrgProviderCache(),
-		loginAccounts: ratelimit.NewFailureWindow(5, 15*time.Minute),
-		loginIPs:      ratelimit.NewFailureWindow(50, 15*time.Minute),
+		flowCodec:     newFlowCodec(cfg.SessionKey),
+		dns:           cfg.DNS,
+		outbound:      outbound.Policy{AllowPrivate: cfg.AllowPrivateDestinations},
+		loginAccounts: newLoginThrottle(loginAccountFailures, cfg.Now),
+		loginIPs:      newLoginThrottle(loginIPFailures, cfg.Now),
+		loginDevices:  newLoginThrottle(loginDeviceFailures, cfg.Now),
+		signups:       &ratelimit.GCRA{Now: cfg.Now},
+		deviceCodec:   newDeviceCodec(cfg.SessionKey),
 	}
 	if cfg.Now != nil {
 		s.now = cfg.Now
+	}
+	if s.dns == nil {
+		s.dns = net.DefaultResolver
 	}
 	if s.limiter == nil {
 		g := ratelimit.NewGCRA()
@@ -164,6 +207,9 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 	}
 	if s.cfg.RateLimit.Count == 0 {
 		s.cfg.RateLimit = ratelimit.Limit{Count: 1000, Period: time.Hour}
+	}
+	if s.cfg.SignupRateLimit.Count == 0 {
+		s.cfg.SignupRateLimit = defaultSignupRateLimit
 	}
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(cfg.BaseURL)
@@ -190,4 +236,16 @@ func (s *Server) publicBaseURL(r *http.Request) string {
 		return strings.TrimSuffix(s.baseURL.String(), "/")
 	}
 	return "https://" + r.Host
+}
+
+// linkBaseURL is the URL of links sent away from the request, such as
+// invitation links (shown, returned and emailed): the configured base URL,
+// else the listener's configured address, never the request's Host
+// header, which would let anyone who can send a request have a link point
+// elsewhere. Without either it is "" and links are paths.
+func (s *Server) linkBaseURL() string {
+	if s.baseURL != nil {
+		return strings.TrimSuffix(s.baseURL.String(), "/")
+	}
+	return strings.TrimSuffix(s.cfg.ListenURL, "/")
 }

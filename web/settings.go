@@ -60,7 +60,23 @@ func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
 // handleChangePassword changes the password, then ends every other session
 // and gives this one a new id: a password change is a privilege change.
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
+	// The current password is checked under the account's login throttle,
+	// reserved in advance, so that a stolen session cannot guess it faster
+	// than a login could.
+	attempt, retry := s.reservePasswordCheck(pageFrom(r).user)
+	if retry > 0 {
+		s.throttled(w, r, retry)
+		return
+	}
 	err := s.users.ChangePassword(r.Context(), r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+	switch _, wrong := keygate.ErrorFields(err)["current_password"]; {
+	case wrong:
+		attempt.failed()
+	case err == nil || keygate.ErrorCode(err) == keygate.EINVALID:
+		attempt.succeeded() // the current password was right
+	default:
+		attempt.cancel()
+	}
 	if isFormError(err) {
 		s.renderUserSettings(w, r, ErrorStatus(err), views.Form{}, formWithError(views.Form{}, err))
 		return

@@ -1,24 +1,46 @@
 package web
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/sso"
 	"github.com/keygate/keygate/views"
 )
 
-// sessionSSOFlow is the session value of a single sign-on flow in progress.
-const sessionSSOFlow = "sso"
+// ssoFlowCookie carries a single sign-on flow in progress, encrypted and
+// signed, between sending someone to a provider and their return. Kept in
+// the browser rather than in a stored session, so that anonymous traffic
+// to the begin routes creates no rows. SameSite=Lax: the provider's
+// redirect back is a top-level navigation from another site.
+const ssoFlowCookie = "__Host-keygate_sso"
 
 // ssoFlowTTL bounds how long a person may take at the provider.
 const ssoFlowTTL = 10 * time.Minute
+
+// newFlowCodec returns the codec of the flow cookie: AES-256 and
+// HMAC-SHA256 under keys derived from the session key, so the PKCE
+// verifier and nonce it carries are unreadable as well as unforgeable.
+func newFlowCodec(sessionKey []byte) *securecookie.SecureCookie {
+	derive := func(label string) []byte {
+		mac := hmac.New(sha256.New, sessionKey)
+		mac.Write([]byte(label))
+		return mac.Sum(nil)
+	}
+	codec := securecookie.New(derive("sso-flow-mac"), derive("sso-flow-aes"))
+	codec.MaxAge(int(ssoFlowTTL / time.Second))
+	return codec
+}
 
 // Intents of a flow.
 const (
@@ -26,7 +48,7 @@ const (
 	ssoIntentLink  = "link"
 )
 
-// ssoFlow is what Keygate keeps, server-side in the browser's session,
+// ssoFlow is what Keygate keeps, in the browser's encrypted flow cookie,
 // between sending someone to a provider and their return: nothing of it is
 // ever taken from the callback request.
 type ssoFlow struct {
@@ -108,7 +130,7 @@ func (s *Server) handleSSOLinkBegin(w http.ResponseWriter, r *http.Request) {
 }
 
 // beginSSO starts flow at p: a fresh random state, kept with the
-// provider's nonce and PKCE verifier in this browser's session only.
+// provider's nonce and PKCE verifier in this browser's flow cookie only.
 func (s *Server) beginSSO(w http.ResponseWriter, r *http.Request, p *sso.Provider, flow *ssoFlow) {
 	flow.Provider, flow.State, flow.Expires = p.Key, rand.Text()+rand.Text(), s.now().Add(ssoFlowTTL)
 	authURL, session, err := p.Begin(flow.State)
@@ -119,29 +141,32 @@ func (s *Server) beginSSO(w http.ResponseWriter, r *http.Request, p *sso.Provide
 		return
 	}
 	flow.Session = session
-	sess := pageFrom(r).session
-	sess.Values[sessionSSOFlow] = flow.values()
-	if err := sess.Save(r, w); err != nil {
-		s.Error(w, r, err)
+	encoded, err := s.flowCodec.Encode(ssoFlowCookie, flow.values())
+	if err != nil {
+		s.Error(w, r, fmt.Errorf("encode sso flow: %w", err))
 		return
 	}
+	http.SetCookie(w, &http.Cookie{Name: ssoFlowCookie, Value: encoded, Path: "/", MaxAge: int(ssoFlowTTL / time.Second),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, authURL, http.StatusSeeOther)
 }
 
-// takeSSOFlow removes the session's flow and returns it: a state is good
-// for one callback, whatever that callback's outcome.
-func (s *Server) takeSSOFlow(w http.ResponseWriter, r *http.Request) (*ssoFlow, error) {
-	sess := pageFrom(r).session
-	m, ok := sess.Values[sessionSSOFlow].(map[string]string)
-	if !ok {
-		return nil, nil
+// takeSSOFlow returns the browser's flow and deletes its cookie: a state is
+// good for one callback, whatever that callback's outcome. A missing,
+// forged or expired cookie is no flow.
+func (s *Server) takeSSOFlow(w http.ResponseWriter, r *http.Request) *ssoFlow {
+	c, err := r.Cookie(ssoFlowCookie)
+	if err != nil {
+		return nil
 	}
-	delete(sess.Values, sessionSSOFlow)
-	if err := sess.Save(r, w); err != nil {
-		return nil, err
+	http.SetCookie(w, &http.Cookie{Name: ssoFlowCookie, Value: "", Path: "/", MaxAge: -1,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	var m map[string]string
+	if err := s.flowCodec.Decode(ssoFlowCookie, c.Value, &m); err != nil {
+		return nil
 	}
-	return flowFromValues(m), nil
+	return flowFromValues(m)
 }
 
 var errSSOBadState = views.SSOProblem{Title: "Sign-in did not complete",
@@ -157,11 +182,7 @@ func (s *Server) handleSSOCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	code, state, errCode, errDesc := q.Get("code"), q.Get("state"), q.Get("error"), q.Get("error_description")
-	flow, err := s.takeSSOFlow(w, r)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
+	flow := s.takeSSOFlow(w, r)
 	w.Header().Set("Cache-Control", "no-store")
 	valid := flow != nil && flow.Provider == p.Key && state != "" && s.now().Before(flow.Expires) &&
 		subtle.ConstantTimeCompare([]byte(flow.State), []byte(state)) == 1

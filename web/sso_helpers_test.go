@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/internal/sqlite"
 	"github.com/keygate/keygate/internal/sso"
 	"github.com/keygate/keygate/web"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
@@ -19,7 +18,7 @@ import (
 
 // WithSSO offers the providers of reg on the login page.
 func WithSSO(reg *sso.Registry) Option {
-	return func(c *web.Config, _ *sqlite.UserService) { c.SSO = reg }
+	return func(c *web.Config, _ *App) { c.SSO = reg }
 }
 
 // TestOP is a real OpenID provider (zitadel's example OP, an

@@ -20,10 +20,28 @@ func (s *Server) handleSignInMethods(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	// Organizations' own providers the user may link: those of their
+	// organizations, never for a superuser (whom they may not sign in).
+	var orgProviders []*keygate.OrgSSO
+	user := pageFrom(r).user
+	if s.orgSSO != nil {
+		if orgProviders, err = s.orgSSO.FindMemberOrgSSO(r.Context()); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
+	orgNames := map[string]string{}
+	for _, o := range orgProviders {
+		orgNames[orgProviderPrefix+o.OrgPublicID] = o.OrgName + " single sign-on"
+	}
 	now := s.now()
-	p := views.SignInMethods{HasPassword: pageFrom(r).user.HasPassword}
+	p := views.SignInMethods{HasPassword: user.HasPassword}
 	for _, id := range ids {
-		m := views.SignInMethod{ID: id.PublicID, Provider: s.ssoDisplayName(id.Provider), Email: id.Email, Linked: views.Time{At: id.CreatedAt, Now: now}}
+		name := orgNames[id.Provider]
+		if name == "" {
+			name = s.ssoDisplayName(id.Provider)
+		}
+		m := views.SignInMethod{ID: id.PublicID, Provider: name, Email: id.Email, Linked: views.Time{At: id.CreatedAt, Now: now}}
 		if id.LastLoginAt != nil {
 			m.LastUsed = &views.Time{At: *id.LastLoginAt, Now: now}
 		}
@@ -31,6 +49,12 @@ func (s *Server) handleSignInMethods(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, prov := range s.cfg.SSO.All() {
 		p.Available = append(p.Available, views.SSOButton{Key: prov.Key, Name: prov.Name, URL: "/settings/sign-in-methods/" + prov.Key + "/link"})
+	}
+	for _, o := range orgProviders {
+		if !user.IsSuperuser {
+			p.Available = append(p.Available, views.SSOButton{Key: "org-" + o.OrgPublicID, Name: o.OrgName + " single sign-on",
+				URL: "/settings/sign-in-methods/org/" + o.OrgPublicID + "/link"})
+		}
 	}
 	s.render(w, r, http.StatusOK, views.SignInMethodsPage(s.layout(r, "Sign-in methods", "settings"), p))
 }

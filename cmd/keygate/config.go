@@ -31,6 +31,7 @@ type Config struct {
 	LogFormat           string
 	LogLevel            string
 	RateLimit           string
+	SignupRateLimit     string
 	RequestLogRetention time.Duration
 	SMTPURL             string
 	SMTPFrom            string
@@ -41,6 +42,12 @@ type Config struct {
 	SecretKey string
 	// SSO is the single sign-on providers' configuration.
 	SSO SSOConfig
+	// MaxKeysPerOrg caps each organization's active API keys.
+	MaxKeysPerOrg int
+	// AllowPrivateDestinations lets requests to destinations organizations
+	// configure (their identity providers) reach private and loopback
+	// addresses.
+	AllowPrivateDestinations bool
 }
 
 // commonFlags registers the flags every subcommand has.
@@ -54,7 +61,7 @@ func commonFlags(fs *flag.FlagSet, c *Config) {
 func serveFlags(fs *flag.FlagSet, c *Config) {
 	commonFlags(fs, c)
 	fs.StringVar(&c.Addr, "addr", "localhost:8443", "HTTPS listen address")
-	fs.StringVar(&c.HTTPAddr, "http-addr", "localhost:8080", "plain HTTP listen address, which only redirects to HTTPS; empty disables it")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "localhost:8080", "plain HTTP listen address, which redirects pages to HTTPS and refuses API calls and requests with an Authorization header; empty disables it")
 	fs.StringVar(&c.BaseURL, "base-url", "", "public URL of this instance, used in links (e.g. https://keys.example.com)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
@@ -65,12 +72,15 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	// Empty means Professional, so that a Config literal without it is valid.
 	fs.StringVar(&c.DefaultPlan, "default-plan", "", "plan of new organizations: free, professional (the default) or enterprise; the API needs professional or higher")
 	fs.StringVar(&c.RateLimit, "rate-limit", "1000/h", "each API key's default rate limit, e.g. 1000/h or 60/m")
+	fs.StringVar(&c.SignupRateLimit, "signup-rate-limit", "10/h", "signups allowed per client address, e.g. 10/h or 50/d (invitations do not count)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", "", "send invitation emails through this SMTP server, e.g. smtp://user:pass@host:587")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", "", "sender address of emails (default keygate@ the SMTP host)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this separate plain HTTP address (off by default)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", "serve Prometheus metrics at /metrics on the HTTPS listener to requests with this bearer token")
 	ssoFlags(fs, &c.SSO)
+	fs.BoolVar(&c.AllowPrivateDestinations, "allow-private-destinations", false, "let organizations' single sign-on providers be on private and loopback addresses (and plain http:// on loopback); off, Keygate reaches them over public https only")
 	fs.DurationVar(&c.RequestLogRetention, "request-log-retention", 30*24*time.Hour, "how long the API request log is kept")
+	fs.IntVar(&c.MaxKeysPerOrg, "max-keys-per-org", keygate.DefaultMaxKeysPerOrg, "most active (not revoked, not expired) API keys an organization may hold")
 	secretKeyFlag(fs, c)
 }
 
@@ -135,8 +145,14 @@ func (c *Config) validate() error {
 	if _, err := ratelimit.ParseLimit(c.RateLimit); err != nil {
 		return fmt.Errorf("--rate-limit: %w", err)
 	}
+	if _, err := c.signupRateLimit(); err != nil {
+		return err
+	}
 	if c.RequestLogRetention <= 0 {
 		return fmt.Errorf("--request-log-retention must be positive")
+	}
+	if c.MaxKeysPerOrg <= 0 {
+		return fmt.Errorf("--max-keys-per-org must be positive")
 	}
 	if c.SecretKey != "" {
 		// The error never repeats the value: it is a secret.
@@ -148,6 +164,19 @@ func (c *Config) validate() error {
 		return err
 	}
 	return nil
+}
+
+// signupRateLimit parses --signup-rate-limit; empty gives the zero Limit,
+// which the web server takes as its default (10/h).
+func (c *Config) signupRateLimit() (ratelimit.Limit, error) {
+	if c.SignupRateLimit == "" {
+		return ratelimit.Limit{}, nil
+	}
+	l, err := ratelimit.ParseLimit(c.SignupRateLimit)
+	if err != nil {
+		return ratelimit.Limit{}, fmt.Errorf("--signup-rate-limit: %w", err)
+	}
+	return l, nil
 }
 
 // trustedProxies parses --trusted-proxies; a bare IP is a /32 or /128.

@@ -58,6 +58,15 @@ func TestParse(t *testing.T) {
 		if got, want := c.RequestLogRetention, 30*24*time.Hour; got != want {
 			t.Errorf("RequestLogRetention = %v, want %v", got, want)
 		}
+		if got, want := c.SignupRateLimit, "10/h"; got != want {
+			t.Errorf("SignupRateLimit = %q, want %q", got, want)
+		}
+		if got, want := c.MaxKeysPerOrg, 1000; got != want {
+			t.Errorf("MaxKeysPerOrg = %d, want %d", got, want)
+		}
+		if c.AllowPrivateDestinations {
+			t.Error("AllowPrivateDestinations is on by default")
+		}
 		if err := c.validate(); err != nil {
 			t.Errorf("defaults do not validate: %v", err)
 		}
@@ -66,17 +75,20 @@ func TestParse(t *testing.T) {
 	t.Run("OKEnvFillsUnsetFlags", func(t *testing.T) {
 		var c Config
 		env := fakeEnv(map[string]string{
-			"KEYGATE_DATA_DIR":              "/var/lib/keygate",
-			"KEYGATE_ADDR":                  ":9443",
-			"KEYGATE_HTTP_ADDR":             ":9080",
-			"KEYGATE_BASE_URL":              "https://keys.example.com",
-			"KEYGATE_TRUSTED_PROXIES":       "10.0.0.0/8,192.168.1.1",
-			"KEYGATE_SIGNUP":                "invite",
-			"KEYGATE_LOG_FORMAT":            "json",
-			"KEYGATE_ACME_DOMAIN":           "keys.example.com",
-			"KEYGATE_RATE_LIMIT":            "60/m",
-			"KEYGATE_REQUEST_LOG_RETENTION": "24h",
-			"KEYGATE_UNRELATED":             "ignored",
+			"KEYGATE_DATA_DIR":                   "/var/lib/keygate",
+			"KEYGATE_ADDR":                       ":9443",
+			"KEYGATE_HTTP_ADDR":                  ":9080",
+			"KEYGATE_BASE_URL":                   "https://keys.example.com",
+			"KEYGATE_TRUSTED_PROXIES":            "10.0.0.0/8,192.168.1.1",
+			"KEYGATE_SIGNUP":                     "invite",
+			"KEYGATE_LOG_FORMAT":                 "json",
+			"KEYGATE_ACME_DOMAIN":                "keys.example.com",
+			"KEYGATE_RATE_LIMIT":                 "60/m",
+			"KEYGATE_SIGNUP_RATE_LIMIT":          "50/d",
+			"KEYGATE_REQUEST_LOG_RETENTION":      "24h",
+			"KEYGATE_MAX_KEYS_PER_ORG":           "250",
+			"KEYGATE_ALLOW_PRIVATE_DESTINATIONS": "true",
+			"KEYGATE_UNRELATED":                  "ignored",
 		})
 		if err := parse(newServeFlags(&c), nil, env); err != nil {
 			t.Fatal(err)
@@ -84,7 +96,8 @@ func TestParse(t *testing.T) {
 		want := Config{
 			DataDir: "/var/lib/keygate", Addr: ":9443", HTTPAddr: ":9080", BaseURL: "https://keys.example.com",
 			TrustedProxies: "10.0.0.0/8,192.168.1.1", Signup: "invite", LogFormat: "json", LogLevel: "info",
-			ACMEDomain: "keys.example.com", RateLimit: "60/m", RequestLogRetention: 24 * time.Hour,
+			ACMEDomain: "keys.example.com", RateLimit: "60/m", SignupRateLimit: "50/d", RequestLogRetention: 24 * time.Hour, MaxKeysPerOrg: 250,
+			AllowPrivateDestinations: true,
 		}
 		if c != want {
 			t.Fatalf("config = %+v\nwant     %+v", c, want)
@@ -183,7 +196,7 @@ func TestParse(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	good := func() Config {
-		return Config{Signup: "open", LogFormat: "text", LogLevel: "info", RateLimit: "1000/h", RequestLogRetention: time.Hour}
+		return Config{Signup: "open", LogFormat: "text", LogLevel: "info", RateLimit: "1000/h", RequestLogRetention: time.Hour, MaxKeysPerOrg: 1000}
 	}
 	tests := []struct {
 		name    string
@@ -204,9 +217,16 @@ func TestConfigValidate(t *testing.T) {
 		{"OKRateLimitMinute", func(c *Config) { c.RateLimit = "60/m" }, ""},
 		{"ErrRateLimit", func(c *Config) { c.RateLimit = "lots" }, "--rate-limit"},
 		{"ErrRateLimitEmpty", func(c *Config) { c.RateLimit = "" }, "--rate-limit"},
+		{"OKSignupRateLimit", func(c *Config) { c.SignupRateLimit = "50/d" }, ""},
+		{"OKSignupRateLimitEmptyIsDefault", func(c *Config) { c.SignupRateLimit = "" }, ""},
+		{"ErrSignupRateLimit", func(c *Config) { c.SignupRateLimit = "lots" }, `--signup-rate-limit: ratelimit: invalid limit "lots"`},
+		{"ErrSignupRateLimitZero", func(c *Config) { c.SignupRateLimit = "0/h" }, "--signup-rate-limit"},
 		{"ErrRetentionZero", func(c *Config) { c.RequestLogRetention = 0 }, "--request-log-retention"},
 		{"ErrRetentionNegative", func(c *Config) { c.RequestLogRetention = -time.Hour }, "--request-log-retention"},
 		{"ErrProxiesBadV6Mask", func(c *Config) { c.TrustedProxies = "fd00::/129" }, `--trusted-proxies: "fd00::/129"`},
+		{"OKMaxKeysPerOrg", func(c *Config) { c.MaxKeysPerOrg = 1 }, ""},
+		{"ErrMaxKeysPerOrgZero", func(c *Config) { c.MaxKeysPerOrg = 0 }, "--max-keys-per-org must be positive"},
+		{"ErrMaxKeysPerOrgNegative", func(c *Config) { c.MaxKeysPerOrg = -5 }, "--max-keys-per-org must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -167,6 +167,13 @@ func TestRunUsageErrors(t *testing.T) {
 			t.Fatalf("invalid config still created the data directory (stat: %v)", err)
 		}
 	})
+	t.Run("ErrServeBadSignupRateLimit", func(t *testing.T) {
+		t.Setenv("KEYGATE_SIGNUP_RATE_LIMIT", "lots")
+		r := runCmd(t, "", "serve", "--data-dir", filepath.Join(t.TempDir(), "data")).mustCode(t, 1)
+		if !strings.Contains(r.stderr, "--signup-rate-limit") {
+			t.Fatalf("stderr = %q", r.stderr)
+		}
+	})
 	t.Run("ErrBadEnvServe", func(t *testing.T) {
 		t.Setenv("KEYGATE_REQUEST_LOG_RETENTION", "forever")
 		dir := filepath.Join(t.TempDir(), "data")

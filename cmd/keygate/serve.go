@@ -49,10 +49,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	return serve(ctx, &c, newLogger(&c, stderr))
 }
 
-// openDB creates the data directory and opens (and migrates) the database.
+// openDB creates the data directory (or restricts an existing one to its
+// owner) and opens (and migrates) the database.
 func openDB(ctx context.Context, c *Config, migrate bool) (*sqlite.DB, error) {
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err := prepareDataDir(c.DataDir); err != nil {
+		return nil, err
 	}
 	db := sqlite.NewDB(filepath.Join(c.DataDir, "keygate.db"))
 	if !migrate {
@@ -100,11 +101,13 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	}
 	sessions := sqlite.NewSessionService(db)
 	keys := sqlite.NewAPIKeyService(db)
+	keys.MaxKeysPerOrg = c.MaxKeysPerOrg
 	verifier := apikey.NewVerifier(keys)
 	db.OnKeysChanged = verifier.Invalidate
 	usageStore := sqlite.NewUsageStore(db)
 	usageBuf := usage.NewBuffer(usageStore)
 	rateLimit, _ := ratelimit.ParseLimit(c.RateLimit)
+	signupRateLimit, _ := c.signupRateLimit()
 	var mail web.Mailer
 	if c.SMTPURL != "" {
 		m, err := mailer.New(c.SMTPURL, c.SMTPFrom)
@@ -119,10 +122,14 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		return fmt.Errorf("listen on --addr %s: %w", c.Addr, err)
 	}
 	_, httpsPort, _ := net.SplitHostPort(httpsLn.Addr().String())
+	// The address as configured, for links without --base-url (and the
+	// log line below): never the Host header of a request.
+	listenURL := "https://" + displayAddr(c.Addr, httpsLn.Addr().String())
 
 	srv, err := web.NewServer(web.Config{
-		BaseURL: c.BaseURL, HTTPSPort: httpsPort, TrustedProxies: proxies, SessionKey: sessionKey, SignupMode: c.Signup,
-		RateLimit: rateLimit, MetricsToken: c.MetricsToken, SSO: ssoProviders,
+		BaseURL: c.BaseURL, HTTPSPort: httpsPort, ListenURL: listenURL, TrustedProxies: proxies, SessionKey: sessionKey, SignupMode: c.Signup,
+		RateLimit: rateLimit, SignupRateLimit: signupRateLimit, MetricsToken: c.MetricsToken, SSO: ssoProviders,
+		AllowPrivateDestinations: c.AllowPrivateDestinations,
 	}, web.Services{
 		Users: users, Orgs: sqlite.NewOrganizationService(db), Sessions: sessions,
 		APIKeys: keys, Audit: sqlite.NewAuditService(db),
@@ -194,7 +201,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 
 	url := c.BaseURL
 	if url == "" {
-		url = "https://" + displayAddr(c.Addr, httpsLn.Addr().String())
+		url = listenURL
 	}
 	logger.Info("Keygate is running", "url", url, "https_addr", httpsLn.Addr().String(), "http_redirect", httpURL,
 		"tls", tlsResult.Mode, "data_dir", c.DataDir, "signup", c.Signup, "version", buildVersion())

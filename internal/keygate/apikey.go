@@ -2,6 +2,8 @@ package keygate
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -287,6 +289,8 @@ func validateKeyName(v *ValidationErrors, name string) {
 		v.Add("name", "Name is required.")
 	} else if utf8.RuneCountInString(name) > APIKeyNameMax {
 		v.Add("name", "Name must be at most 100 characters.")
+	} else if msg := UnsafeTextMessage(name); msg != "" {
+		v.Add("name", msg)
 	}
 }
 
@@ -313,6 +317,23 @@ func (u *APIKeyUpdate) Validate() *ValidationErrors {
 	return &v
 }
 
+// DefaultMaxKeysPerOrg is how many active keys (neither revoked nor
+// expired) an organization may hold unless --max-keys-per-org says
+// otherwise.
+const DefaultMaxKeysPerOrg = 1000
+
+// ErrKeyLimit is in the chain of the EINVALID error of a create or roll
+// that would take an organization past its limit of active keys; the API
+// reports it with the code key_limit_reached.
+var ErrKeyLimit = errors.New("api key limit reached")
+
+// KeyLimitError is the error of an organization at its limit of limit
+// active keys.
+func KeyLimitError(limit int) error {
+	return fmt.Errorf("%w: %w", ErrKeyLimit, Errorf(EINVALID,
+		"This organization has reached its limit of %d active API keys. Revoke keys it no longer needs before creating more.", limit))
+}
+
 // Grace periods a rolled key's predecessor may keep working for.
 var RollGracePeriods = []time.Duration{0, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
 
@@ -323,8 +344,9 @@ var RollGracePeriods = []time.Duration{0, time.Hour, 24 * time.Hour, 7 * 24 * ti
 // transaction.
 type APIKeyService interface {
 	// CreateAPIKey creates a key and returns it with its secret, which
-	// exists nowhere else. Returns EINVALID, ENOTFOUND, EFORBIDDEN, and
-	// ECONFLICT when FormToken was already used.
+	// exists nowhere else. Returns EINVALID (with ErrKeyLimit in its chain
+	// when the organization is at its limit of active keys), ENOTFOUND,
+	// EFORBIDDEN, and ECONFLICT when FormToken was already used.
 	CreateAPIKey(ctx context.Context, orgID string, in *APIKeyCreate) (*APIKey, string, error)
 
 	// FindAPIKeys lists keys newest first, with the total that match.
@@ -345,7 +367,8 @@ type APIKeyService interface {
 	// RollAPIKey creates a key with the same name, environment and scopes,
 	// and lets the old key live for grace (one of RollGracePeriods; 0
 	// revokes it now). Returns the new key, its secret and the old key.
-	// Returns EINVALID (grace, inactive key), ENOTFOUND, EFORBIDDEN, and
-	// ECONFLICT when formToken was already used.
+	// Returns EINVALID (grace, inactive key, and ErrKeyLimit when a grace
+	// period would take the organization past its limit of active keys),
+	// ENOTFOUND, EFORBIDDEN, and ECONFLICT when formToken was already used.
 	RollAPIKey(ctx context.Context, orgID, keyID string, grace time.Duration, formToken string) (*APIKey, string, *APIKey, error)
 }

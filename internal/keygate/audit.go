@@ -70,4 +70,5 @@ var AuditActions = []string{
 	AuditOrganizationPlan, AuditUserDisable, AuditUserEnable,
 	AuditIntegrationSave, AuditIntegrationDelete,
 	AuditLoginSSO, AuditIdentityLink, AuditIdentityUnlink,
+	AuditOrgSSOSave, AuditOrgSSODelete, AuditSSODomainVerify, AuditLoginSSORefused,
 }

@@ -65,6 +65,9 @@ type Organization struct {
 
 	// Role is the acting user's role in it, set by finds.
 	Role Role
+	// RequireSSO says its pages need a session that came through its own
+	// single sign-on provider (Owners excepted), set by finds for a user.
+	RequireSSO bool
 }
 
 // OrganizationUpdate lists the fields an update may change.
@@ -82,7 +85,7 @@ func ValidateOrganizationName(name string) string {
 	case utf8.RuneCountInString(name) > 100:
 		return "Organization name must be at most 100 characters."
 	}
-	return ""
+	return UnsafeTextMessage(name)
 }
 
 // Member is a user's membership in an organization.

@@ -67,7 +67,7 @@ func ValidateName(name string) string {
 	case utf8.RuneCountInString(name) > 100:
 		return "Name must be at most 100 characters."
 	}
-	return ""
+	return UnsafeTextMessage(name)
 }
 
 // ValidateEmail returns a message for a bad (normalized) email, or "".
@@ -113,9 +113,9 @@ type UserService interface {
 
 	// Authenticate checks an email and password. Unknown email and wrong
 	// password both return EUNAUTHORIZED "Invalid email or password." after
-	// the same work. A disabled user gets EUNAUTHORIZED too. A right
-	// password of a member (not Owner) of an organization that requires
-	// single sign-on gets EFORBIDDEN MsgRequireSSO.
+	// the same work. A disabled user gets EUNAUTHORIZED too. An
+	// organization that requires single sign-on does not refuse the
+	// password: its pages ask for a session from its provider.
 	Authenticate(ctx context.Context, email, password string) (*User, error)
 
 	// RecordLogout records that the acting user logged out.

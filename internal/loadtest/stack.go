@@ -65,6 +65,9 @@ func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Dur
 	// never hashes passwords.
 	users := sqlite.NewUserService(s.db, password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0))
 	keys := sqlite.NewAPIKeyService(s.db)
+	// The seeded organization holds nKeys active keys, which may be more
+	// than the default cap (the bulk insert does not check it).
+	keys.MaxKeysPerOrg = max(nKeys, keygate.DefaultMaxKeysPerOrg)
 	s.verifier = apikey.NewVerifier(keys)
 	s.db.OnKeysChanged = s.verifier.Invalidate
 	s.usage = usage.NewBuffer(sqlite.NewUsageStore(s.db))

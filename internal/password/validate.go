@@ -15,6 +15,10 @@ const (
 	MinLength = 12
 	// MaxLength is the most code points Validate accepts.
 	MaxLength = 256
+	// MaxBytes is the longest input, in bytes, that is ever hashed or
+	// verified: MaxLength code points take at most this many. Callers
+	// refuse longer input before any argon2 work.
+	MaxBytes = 1024
 )
 
 // The texts of these errors are shown to users beside the password field,
@@ -142,6 +146,9 @@ func CommonCount() int {
 // repeated character, or is a repetition of a set entry or of a unit of at
 // most three characters (such as "passwordpassword" or "abcabcabcabc").
 func Validate(plain string) error {
+	if len(plain) > MaxBytes {
+		return ErrTooLong // without counting a huge input's code points
+	}
 	n := utf8.RuneCountInString(plain)
 	if n < MinLength {
 		return ErrTooShort

@@ -3,6 +3,8 @@
 //
 //   - FailureWindow, a Throttler that blocks a key (an account, a client IP)
 //     after too many failures, such as failed logins, within a sliding window.
+//     Reserve counts an attempt as a failure atomically with the check, so
+//     that concurrent attempts cannot all pass before any has failed.
 //   - GCRA, a Limiter that enforces per-API-key request quotas such as
 //     "1000/h" with the generic cell rate algorithm, in O(1) time and one
 //     timestamp of state per key.

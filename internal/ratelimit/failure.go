@@ -10,11 +10,24 @@ import (
 // Keys are strings the caller builds, such as "acct:alice@example.com" or
 // "ip:203.0.113.9"; a login handler typically checks both the account and the
 // client address.
+//
+// Check followed by Fail leaves a window in which concurrent attempts all
+// pass the check before any of them has failed. An attempt that must not
+// exceed the limit, such as checking a password, Reserves instead: the
+// attempt counts as a failure from the start, atomically with the check,
+// and a success then Resets the key or Releases the reservation.
 type Throttler interface {
 	// Check reports whether key may try again now; if not, retryAfter > 0 says when.
 	Check(key string) (retryAfter time.Duration)
 	// Fail records one failure for key and returns retryAfter > 0 if key is now blocked.
 	Fail(key string) (retryAfter time.Duration)
+	// Reserve atomically checks key and, if it may try again now, records
+	// the attempt as a failure and returns 0; if not, it records nothing and
+	// returns retryAfter > 0.
+	Reserve(key string) (retryAfter time.Duration)
+	// Release gives back one reservation (or failure) of key, the most
+	// recent, for an attempt that turned out not to be a failure.
+	Release(key string)
 	// Reset forgets key's failures (a successful login resets the account's counter).
 	Reset(key string)
 }
@@ -27,8 +40,9 @@ var _ Throttler = (*FailureWindow)(nil)
 //
 // Each key keeps the timestamps of at most its Limit most recent failures in
 // a ring. Callers are expected to Check before an attempt and not to attempt
-// (nor call Fail) while blocked; a Fail while blocked replaces the oldest
-// failure and so extends the block.
+// (nor call Fail) while blocked, or to Reserve the attempt, which does both
+// atomically; a Fail while blocked replaces the oldest failure and so extends
+// the block.
 //
 // A FailureWindow is safe for concurrent use. Its zero value is not usable
 // until Limit and Window are set; NewFailureWindow sets all fields. See the
@@ -114,6 +128,53 @@ func (f *FailureWindow) Fail(key string) (retryAfter time.Duration) {
 	}
 	r.push(now, limit)
 	return r.retryAfter(limit, window, now)
+}
+
+// Reserve checks key and records an attempt in one step, under the lock of
+// key's shard, so that concurrent callers cannot all pass the check: of any
+// number of concurrent Reserves on a key that has no failures, exactly Limit
+// return 0. It returns 0 if the attempt was recorded (as a failure, at the
+// current time), or else, recording nothing, how long key is blocked (> 0 and
+// <= Window), as Check does. A recorded attempt that succeeds should be
+// followed by Reset or Release.
+func (f *FailureWindow) Reserve(key string) (retryAfter time.Duration) {
+	limit, window := f.config()
+	now := f.now()
+	cutoff := now.Add(-window)
+	s := f.shards.get(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.m[key]
+	if r == nil {
+		r = &failures{}
+		s.insert(key, r, func(r *failures) bool { return r.staleAt(cutoff) })
+	} else {
+		r.prune(cutoff)
+		if d := r.retryAfter(limit, window, now); d > 0 {
+			return d
+		}
+	}
+	r.push(now, limit)
+	return 0
+}
+
+// Release forgets the most recent failure of key, such as the reservation
+// of an attempt that succeeded or was never made. Releasing a key with no
+// failures does nothing.
+func (f *FailureWindow) Release(key string) {
+	s := f.shards.get(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.m[key]
+	if r == nil {
+		return
+	}
+	if r.n > 0 {
+		r.n--
+	}
+	if r.n == 0 {
+		delete(s.m, key)
+	}
 }
 
 // Reset forgets all failures of key.

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,4 +246,154 @@ func TestFailureWindowStructLiteral(t *testing.T) {
 	if got := f.Fail("k"); got != time.Minute {
 		t.Fatalf("Fail = %v, want 1m", got)
 	}
+}
+
+func TestFailureWindowReserve(t *testing.T) {
+	t.Run("OKBlocksAtLimit", func(t *testing.T) {
+		f, clock := newFailureWindow(5, 15*time.Minute)
+		const key = "acct:alice@example.com"
+		for i := range 5 {
+			if got := f.Reserve(key); got != 0 {
+				t.Fatalf("reservation %d: Reserve = %v, want 0", i+1, got)
+			}
+			clock.Advance(time.Minute)
+		}
+		// Reservations at 0..4m count as failures: blocked until +15m.
+		if got, want := f.Check(key), 10*time.Minute; got != want {
+			t.Fatalf("Check after 5 reservations = %v, want %v", got, want)
+		}
+		if got, want := f.Reserve(key), 10*time.Minute; got != want {
+			t.Fatalf("6th Reserve = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("OKBlockedReserveRecordsNothing", func(t *testing.T) {
+		f, clock := newFailureWindow(2, 10*time.Minute)
+		f.Reserve("k")
+		f.Reserve("k")
+		for range 3 {
+			clock.Advance(time.Minute)
+			f.Reserve("k") // refused: must not extend the block
+		}
+		clock.Advance(7 * time.Minute) // +10m: both reservations left the window
+		if got := f.Reserve("k"); got != 0 {
+			t.Fatalf("Reserve after the window = %v, want 0", got)
+		}
+	})
+
+	t.Run("OKCountsWithFail", func(t *testing.T) {
+		f, _ := newFailureWindow(3, time.Minute)
+		f.Fail("k")
+		f.Reserve("k")
+		if got := f.Fail("k"); got != time.Minute {
+			t.Fatalf("3rd failure = %v, want 1m", got)
+		}
+		if got := f.Reserve("k"); got == 0 {
+			t.Fatal("Reserve of a blocked key = 0")
+		}
+	})
+}
+
+func TestFailureWindowRelease(t *testing.T) {
+	t.Run("OKGivesBackOne", func(t *testing.T) {
+		f, _ := newFailureWindow(3, time.Minute)
+		for range 3 {
+			f.Reserve("k")
+		}
+		if f.Check("k") == 0 {
+			t.Fatal("not blocked after 3 reservations")
+		}
+		f.Release("k")
+		if got := f.Check("k"); got != 0 {
+			t.Fatalf("Check after Release = %v, want 0", got)
+		}
+		if got := f.Reserve("k"); got != 0 {
+			t.Fatalf("Reserve after Release = %v, want 0", got)
+		}
+		if got := f.Reserve("k"); got == 0 {
+			t.Fatal("4th Reserve after one Release not blocked")
+		}
+	})
+
+	t.Run("OKReleasesNewest", func(t *testing.T) {
+		f, clock := newFailureWindow(2, 10*time.Minute)
+		f.Reserve("k") // +0m
+		clock.Advance(time.Minute)
+		f.Reserve("k") // +1m
+		f.Release("k") // gives back the one at +1m
+		clock.Advance(time.Minute)
+		f.Reserve("k") // +2m: blocked until the one at +0m leaves
+		if got, want := f.Check("k"), 8*time.Minute; got != want {
+			t.Fatalf("Check = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("OKEvictsEmptyKey", func(t *testing.T) {
+		f, _ := newFailureWindow(5, time.Minute)
+		f.Reserve("k")
+		f.Release("k")
+		if got := f.Len(); got != 0 {
+			t.Fatalf("Len = %d, want 0", got)
+		}
+		f.Release("k")          // nothing left: no-op
+		f.Release("never-seen") // must not panic
+		if got := f.Len(); got != 0 {
+			t.Fatalf("Len = %d, want 0", got)
+		}
+	})
+}
+
+func TestFailureWindowReserveConcurrent(t *testing.T) {
+	t.Run("OKAtMostLimitPass", func(t *testing.T) {
+		f, _ := newFailureWindow(5, 15*time.Minute)
+		var passed atomic.Int64
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 200 {
+			wg.Go(func() {
+				<-start
+				if f.Reserve("acct:alice@example.com") == 0 {
+					passed.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if got := passed.Load(); got != 5 {
+			t.Fatalf("%d of 200 concurrent reservations passed, want 5", got)
+		}
+	})
+
+	t.Run("OKNeverMoreThanLimitInFlight", func(t *testing.T) {
+		// Attempts that succeed release their reservation: at no time do
+		// more than Limit attempts hold one.
+		f, _ := newFailureWindow(3, time.Hour)
+		var inFlight, peak atomic.Int64
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Go(func() {
+				for range 200 {
+					if f.Reserve("k") != 0 {
+						continue
+					}
+					n := inFlight.Add(1)
+					for {
+						p := peak.Load()
+						if n <= p || peak.CompareAndSwap(p, n) {
+							break
+						}
+					}
+					inFlight.Add(-1)
+					f.Release("k")
+				}
+			})
+		}
+		wg.Wait()
+		if got := peak.Load(); got > 3 || got < 1 {
+			t.Fatalf("peak in flight = %d, want 1..3", got)
+		}
+		if got := f.Check("k"); got != 0 {
+			t.Fatalf("Check after all released = %v, want 0", got)
+		}
+	})
 }

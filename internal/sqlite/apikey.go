@@ -19,6 +19,11 @@ var _ keygate.APIKeyService = (*APIKeyService)(nil)
 // APIKeyService manages API keys.
 type APIKeyService struct {
 	db *DB
+
+	// MaxKeysPerOrg caps each organization's active keys (neither revoked
+	// nor expired), --max-keys-per-org; 0 means
+	// keygate.DefaultMaxKeysPerOrg.
+	MaxKeysPerOrg int
 }
 
 // NewAPIKeyService returns an APIKeyService on db.
@@ -114,6 +119,11 @@ func (s *APIKeyService) CreateAPIKey(ctx context.Context, orgID string, in *keyg
 	if !limit.Covers(scopes) {
 		return nil, "", keygate.FieldError("scopes", "You cannot grant a scope you do not have.")
 	}
+	// Counted in the write transaction that inserts (one writer), so
+	// concurrent creates cannot all pass the check.
+	if err := s.checkKeyLimit(ctx, tx, org.ID, 1); err != nil {
+		return nil, "", err
+	}
 	key := &keygate.APIKey{
 		OrganizationID: org.ID, Name: in.Name, Environment: in.Environment, Scopes: scopes,
 		Note: in.Note, ExpiresAt: in.ExpiresAt,
@@ -131,6 +141,29 @@ func (s *APIKeyService) CreateAPIKey(ctx context.Context, orgID string, in *keyg
 		return nil, "", fmt.Errorf("create api key: %w", err)
 	}
 	return key, secret, nil
+}
+
+// maxKeys is the cap of active keys per organization.
+func (s *APIKeyService) maxKeys() int {
+	if s.MaxKeysPerOrg > 0 {
+		return s.MaxKeysPerOrg
+	}
+	return keygate.DefaultMaxKeysPerOrg
+}
+
+// checkKeyLimit refuses a change that adds more active keys to the
+// organization than its cap leaves room for.
+func (s *APIKeyService) checkKeyLimit(ctx context.Context, tx *Tx, orgID int64, more int) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys
+		WHERE organization_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+		orgID, ms(tx.now)).Scan(&n); err != nil {
+		return fmt.Errorf("count active api keys: %w", err)
+	}
+	if limit := s.maxKeys(); n+more > limit {
+		return keygate.KeyLimitError(limit)
+	}
+	return nil
 }
 
 // insertAPIKey generates a secret and stores key with its hash and hint.
@@ -355,6 +388,14 @@ func (s *APIKeyService) RollAPIKey(ctx context.Context, orgID, keyID string, gra
 	}
 	if !keygate.NewScopes(keygate.MaxScopeForRole(org.Role)).Covers(old.Scopes) {
 		return nil, "", nil, keygate.Errorf(keygate.EFORBIDDEN, "You cannot grant a scope you do not have.")
+	}
+	// The old key counts while it keeps working: a roll with a grace
+	// period adds a key; one that revokes the old key at once never does,
+	// so an organization at its cap can always roll that way.
+	if grace > 0 {
+		if err := s.checkKeyLimit(ctx, tx, org.ID, 1); err != nil {
+			return nil, "", nil, err
+		}
 	}
 	next := &keygate.APIKey{
 		OrganizationID: org.ID, Name: old.Name, Environment: old.Environment, Scopes: old.Scopes,

@@ -159,7 +159,7 @@ func validateBotName(s string) string {
 	case utf8.RuneCountInString(s) > keygate.BotNameMax:
 		return apiMsgBotNameLong
 	}
-	return ""
+	return keygate.UnsafeTextMessage(s)
 }
 
 // validateAPITime rejects a zero time and years outside 1970-9999, which

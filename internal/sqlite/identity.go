@@ -60,20 +60,29 @@ func (s *IdentityService) LoginWithIdentity(ctx context.Context, ext *keygate.Ex
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := finishIdentityLogin(ctx, tx, user, ext); err != nil {
+		return nil, 0, err
+	}
+	return user, outcome, nil
+}
+
+// finishIdentityLogin refuses a disabled user, or else notes the
+// identity's use and the login, and commits tx.
+func finishIdentityLogin(ctx context.Context, tx *Tx, user *keygate.User, ext *keygate.ExternalIdentity) error {
 	if user.DisabledAt != nil {
-		return nil, 0, keygate.Errorf(keygate.EUNAUTHORIZED, "This account is disabled.")
+		return keygate.Errorf(keygate.EUNAUTHORIZED, "This account is disabled.")
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE identities SET last_login_at = $1, email = $2 WHERE provider = $3 AND issuer = $4 AND subject = $5`,
 		ms(tx.now), ext.Email, ext.Provider, ext.Issuer, ext.Subject); err != nil {
-		return nil, 0, fmt.Errorf("sso login: %w", err)
+		return fmt.Errorf("sso login: %w", err)
 	}
 	if err := recordUserEvent(ctx, tx, user, keygate.AuditLoginSSO); err != nil {
-		return nil, 0, err
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, 0, fmt.Errorf("sso login: %w", err)
+		return fmt.Errorf("sso login: %w", err)
 	}
-	return user, outcome, nil
+	return nil
 }
 
 func (s *IdentityService) loginWithIdentity(ctx context.Context, tx *Tx, ext *keygate.ExternalIdentity) (*keygate.User, keygate.SSOOutcome, error) {

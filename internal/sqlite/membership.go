@@ -442,6 +442,12 @@ func removeMembership(ctx context.Context, tx *Tx, orgID int64, t *target, revok
 	if _, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, orgID, t.UserID); err != nil {
 		return 0, fmt.Errorf("remove member: %w", err)
 	}
+	// The organization's provider signs in members only: a link it made
+	// is of no use once the person leaves.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM identities WHERE user_id = $1
+		AND provider = 'org:' || (SELECT public_id FROM organizations WHERE id = $2)`, t.UserID, orgID); err != nil {
+		return 0, fmt.Errorf("remove member: %w", err)
+	}
 	revoked := 0
 	if revokeKeys {
 		rows, err := tx.QueryContext(ctx, `SELECT `+apiKeyColumns+apiKeyFrom+`

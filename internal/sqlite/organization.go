@@ -42,10 +42,11 @@ func findOrganizationForUser(ctx context.Context, q queryer, publicID string) (*
 	var org keygate.Organization
 	var created, updated int64
 	err := q.QueryRowContext(ctx, `
-		SELECT o.id, o.public_id, o.name, o.plan, o.disabled_user_keys, o.created_at, o.updated_at, m.role
+		SELECT o.id, o.public_id, o.name, o.plan, o.disabled_user_keys, o.created_at, o.updated_at, m.role,
+			COALESCE((SELECT s.require_sso FROM org_sso s WHERE s.organization_id = o.id), 0)
 		FROM organizations o JOIN memberships m ON m.organization_id = o.id
 		WHERE o.public_id = $1 AND m.user_id = $2`, publicID, userID,
-	).Scan(&org.ID, &org.PublicID, &org.Name, &org.Plan, &org.DisabledUserKeys, &created, &updated, &org.Role)
+	).Scan(&org.ID, &org.PublicID, &org.Name, &org.Plan, &org.DisabledUserKeys, &created, &updated, &org.Role, &org.RequireSSO)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errOrgNotFound
 	} else if err != nil {
@@ -228,6 +229,11 @@ func (s *OrganizationService) DeleteOrganization(ctx context.Context, publicID, 
 	}
 	if strings.TrimSpace(confirm) != org.Name {
 		return keygate.FieldError("confirm", "Type the organization's name exactly to confirm.")
+	}
+	// Its single sign-on goes with it (a cascade), and the identities its
+	// provider created, which reference it only by name.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM identities WHERE provider = $1`, orgSSOProviderKey(org.PublicID)); err != nil {
+		return fmt.Errorf("delete organization: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, org.ID); err != nil {
 		return fmt.Errorf("delete organization: %w", err)

@@ -166,6 +166,11 @@ func (s *UserService) createUser(ctx context.Context, in *keygate.Signup, hash s
 // Authenticate checks an email and password, doing the same argon2id work
 // whether or not the email exists, and records the outcome in the audit log.
 func (s *UserService) Authenticate(ctx context.Context, email, plain string) (*keygate.User, error) {
+	// No password is that long (signup caps them): refused before any
+	// argon2 work, so huge inputs cost nothing.
+	if len(plain) > password.MaxBytes {
+		return nil, errInvalidLogin
+	}
 	email = keygate.NormalizeEmail(email)
 	var hash sql.NullString
 	row := s.db.reader().QueryRowContext(ctx, `SELECT `+userColumns+`, u.password_hash FROM users u WHERE u.email = $1`, email)
@@ -191,13 +196,9 @@ func (s *UserService) Authenticate(ctx context.Context, email, plain string) (*k
 		}
 		return nil, errInvalidLogin
 	}
-	// Checked only after the password matched, so that it tells nobody
-	// else which accounts exist or which organizations require SSO.
-	if required, err := requiresOrgSSO(ctx, s.db.reader(), u.ID); err != nil {
-		return nil, err
-	} else if required {
-		return nil, keygate.Errorf(keygate.EFORBIDDEN, "%s", keygate.MsgRequireSSO)
-	}
+	// An organization that requires single sign-on does not refuse the
+	// password here: it guards its own pages (web), so the person's other
+	// organizations are unaffected.
 	if err := s.recordLogin(ctx, &u, keygate.AuditLogin); err != nil {
 		return nil, err
 	}
@@ -318,7 +319,9 @@ func (s *UserService) ChangePassword(ctx context.Context, current, next string) 
 		return fmt.Errorf("change password: %w", err)
 	}
 	var v keygate.ValidationErrors
-	if hash.Valid {
+	if hash.Valid && len(current) > password.MaxBytes {
+		v.Add("current_password", "Current password is incorrect.") // not hashed: see Authenticate
+	} else if hash.Valid {
 		ok, err := s.passwords.Verify(ctx, hash.String, current)
 		if err != nil {
 			return fmt.Errorf("change password: %w", err)
