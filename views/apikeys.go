@@ -13,11 +13,13 @@ type Option struct {
 
 // KeyForm is the create-key form with its one-time token.
 type KeyForm struct {
-	Form         Form
-	Token        string
-	Action       string
-	CancelURL    string
-	Scopes       map[string]bool
+	Form      Form
+	Token     string
+	Action    string
+	CancelURL string
+	// Scope is the chosen scope: read, write or admin, each including the
+	// ones before it.
+	Scope        string
 	Expiration   string // 7, 30, 60, 90, custom, none
 	Environments []Option
 	MinDate      string // earliest custom date, YYYY-MM-DD
@@ -29,7 +31,7 @@ var ExpirationOptions = []Option{
 	{"custom", "Custom date"}, {"none", "No expiration"},
 }
 
-// ScopeOptions are the scope checkboxes with what each allows.
+// ScopeOptions are the scope choices with what each allows and includes.
 var ScopeOptions = []struct{ Value, Label, Help string }{
 	{"read", "Read", "View bots, conversations and analytics."},
 	{"write", "Write", "Create and change bots and conversations. Includes Read."},
@@ -38,16 +40,22 @@ var ScopeOptions = []struct{ Value, Label, Help string }{
 
 // APIKeyRow is one key in the list.
 type APIKeyRow struct {
-	ID             string
-	Name           string
-	Env            string
-	EnvLabel       string
-	Scopes         []Option
-	Hint           string
+	ID       string
+	Name     string
+	Env      string
+	EnvLabel string
+	Scopes   []Option
+	Hint     string
+	// CreatedBy names the creator in full: "Ada Lovelace", or
+	// "API key “CI” (key_…)" for a key created through the API. Creator
+	// says it in a few words for the list: "Ada", "via key “CI”".
 	CreatedBy      string
+	Creator        string
 	Created        Time
 	LastUsed       Time
 	LastUsedIP     string
+	LastUsedAgent  string       // the raw User-Agent of the last use
+	LastAttempt    *LastAttempt // the last request of any outcome, if later than the last use
 	Expiry         string
 	ExpirySoon     bool
 	State          string // active, expired, revoked
@@ -58,13 +66,28 @@ type APIKeyRow struct {
 	RevokeURL      string
 	RevokeQuestion string
 	Exposed        bool
+	// RolledFrom is the key this one replaced; ReplacedBy the key that
+	// replaced this one. Nil when there is none.
+	RolledFrom *KeyLink
+	ReplacedBy *KeyLink
 }
 
-// CreatedKey is the secret shown once, in the "API Key Created" modal.
+// KeyLink names another key and links to its page.
+type KeyLink struct {
+	Name, URL string
+}
+
+// MenuID is the id of the row's menu of actions.
+func (k APIKeyRow) MenuID() string { return "key-menu-" + k.ID }
+
+// CreatedKey is the secret shown once, in the "API Key Created" modal, or
+// after a roll, the "Key rolled" one.
 type CreatedKey struct {
+	Title      string
 	Name       string
 	Secret     string
 	Curl       string
+	CertNote   string // why Curl names a certificate file, if it does
 	ReturnURL  string
 	OldKeyNote string // set after a roll
 }
@@ -73,9 +96,23 @@ type CreatedKey struct {
 type Pagination struct {
 	Page, Pages int
 	Total       int
-	PrevURL     string
-	NextURL     string
+	// Noun is what the list counts, plural: "keys", "members".
+	Noun    string
+	PrevURL string
+	NextURL string
 }
+
+// Sorting is how a table is sorted and the headers that change it, by
+// column sort key ("name", "created").
+type Sorting struct {
+	By, Dir string // the sort and direction in force ("asc" or "desc")
+	// Caption says the order in words, like "newest first".
+	Caption string
+	Headers map[string]SortHeader
+}
+
+// Header returns the header of the column sorted by key.
+func (s Sorting) Header(key string) SortHeader { return s.Headers[key] }
 
 // APIKeysPage is the API Keys list.
 type APIKeysPage struct {
@@ -85,6 +122,7 @@ type APIKeysPage struct {
 	State      string
 	States     []Option
 	Pagination Pagination
+	Sorting    Sorting
 	Create     KeyForm
 	OpenCreate bool
 	Created    *CreatedKey
@@ -118,8 +156,8 @@ type APIKeyDetail struct {
 	Envs                      []Option
 	Editable                  bool
 	ListURL                   string
-	RolledFrom, RolledFromURL string
-	RolledTo, RolledToURL     string
+	RolledFrom, RolledFromURL string // the replaced key's name
+	RolledTo, RolledToURL     string // the replacing key's name
 	DefaultRateLimit          string
 	LastUsedAgent             string
 	Usage                     *KeyUsage
@@ -136,6 +174,9 @@ func ExpiryText(expires *time.Time, now time.Time) (text string, soon bool) {
 	}
 	return "Expires in " + roundedDuration(d), d < 7*24*time.Hour
 }
+
+// DurationText says how long d is in words, like "1 hour" or "7 days".
+func DurationText(d time.Duration) string { return roundedDuration(d) }
 
 // roundedDuration says d in its largest fitting unit, rounded to the
 // nearest: 59m59s is "1 hour", 4d23h is "5 days", 90 days is "3 months".

@@ -9,6 +9,9 @@ type APIReference struct {
 	SpecURL    string // the OpenAPI document itself
 	Intro      []Paragraph
 	Operations []APIOperation
+	// CertNote says why the examples trust a certificate file; "" when
+	// they need not.
+	CertNote string
 }
 
 // Paragraph is a run of text with inline code and emphasis.

@@ -26,7 +26,10 @@ func (p ChartPoint) Total() int {
 }
 
 // Chart is a server-rendered SVG stacked bar chart with its geometry
-// computed here, so it can be tested without a browser.
+// computed here, so it can be tested without a browser. Positions are
+// percentages of the plot area (0 to 100 across, 0 at the top to 100 at
+// the bottom): the SVG has no viewBox, so bars stretch to any width while
+// the axis labels, drawn beside the plot, keep their pixel size.
 type Chart struct {
 	ID      string
 	Title   string
@@ -52,23 +55,22 @@ type ChartBar struct {
 type ChartTick struct {
 	Pos   float64
 	Label string
+	// Minor labels are left out where the chart is narrow (every other
+	// day label), so the rest do not overlap.
+	Minor bool
 }
 
-// Chart dimensions, in SVG user units.
+// Chart dimensions, in percent of the plot area.
 const (
-	chartWidth   = 720
-	chartHeight  = 220
-	chartLeft    = 48
-	chartRight   = 8
-	chartTop     = 10
-	chartBottom  = 28
+	chartSize    = 100
 	chartMaxXLbl = 10
+	chartMinBarW = 0.15
 )
 
 // NewChart lays out points as a stacked bar chart.
 func NewChart(id, title string, points []ChartPoint) Chart {
-	c := Chart{ID: id, Title: title, Width: chartWidth, Height: chartHeight, Points: points,
-		Left: chartLeft, Top: chartTop, Right: chartWidth - chartRight, Bottom: chartHeight - chartBottom}
+	c := Chart{ID: id, Title: title, Width: chartSize, Height: chartSize, Points: points,
+		Left: 0, Top: 0, Right: chartSize, Bottom: chartSize}
 	top := 0
 	for _, p := range points {
 		top = max(top, p.Total())
@@ -83,7 +85,7 @@ func NewChart(id, title string, points []ChartPoint) Chart {
 		return c
 	}
 	band := (c.Right - c.Left) / float64(len(points))
-	barW := math.Max(band*0.7, 1)
+	barW := math.Max(band*0.7, chartMinBarW)
 	every := int(math.Ceil(float64(len(points)) / chartMaxXLbl))
 	for i, p := range points {
 		x := c.Left + band*float64(i) + (band-barW)/2
@@ -99,7 +101,7 @@ func NewChart(id, title string, points []ChartPoint) Chart {
 				Title: fmt.Sprintf("%s · %s: %d", p.Label, s, v)})
 		}
 		if i%every == 0 {
-			c.XLabels = append(c.XLabels, ChartTick{Pos: round2(x + barW/2), Label: p.Label})
+			c.XLabels = append(c.XLabels, ChartTick{Pos: round2(x + barW/2), Label: p.Label, Minor: len(c.XLabels)%2 == 1})
 		}
 	}
 	return c
@@ -133,5 +135,5 @@ func shortNumber(n int) string {
 	return strconv.Itoa(n)
 }
 
-// f formats an SVG coordinate.
-func f(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// pct formats a position in the plot area as an SVG percentage.
+func pct(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "%" }

@@ -66,14 +66,7 @@ func TestChartRender(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		points = append(points, views.ChartPoint{Label: "D" + strconv.Itoa(i), Values: map[string]int{"2xx": i, "5xx": 1}})
 	}
-	var buf bytes.Buffer
-	if err := views.UsageChart(views.NewChart("t", "Thirty days", points)).Render(context.Background(), &buf); err != nil {
-		t.Fatal(err)
-	}
-	doc, err := goquery.NewDocumentFromReader(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := renderChart(t, points)
 	if n := doc.Find("svg rect").Length(); n != 59 { // day 0 has no 2xx
 		t.Fatalf("rects = %d, want 59", n)
 	}
@@ -102,3 +95,55 @@ func TestChartEmpty(t *testing.T) {
 }
 
 func near(a, b float64) bool { d := a - b; return d < 0.02 && d > -0.02 }
+
+// TestChartTextIsNeverScaled checks that no SVG of the chart is scaled to
+// fit (a viewBox, or preserveAspectRatio="none"), so axis labels keep their
+// pixel size on a phone, and that bars are placed in percent of the plot.
+func TestChartTextIsNeverScaled(t *testing.T) {
+	var points []views.ChartPoint
+	for i := 0; i < 30; i++ {
+		points = append(points, views.ChartPoint{Label: "D" + strconv.Itoa(i), Values: map[string]int{"2xx": 10}})
+	}
+	doc := renderChart(t, points)
+	doc.Find("svg").Each(func(_ int, s *goquery.Selection) {
+		for _, a := range []string{"viewBox", "preserveAspectRatio", "viewbox", "preserveaspectratio"} {
+			if v, ok := s.Attr(a); ok {
+				t.Errorf("svg.%s has %s=%q", s.AttrOr("class", ""), a, v)
+			}
+		}
+	})
+	if n := doc.Find("svg.chart-plot text").Length(); n != 0 {
+		t.Errorf("%d labels inside the plot", n)
+	}
+	bar := doc.Find("svg.chart-plot rect").Last()
+	if got, want := bar.AttrOr("x", ""), "97.17%"; got != want {
+		t.Errorf("last bar x = %q, want %q", got, want)
+	}
+	if got, want := bar.AttrOr("height", ""), "50%"; got != want {
+		t.Errorf("last bar height = %q, want %q", got, want)
+	}
+	var minor []bool
+	doc.Find("svg.chart-x text").Each(func(_ int, s *goquery.Selection) { minor = append(minor, s.HasClass("chart-axis-minor")) })
+	if len(minor) != 10 {
+		t.Fatalf("x labels = %d, want 10", len(minor))
+	}
+	for i, m := range minor {
+		if m != (i%2 == 1) {
+			t.Fatalf("minor x labels = %v, want every other one", minor)
+		}
+	}
+}
+
+// renderChart renders a thirty-day chart of points and parses it.
+func renderChart(t *testing.T, points []views.ChartPoint) *goquery.Document {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := views.UsageChart(views.NewChart("t", "Thirty days", points)).Render(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := goquery.NewDocumentFromReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}

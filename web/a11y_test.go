@@ -28,9 +28,11 @@ func (b *Browser) OrgID() string {
 }
 
 // tour walks the browser through every page and state of the dashboard
-// (signup, login, overview, API keys empty and full, the create, revoke and
-// roll dialogs, the new key, key detail, audit log, the account menu,
-// settings, organization settings, 403 and 404) and calls at on each, named.
+// (signup, login, overview, the phones' open menu, API keys empty and full,
+// the create, revoke and roll dialogs, the new key, key detail with and
+// without errors, audit log, members, API logs, API reference, bots,
+// conversations, the account menu, settings, organization settings, the
+// admin pages, 403 and 404) and calls at on each, named.
 func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	t.Helper()
 	b.Visit("/signup")
@@ -43,6 +45,11 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	b.Signup("Ada Lovelace", "ada@example.com", "Analytical Engines")
 	org := b.OrgID()
 	at("overview")
+	// The Menu button only shows on phones: open it as a tap would.
+	b.Eval(`document.querySelector("[data-nav-toggle]").open = true`, nil)
+	b.Run(chromedp.WaitReady(`//summary[@aria-expanded="true"]`, chromedp.BySearch))
+	at("menu-open")
+	b.Eval(`document.querySelector("[data-nav-toggle]").open = false`, nil)
 
 	b.Click(mainNav + Link("API Keys"))
 	b.WaitVisible(Heading("No API keys yet"))
@@ -72,11 +79,11 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	b.WaitVisible(KeyRow("CI deploy"))
 	at("api-keys")
 
-	b.Click(KeyRow("CI deploy") + `//button[normalize-space()="Revoke"]`)
+	b.RowAction("CI deploy", "Revoke")
 	b.WaitVisible(Dialog("Revoke API key"))
 	at("revoke-dialog")
 	b.Press(kb.Escape)
-	b.Click(KeyRow("Staging worker") + `//button[normalize-space()="Roll key"]`)
+	b.RowAction("Staging worker", "Roll key")
 	b.WaitVisible(Dialog("Roll key “Staging worker”"))
 	at("roll-dialog")
 	b.Press(kb.Escape)
@@ -84,6 +91,10 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	b.Click(KeyRow("Production backend (eu-west-1)") + Link("Production backend (eu-west-1)"))
 	b.WaitVisible(Heading("Details"))
 	at("key-detail")
+	b.Fill("Rate limit", "abc")
+	b.Click(Button("Save changes"))
+	b.WaitVisible(Heading("There is a problem"))
+	at("key-detail-errors")
 
 	b.Click(mainNav + Link("Settings"))
 	b.WaitVisible(Heading("Organization settings"))
@@ -98,6 +109,28 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	b.Click(MenuItem("Account menu for Ada Lovelace", "Settings"))
 	b.WaitVisible(Heading("Sessions"))
 	at("settings")
+
+	for _, page := range []struct{ name, path, heading string }{
+		{"audit-log-sidebar", "/orgs/" + org + "/audit-log", "Audit log"},
+		{"members", "/orgs/" + org + "/members", "Members"},
+		{"api-logs", "/orgs/" + org + "/logs", ""},
+		{"api-reference", "/orgs/" + org + "/api-reference", ""},
+		{"bots", "/orgs/" + org + "/bots", ""},
+		{"conversations", "/orgs/" + org + "/conversations", ""},
+		{"admin", "/admin", "Instance administration"},
+		{"admin-organizations", "/admin/organizations", "Organizations"},
+		{"admin-users", "/admin/users", "Users"},
+		{"admin-domains", "/admin/domains", "SSO domains"},
+		{"admin-settings", "/admin/settings", "Instance settings"},
+	} {
+		b.Visit(page.path)
+		if page.heading != "" {
+			b.WaitVisible(`//h1[normalize-space()=` + xq(page.heading) + `]`)
+		} else {
+			b.WaitVisible(`//h1`)
+		}
+		at(page.name)
+	}
 
 	b.Visit("/orgs/" + org + "/no-such-page")
 	b.WaitVisible(Heading("Page not found"))
@@ -133,9 +166,9 @@ func TestBrowserAccessibility(t *testing.T) {
 	tour(t, app, b, b.CheckA11y)
 }
 
-// TestBrowserScreenshots saves full-page screenshots of every page at 1280
-// and 390 pixels wide, light and dark, into $KEYGATE_SCREENSHOTS, for a
-// person to look at. Without it the test does nothing.
+// TestBrowserScreenshots saves full-page screenshots of every page at 1024,
+// 1280 and 390 pixels wide, light and dark, into $KEYGATE_SCREENSHOTS, for
+// a person to look at. Without it the test does nothing.
 func TestBrowserScreenshots(t *testing.T) {
 	dir := os.Getenv("KEYGATE_SCREENSHOTS")
 	if dir == "" {
@@ -151,7 +184,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	n := 0
 	tour(t, app, b, func(name string) {
 		n++
-		for _, w := range []int64{1280, 390} {
+		for _, w := range []int64{1024, 1280, 390} {
 			b.Viewport(w)
 			for _, scheme := range []string{"light", "dark"} {
 				b.ColorScheme(scheme)

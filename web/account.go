@@ -62,7 +62,37 @@ func (s *Server) handleSignupPage(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, views.SignupPage(s.layout(r, "Sign up", ""), views.Form{}, allowed, s.signupClosedMessage(r)))
+	s.renderSignup(w, r, http.StatusOK, views.Form{}, allowed, s.signupClosedMessage(r))
+}
+
+// renderSignup shows the signup form, or why signup is refused. On an empty
+// instance it says that this first account becomes the superuser.
+func (s *Server) renderSignup(w http.ResponseWriter, r *http.Request, status int, f views.Form, allowed bool, closedMessage string) {
+	has, err := s.users.HasUsers(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.render(w, r, status, views.SignupPage(s.layout(r, "Sign up", ""), f, allowed, closedMessage, !has))
+}
+
+// signupFirst sends a logged-out visitor of an instance without accounts to
+// the signup form: there is no account to log in to yet.
+func (s *Server) signupFirst(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if pageFrom(r).user == nil {
+			has, err := s.users.HasUsers(r.Context())
+			if err != nil {
+				s.Error(w, r, err)
+				return
+			}
+			if !has {
+				http.Redirect(w, r, "/signup", http.StatusSeeOther)
+				return
+			}
+		}
+		next(w, r)
+	}
 }
 
 // renderInvitedSignup shows the signup form of an invitation, or why the
@@ -117,10 +147,10 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		Name: f.Value("name"), Email: f.Value("email"), Password: r.PostFormValue("password"), OrganizationName: f.Value("organization"),
 	})
 	if keygate.ErrorCode(err) == keygate.EFORBIDDEN {
-		s.render(w, r, http.StatusForbidden, views.SignupPage(s.layout(r, "Sign up", ""), f, false, s.signupClosedMessage(r)))
+		s.renderSignup(w, r, http.StatusForbidden, f, false, s.signupClosedMessage(r))
 		return
 	} else if isFormError(err) {
-		s.render(w, r, ErrorStatus(err), views.SignupPage(s.layout(r, "Sign up", ""), formWithError(f, err), true, ""))
+		s.renderSignup(w, r, ErrorStatus(err), formWithError(f, err), true, "")
 		return
 	} else if err != nil {
 		s.Error(w, r, err)
@@ -144,21 +174,44 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
+	l := s.layout(r, "Log in", "")
+	if r.URL.Query().Get("logged_out") == "1" {
+		l.Flashes = append(l.Flashes, views.Flash{Kind: "success", Message: "You have been logged out."})
+	}
+	s.renderLogin(w, r, http.StatusOK, l, views.Form{}, safeNext(r.URL.Query().Get("next")))
+}
+
+// renderLogin shows the login form, with the signup link whenever signup
+// is allowed, also after a failed attempt.
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, l views.Layout, f views.Form, next string) {
 	allowed, err := s.users.SignupAllowed(r.Context())
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	l := s.layout(r, "Log in", "")
-	if r.URL.Query().Get("logged_out") == "1" {
-		l.Flashes = append(l.Flashes, views.Flash{Kind: "success", Message: "You have been logged out."})
+	s.render(w, r, status, views.LoginPage(l, f, next, allowed))
+}
+
+// loginFormErrors asks for what is missing. An empty form is a slip, not a
+// guess: it is answered before the throttle and never counts against it.
+func loginFormErrors(email, password string) error {
+	var v keygate.ValidationErrors
+	if email == "" {
+		v.Add("email", "Enter your email.")
 	}
-	s.render(w, r, http.StatusOK, views.LoginPage(l, views.Form{}, safeNext(r.URL.Query().Get("next")), allowed))
+	if password == "" {
+		v.Add("password", "Enter your password.")
+	}
+	return v.Err()
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	f := formOf(r, "email")
 	next := safeNext(r.PostFormValue("next"))
+	if err := loginFormErrors(f.Value("email"), r.PostFormValue("password")); err != nil {
+		s.renderLogin(w, r, http.StatusBadRequest, s.layout(r, "Log in", ""), formWithError(f, err), next)
+		return
+	}
 	// Reserved before the password is checked, so that concurrent guesses
 	// cannot all pass the throttle before any of them has failed.
 	attempt, retry := s.reserveLogin(r, f.Value("email"))
@@ -172,7 +225,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			s.throttled(w, r, retry)
 			return
 		}
-		s.render(w, r, http.StatusUnauthorized, views.LoginPage(s.layout(r, "Log in", ""), formWithError(f, err), next, false))
+		s.renderLogin(w, r, http.StatusUnauthorized, s.layout(r, "Log in", ""), formWithError(f, err), next)
 		return
 	} else if err != nil {
 		attempt.cancel()

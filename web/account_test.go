@@ -199,7 +199,6 @@ func TestLogin(t *testing.T) {
 		for name, form := range map[string]url.Values{
 			"WrongPassword": {"email": {"ada@example.com"}, "password": {"wrong password here"}},
 			"UnknownEmail":  {"email": {"nobody@example.com"}, "password": {testPassword}},
-			"Empty":         {},
 		} {
 			t.Run(name, func(t *testing.T) {
 				c := app.NewClient(t)

@@ -78,25 +78,33 @@ func (s *Server) keyInfo(rec *apikey.Record) *keyInfo {
 	}).(*keyInfo)
 }
 
-// apiError writes the API's error body: {"detail": ..., "code": ...}.
+// apiError writes the API's error body: {"detail": ..., "code": ...,
+// "request_id": ...}.
 func apiError(w http.ResponseWriter, status int, code, detail string) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", wwwAuthenticate)
 	}
-	writeJSON(w, status, map[string]string{"detail": detail, "code": code})
+	writeJSON(w, status, errorBody(w, code, detail))
+}
+
+// errorBody is the body of an error answer. Its request_id is the
+// response's X-Request-Id, which every response of the HTTPS listener
+// carries (the plain-HTTP listener's refusals have none).
+func errorBody(w http.ResponseWriter, code, detail string) map[string]any {
+	body := map[string]any{"detail": detail, "code": code}
+	if id := w.Header()["X-Request-Id"]; len(id) > 0 {
+		body["request_id"] = id[0]
+	}
+	return body
 }
 
 // apiErr maps a domain error to the API's error body. Field errors become
 // a field map: {"meeting_url": ["This field is required."]}.
 func (s *Server) apiErr(w http.ResponseWriter, r *http.Request, err error) {
 	if fields := keygate.ErrorFields(err); len(fields) > 0 {
-		// The message is the forms' ("Please correct the errors below."):
-		// API clients get the one detail every field-map 400 carries.
-		body := map[string]any{"detail": msgInvalidInput, "code": "invalid"}
-		for f, m := range fields {
-			body[f] = []string{m}
-		}
-		writeJSON(w, http.StatusBadRequest, body)
+		fe := fieldErrors{}
+		fe.merge(fields)
+		fe.write(w)
 		return
 	}
 	if errors.Is(err, keygate.ErrKeyLimit) {
@@ -114,6 +122,21 @@ func (s *Server) apiErr(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// writeList answers with one page of rows (newest first, as toJSON shows
+// them) and the links to the pages around it, by the rows' ids.
+func writeList[T, J any](s *Server, w http.ResponseWriter, r *http.Request, page keygate.Page, rows []T, more bool, rowID func(T) int64, toJSON func(T) J) {
+	out := make([]J, 0, len(rows))
+	for _, row := range rows {
+		out = append(out, toJSON(row))
+	}
+	var first, last int64
+	if len(rows) > 0 {
+		first, last = rowID(rows[0]), rowID(rows[len(rows)-1])
+	}
+	next, prev := s.pageLinks(r, page, len(rows), first, last, more)
+	writeJSON(w, http.StatusOK, listBody{Next: next, Previous: prev, Results: out})
+}
+
 // apiHandle registers an API path whose methods each declare their scope.
 // Every request goes through authentication, the rate limit, the method
 // check and the scope check, in that order, and is recorded for usage.
@@ -123,6 +146,11 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 		allow[i] = m.method
 	}
 	preflight := corsPreflight(append(allow, http.MethodOptions))
+	for i := range methods {
+		if methods[i].method == http.MethodPost {
+			methods[i].h = s.idempotent(methods[i].h)
+		}
+	}
 	h := func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			preflight(w, r)
@@ -134,11 +162,7 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 			return
 		}
 		info := s.keyInfo(rec)
-		// observe has already wrapped the writer in a statusRecorder.
-		rw, ok := w.(*statusRecorder)
-		if !ok {
-			rw = &statusRecorder{ResponseWriter: w}
-		}
+		rw := newUsageRecorder(w)
 		defer s.recordUsage(r, rec, pattern, rw, start)
 		// Plans: API access needs Professional or higher. Checked before the
 		// rate limit, so a Free organization's calls spend none of it.
@@ -209,6 +233,7 @@ func (s *Server) apiFast(next http.Handler) http.Handler {
 // record, or writes the 401 and returns false. Keys in the query string or
 // a cookie are ignored: they leak into logs and caches.
 func (s *Server) authenticateKey(w http.ResponseWriter, r *http.Request) (*apikey.Record, bool) {
+	start := time.Now()
 	rec, fail, err := s.checkKey(r)
 	if err != nil {
 		s.Error(w, r, err)
@@ -217,6 +242,14 @@ func (s *Server) authenticateKey(w http.ResponseWriter, r *http.Request) (*apike
 	if fail != nil {
 		s.metrics.authFailure(fail.reason())
 		apiError(w, fail.statusCode(), fail.code, fail.detail)
+		// Every refusal is logged: a known key's in its organization's
+		// API logs, any other in the server's log.
+		if rec != nil {
+			stateFrom(r.Context()).keyID = rec.PublicID
+			s.recordRefused(r, rec, fail, start)
+		} else {
+			s.logUnattributed(r, fail)
+		}
 		return nil, false
 	}
 	st := stateFrom(r.Context())
@@ -236,13 +269,18 @@ var (
 
 // checkKey finds the usable key the request's Authorization header names.
 // It returns the key's record, or the 401 to send (fail), or an error the
-// client did not cause; it writes nothing.
+// client did not cause; it writes nothing. A key that is known but may no
+// longer be used comes with its fail and its record, for the logs.
 func (s *Server) checkKey(r *http.Request) (rec *apikey.Record, fail *authHeaderError, err error) {
 	// Two Authorization headers are ambiguous: a proxy in front may judge
 	// by another one than this server would. Refused, not resolved. (A
 	// map lookup: the one-header path allocates nothing.)
 	if len(r.Header["Authorization"]) > 1 {
 		return nil, failSeveralHeaders, nil
+	}
+	if _, other := r.Header["X-Api-Key"]; other && len(r.Header["Authorization"]) == 0 {
+		// Another API's header: say where this one wants the key.
+		return nil, failMissingScheme, nil
 	}
 	token, herr := parseAuthorization(r.Header.Get("Authorization"))
 	if herr != nil {
@@ -261,14 +299,14 @@ func (s *Server) checkKey(r *http.Request) (rec *apikey.Record, fail *authHeader
 	now := s.now()
 	switch {
 	case rec.RevokedAt != nil:
-		return nil, failTokenRevoked, nil
+		return rec, failTokenRevoked, nil
 	case rec.ExpiresAt != nil && !now.Before(*rec.ExpiresAt):
-		return nil, failTokenExpired, nil
+		return rec, failTokenExpired, nil
 	case rec.CreatorDisabledAt != nil && rec.DisabledUserKeys != string(keygate.DisabledUserKeysKeep):
 		// The key's creator was disabled and the organization did not choose
 		// to keep such keys. The client sees a plain invalid token: why a key
 		// stopped is for the dashboard, not for whoever holds it.
-		return nil, failCreatorDisabled, nil
+		return rec, failCreatorDisabled, nil
 	}
 	return rec, nil, nil
 }
@@ -310,8 +348,10 @@ func (s *Server) rateLimit(w http.ResponseWriter, rec *apikey.Record, info *keyI
 }
 
 // recordUsage hands the request to the usage buffer; nothing is written to
-// the database here.
-func (s *Server) recordUsage(r *http.Request, rec *apikey.Record, route string, w *statusRecorder, start time.Time) {
+// the database here. It runs once the handler has returned, and releases
+// w.
+func (s *Server) recordUsage(r *http.Request, rec *apikey.Record, route string, w *usageRecorder, start time.Time) {
+	defer w.release()
 	if s.usage == nil {
 		return
 	}
@@ -320,9 +360,10 @@ func (s *Server) recordUsage(r *http.Request, rec *apikey.Record, route string, 
 	if status == 0 {
 		status = http.StatusOK
 	}
+	rid, _ := usage.ParseRequestID(info.RequestID)
 	s.usage.Record(usage.Event{
-		OrganizationID: rec.OrganizationID, KeyID: rec.KeyID, Method: r.Method, Route: route, Status: status,
-		Latency: time.Since(start), IP: info.IP, UserAgent: info.UserAgent, At: s.now(),
+		OrganizationID: rec.OrganizationID, KeyID: rec.KeyID, Method: r.Method, Route: route, Path: loggedPath(r), Status: status,
+		Code: w.code, Latency: time.Since(start), IP: info.IP, UserAgent: info.UserAgent, At: s.now(), RequestID: rid,
 	})
 }
 
@@ -353,10 +394,7 @@ func (s *Server) apiUnknownPath(w http.ResponseWriter, r *http.Request) {
 	}
 	st := stateFrom(r.Context())
 	st.keyID, st.apiKey = rec.PublicID, rec
-	rw, ok := w.(*statusRecorder)
-	if !ok {
-		rw = &statusRecorder{ResponseWriter: w}
-	}
+	rw := newUsageRecorder(w)
 	defer s.recordUsage(r, rec, unknownRoute, rw, start)
 	if s.rateLimit(rw, rec, s.keyInfo(rec)) {
 		apiNotFound(rw, r)
@@ -369,7 +407,7 @@ func (s *Server) apiUnknownPath(w http.ResponseWriter, r *http.Request) {
 // cross-origin request let its script read the rate limit headers too.
 var (
 	corsAnyOrigin     = []string{"*"}
-	corsExposeHeaders = []string{"RateLimit, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, WWW-Authenticate, X-Request-Id"}
+	corsExposeHeaders = []string{"RateLimit, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, WWW-Authenticate, X-Request-Id, Idempotent-Replayed"}
 	corsAllowHeaders  = []string{"Authorization, Content-Type, Idempotency-Key"}
 	corsMaxAge        = []string{"86400"}
 )

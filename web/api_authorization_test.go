@@ -37,7 +37,7 @@ func TestAPISeveralAuthorizationHeaders(t *testing.T) {
 				if got := r.Header.Get("WWW-Authenticate"); got != "" {
 					t.Fatalf("WWW-Authenticate = %q, want none", got)
 				}
-				if len(r.JSON) != 2 {
+				if len(r.JSON) != 3 || r.JSON["request_id"] != r.Header.Get("X-Request-Id") {
 					t.Fatalf("body = %s", r.Raw)
 				}
 				if got := r.Header.Get("X-RateLimit-Limit"); got != "" {

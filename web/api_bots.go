@@ -41,7 +41,12 @@ func (s *Server) apiCreateBot(w http.ResponseWriter, r *http.Request) {
 	in.JoinAt, _ = obj.timeField("join_at", fe)
 	in.Metadata, _ = obj.object("metadata", fe)
 	if len(fe) > 0 {
-		fe.write(w)
+		spoil(fe, "meeting_url", &in.MeetingURL, "")
+		spoil(fe, "bot_name", &in.BotName, "")
+		spoil(fe, "join_at", &in.JoinAt, &time.Time{})
+		spoil(fe, "metadata", &in.Metadata, obj["metadata"])
+		_, err := s.bots.CreateBot(checkOnly(r.Context()), in)
+		fe.writeWithRest(w, err)
 		return
 	}
 	bot, err := s.bots.CreateBot(r.Context(), in)
@@ -62,16 +67,7 @@ func (s *Server) apiListBots(w http.ResponseWriter, r *http.Request) {
 		s.apiErr(w, r, err)
 		return
 	}
-	out := make([]botJSON, 0, len(bots))
-	for _, b := range bots {
-		out = append(out, toBotJSON(b))
-	}
-	var first, last int64
-	if len(bots) > 0 {
-		first, last = bots[0].ID, bots[len(bots)-1].ID
-	}
-	next, prev := s.pageLinks(r, page, len(bots), first, last, more)
-	writeJSON(w, http.StatusOK, listBody{Next: next, Previous: prev, Results: out})
+	writeList(s, w, r, page, bots, more, func(b *keygate.Bot) int64 { return b.ID }, toBotJSON)
 }
 
 func (s *Server) apiGetBot(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +95,11 @@ func (s *Server) apiUpdateBot(w http.ResponseWriter, r *http.Request) {
 		fe.add("meeting_url", "This field cannot be changed.")
 	}
 	if len(fe) > 0 {
-		fe.write(w)
+		spoil(fe, "bot_name", &upd.BotName, new(string))
+		spoil(fe, "join_at", &upd.JoinAt, &time.Time{})
+		spoil(fe, "metadata", &upd.Metadata, obj["metadata"])
+		_, err := s.bots.UpdateBot(checkOnly(r.Context()), r.PathValue("id"), upd)
+		fe.writeWithRest(w, err)
 		return
 	}
 	bot, err := s.bots.UpdateBot(r.Context(), r.PathValue("id"), upd)

@@ -45,7 +45,17 @@ func (s *Server) apiCreateConversation(w http.ResponseWriter, r *http.Request) {
 	obj.decodeField("participants", &c.Participants, "Expected a list of names.", fe)
 	obj.decodeField("transcript", &c.Transcript, "Expected a list of segments: {speaker, text, start_ms, end_ms}.", fe)
 	if len(fe) > 0 {
-		fe.write(w)
+		// The service looks the bot up inside its transaction, so this
+		// check runs with the request's context: every spoiled field is
+		// refused, and the transaction is rolled back.
+		spoil(fe, "title", &c.Title, "")
+		spoil(fe, "bot_id", &c.BotID, "-")
+		spoil(fe, "started_at", &c.StartedAt, &time.Time{})
+		spoil(fe, "ended_at", &c.EndedAt, &time.Time{})
+		spoil(fe, "participants", &c.Participants, []string{""})
+		spoil(fe, "transcript", &c.Transcript, []keygate.TranscriptSegment{{}})
+		_, err := s.conversations.CreateConversation(r.Context(), c)
+		fe.writeWithRest(w, err)
 		return
 	}
 	out, err := s.conversations.CreateConversation(r.Context(), c)
@@ -75,16 +85,7 @@ func (s *Server) apiListConversations(w http.ResponseWriter, r *http.Request) {
 		s.apiErr(w, r, err)
 		return
 	}
-	out := make([]conversationJSON, 0, len(convs))
-	for _, c := range convs {
-		out = append(out, toConversationJSON(c))
-	}
-	var first, last int64
-	if len(convs) > 0 {
-		first, last = convs[0].ID, convs[len(convs)-1].ID
-	}
-	next, prev := s.pageLinks(r, page, len(convs), first, last, more)
-	writeJSON(w, http.StatusOK, listBody{Next: next, Previous: prev, Results: out})
+	writeList(s, w, r, page, convs, more, func(c *keygate.Conversation) int64 { return c.ID }, toConversationJSON)
 }
 
 // queryTime parses an optional RFC 3339 time or YYYY-MM-DD date parameter.
@@ -125,6 +126,22 @@ func (s *Server) apiDeleteConversation(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// dailyRequestsJSON is one day of analytics' requests_per_day. The names
+// "2xx", "4xx", "5xx" and "429" are not identifiers in typed clients: they
+// are deprecated aliases of the requests_* fields, kept for one release.
+type dailyRequestsJSON struct {
+	Day         string `json:"day"`
+	Requests2xx int    `json:"requests_2xx"`
+	Requests4xx int    `json:"requests_4xx"`
+	Requests5xx int    `json:"requests_5xx"`
+	Requests429 int    `json:"requests_429"`
+	Total       int    `json:"total"`
+	Old2xx      int    `json:"2xx"`
+	Old4xx      int    `json:"4xx"`
+	Old5xx      int    `json:"5xx"`
+	Old429      int    `json:"429"`
+}
+
 func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	fe := fieldErrors{}
@@ -148,9 +165,10 @@ func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request) {
 		s.apiErr(w, r, err)
 		return
 	}
-	days := a.RequestsPerDay
-	if days == nil {
-		days = []keygate.DailyRequests{}
+	days := make([]dailyRequestsJSON, 0, len(a.RequestsPerDay))
+	for _, d := range a.RequestsPerDay {
+		days = append(days, dailyRequestsJSON{Day: d.Day, Requests2xx: d.Status2xx, Requests4xx: d.Status4xx, Requests5xx: d.Status5xx,
+			Requests429: d.Status429, Total: d.Total, Old2xx: d.Status2xx, Old4xx: d.Status4xx, Old5xx: d.Status5xx, Old429: d.Status429})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"from": a.From, "to": a.To, "bots_by_state": a.BotsByState, "conversations": a.Conversations,

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -12,32 +10,63 @@ import (
 
 // apiKeyJSON is a key as the API shows it: never its secret.
 type apiKeyJSON struct {
-	ID          string     `json:"id"`
-	Name        string     `json:"name"`
-	Environment string     `json:"environment"`
-	Scopes      []string   `json:"scopes"`
-	Hint        string     `json:"hint"`
-	Note        string     `json:"note"`
-	CreatedBy   string     `json:"created_by"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   *time.Time `json:"expires_at"`
-	RevokedAt   *time.Time `json:"revoked_at"`
-	LastUsedAt  *time.Time `json:"last_used_at"`
-	State       string     `json:"state"`
-	// Key is set only in the response that creates the key.
-	Key string `json:"key,omitempty"`
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Environment string       `json:"environment"`
+	Scopes      []string     `json:"scopes"`
+	Hint        string       `json:"hint"`
+	Note        string       `json:"note"`
+	RateLimit   *string      `json:"rate_limit"` // null: the instance's default
+	CreatedBy   *creatorJSON `json:"created_by"` // null: a deleted user
+	CreatedAt   time.Time    `json:"created_at"`
+	ExpiresAt   *time.Time   `json:"expires_at"`
+	RevokedAt   *time.Time   `json:"revoked_at"`
+	LastUsedAt  *time.Time   `json:"last_used_at"`
+	State       string       `json:"state"`
+}
+
+// creatorJSON names who created something: {"type": "user" | "key", "id",
+// "name"}.
+type creatorJSON struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// apiKeyWithSecretJSON answers the creation or roll of a key. Key, the
+// secret, is in the first answer only: a retry with the same
+// Idempotency-Key gets null and a detail that says so.
+type apiKeyWithSecretJSON struct {
+	apiKeyJSON
+	Key    *string `json:"key"`
+	Detail string  `json:"detail,omitempty"`
 }
 
 func (s *Server) keyJSON(k *keygate.APIKey) apiKeyJSON {
 	out := apiKeyJSON{
 		ID: k.PublicID, Name: k.Name, Environment: string(k.Environment), Hint: k.Hint, Note: k.Note,
-		CreatedBy: k.CreatedByName, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
+		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
 		LastUsedAt: k.LastUsedAt, State: string(k.State(s.now())), Scopes: []string{},
 	}
 	for _, sc := range k.Scopes {
 		out.Scopes = append(out.Scopes, string(sc))
 	}
+	if k.RateLimit != "" {
+		limit := k.RateLimit
+		out.RateLimit = &limit
+	}
+	if c := k.CreatedBy; c != nil {
+		out.CreatedBy = &creatorJSON{Type: c.Type, ID: c.PublicID, Name: c.Name}
+	}
 	return out
+}
+
+// writeNewKey answers a create or roll with the key and its secret, and
+// leaves for a retry the same answer without it.
+func (s *Server) writeNewKey(w http.ResponseWriter, k *keygate.APIKey, secret string) {
+	keepInstead(w, apiKeyWithSecretJSON{apiKeyJSON: s.keyJSON(k),
+		Detail: "The key's secret was sent in the first response only and is not kept. If that response was lost, revoke this key (DELETE /api/v1/keys/" + k.PublicID + ") and create another."})
+	writeJSON(w, http.StatusCreated, apiKeyWithSecretJSON{apiKeyJSON: s.keyJSON(k), Key: &secret})
 }
 
 // meJSON is the answer of GET /api/v1/me.
@@ -68,28 +97,35 @@ func meBody(rec *apikey.Record, scopes []string) []byte {
 	out.Key.ID, out.Key.Name, out.Key.Environment, out.Key.ExpiresAt, out.Key.Hint = rec.PublicID, rec.Name, rec.Environment, rec.ExpiresAt, rec.Hint
 	out.Key.Scopes = scopes
 	out.Organization.ID, out.Organization.Name = rec.OrgPublicID, rec.OrgName
-	var b bytes.Buffer
-	json.NewEncoder(&b).Encode(&out) // as writeJSON writes it, newline included
-	return b.Bytes()
+	return encodeJSON(&out)
 }
 
 func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request) {
-	rec := apiKeyFrom(r.Context())
-	state := keygate.KeyState(r.URL.Query().Get("state"))
-	if state != "" && state != keygate.KeyActive && state != keygate.KeyExpired && state != keygate.KeyRevoked {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": msgInvalidInput, "code": "invalid", "state": []string{"Select a valid choice: active, expired or revoked."}})
+	page, ok := parsePage(w, r)
+	if !ok {
 		return
 	}
-	keys, _, err := s.apiKeys.FindAPIKeys(r.Context(), keygate.APIKeyFilter{OrganizationID: rec.OrgPublicID, State: state, Limit: 100})
+	state := keygate.KeyState(r.URL.Query().Get("state"))
+	if state != "" && state != keygate.KeyActive && state != keygate.KeyExpired && state != keygate.KeyRevoked {
+		fieldErrors{"state": {"Select a valid choice: active, expired or revoked."}}.write(w)
+		return
+	}
+	f := keygate.APIKeyFilter{OrganizationID: apiKeyFrom(r.Context()).OrgPublicID, State: state, Page: page}
+	keys, more, err := s.apiKeys.FindAPIKeyPage(r.Context(), f)
 	if err != nil {
 		s.apiErr(w, r, err)
 		return
 	}
-	out := make([]apiKeyJSON, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, s.keyJSON(k))
+	writeList(s, w, r, page, keys, more, func(k *keygate.APIKey) int64 { return k.ID }, s.keyJSON)
+}
+
+func (s *Server) apiGetKey(w http.ResponseWriter, r *http.Request) {
+	k, err := s.apiKeys.FindAPIKeyByID(r.Context(), apiKeyFrom(r.Context()).OrgPublicID, r.PathValue("id"))
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, listBody{Results: out})
+	writeJSON(w, http.StatusOK, s.keyJSON(k))
 }
 
 func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request) {
@@ -104,31 +140,39 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request) {
 		in.Environment = keygate.Environment(env)
 	}
 	in.Note, _ = obj.str("note", fe)
-	in.FormToken = r.Header.Get("Idempotency-Key")
 	var scopes []string
 	if obj.decodeField("scopes", &scopes, "Expected a list of scopes: read, write, admin.", fe) {
 		for _, sc := range scopes {
 			in.Scopes = append(in.Scopes, keygate.Scope(sc))
 		}
 	}
-	in.ExpiresAt, _ = obj.timeField("expires_at", fe)
+	// Omitted, the key gets the default lifetime; null, it never expires.
+	var sent bool
+	in.ExpiresAt, sent = obj.timeField("expires_at", fe)
+	in.DefaultExpiry = !sent
 	if len(fe) > 0 {
+		// The domain's checks of the other fields, which the service runs.
+		fe.merge(apiKeyFields(in.Validate(s.now()).Fields))
 		fe.write(w)
 		return
 	}
 	key, secret, err := s.apiKeys.CreateAPIKey(r.Context(), apiKeyFrom(r.Context()).OrgPublicID, in)
-	if fields := keygate.ErrorFields(err); fields["expiration"] != "" {
-		// The dashboard's field is "expiration"; the API's is expires_at.
-		fields["expires_at"] = fields["expiration"]
-		delete(fields, "expiration")
-	}
 	if err != nil {
+		apiKeyFields(keygate.ErrorFields(err))
 		s.apiErr(w, r, err)
 		return
 	}
-	out := s.keyJSON(key)
-	out.Key = secret
-	writeJSON(w, http.StatusCreated, out)
+	s.writeNewKey(w, key, secret)
+}
+
+// apiKeyFields renames, in place, the fields of the service's messages
+// whose API name differs: the dashboard's "expiration" is expires_at.
+func apiKeyFields(fields map[string]string) map[string]string {
+	if m, ok := fields["expiration"]; ok {
+		fields["expires_at"] = m
+		delete(fields, "expiration")
+	}
+	return fields
 }
 
 func (s *Server) apiRollKey(w http.ResponseWriter, r *http.Request) {
@@ -145,18 +189,17 @@ func (s *Server) apiRollKey(w http.ResponseWriter, r *http.Request) {
 		fe.write(w)
 		return
 	}
-	next, secret, _, err := s.apiKeys.RollAPIKey(r.Context(), apiKeyFrom(r.Context()).OrgPublicID, r.PathValue("id"), grace, r.Header.Get("Idempotency-Key"))
+	// Retries are the Idempotency-Key's business (idempotent), not the
+	// dashboard's one-time form token's.
+	next, secret, _, err := s.apiKeys.RollAPIKey(r.Context(), apiKeyFrom(r.Context()).OrgPublicID, r.PathValue("id"), grace, "")
 	if keygate.ErrorCode(err) == keygate.EINVALID && len(keygate.ErrorFields(err)) > 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": msgInvalidInput, "code": "invalid",
-			"grace_seconds": []string{"Choose one of 0, 3600, 86400 or 604800."}})
+		fieldErrors{"grace_seconds": {"Choose one of 0, 3600, 86400 or 604800."}}.write(w)
 		return
 	} else if err != nil {
 		s.apiErr(w, r, err)
 		return
 	}
-	out := s.keyJSON(next)
-	out.Key = secret
-	writeJSON(w, http.StatusCreated, out)
+	s.writeNewKey(w, next, secret)
 }
 
 func (s *Server) apiRevokeKey(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -13,9 +14,19 @@ type invitationJSON struct {
 	Role      string    `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
-	// Link is set only in the response that creates the invitation.
-	Link string `json:"link,omitempty"`
 }
+
+// invitationWithLinkJSON answers the creation of an invitation. Link, a
+// secret, is in the first answer only: a retry with the same
+// Idempotency-Key gets null and a detail that says so.
+type invitationWithLinkJSON struct {
+	invitationJSON
+	Link   *string `json:"link"`
+	Detail string  `json:"detail,omitempty"`
+}
+
+// msgLinkSentOnce is the detail of a retried invitation's answer.
+const msgLinkSentOnce = "The invitation link was sent in the first response only and is not kept. If that response was lost, resend the invitation from the Members page: it makes a new link."
 
 func toInvitationJSON(i *keygate.Invitation) invitationJSON {
 	return invitationJSON{ID: i.PublicID, Email: i.Email, Role: string(i.Role), CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt}
@@ -46,18 +57,26 @@ func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request) {
 		role = string(keygate.RoleMember)
 	}
 	if len(fe) > 0 {
-		fe.write(w)
+		spoil(fe, "email", &email, "")
+		spoil(fe, "role", &role, "")
+		_, _, err := s.memberships.Invite(checkOnly(r.Context()), apiKeyFrom(r.Context()).OrgPublicID, email, keygate.Role(role))
+		fe.writeWithRest(w, err)
 		return
 	}
 	inv, token, err := s.memberships.Invite(r.Context(), apiKeyFrom(r.Context()).OrgPublicID, email, keygate.Role(role))
+	if errors.Is(err, keygate.ErrInvitationPending) {
+		// Not a bad field but a state of the organization: a 409 whose
+		// detail says what to do.
+		err = keygate.Errorf(keygate.ECONFLICT, "%s", keygate.ErrorMessage(err))
+	}
 	if err != nil {
 		s.apiErr(w, r, err)
 		return
 	}
-	out := toInvitationJSON(inv)
-	out.Link = s.invitationLink(token)
-	s.mailInvitation(r, inv, out.Link)
-	writeJSON(w, http.StatusCreated, out)
+	link := s.invitationLink(token)
+	s.mailInvitation(r, inv, link)
+	keepInstead(w, invitationWithLinkJSON{invitationJSON: toInvitationJSON(inv), Detail: msgLinkSentOnce})
+	writeJSON(w, http.StatusCreated, invitationWithLinkJSON{invitationJSON: toInvitationJSON(inv), Link: &link})
 }
 
 func (s *Server) apiChangeRole(w http.ResponseWriter, r *http.Request) {

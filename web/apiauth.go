@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"strings"
+
+	"github.com/keygate/keygate/internal/apikey"
 )
 
 // Authentication error texts. API clients match on them: keep them exactly.
@@ -12,7 +14,12 @@ const (
 	msgSpaces        = "Invalid token header. Token string should not contain spaces."
 	msgInvalidToken  = "Invalid token."
 	msgSeveralAuth   = "Send one Authorization header, not several."
+	msgMissingScheme = "Send the key as Authorization: Token <key> (or Bearer <key>)."
 )
+
+// failMissingScheme is the 401 of a key sent without its scheme, or in
+// another API's header (X-API-Key). It never repeats what was sent.
+var failMissingScheme = &authHeaderError{code: "not_authenticated", detail: msgMissingScheme, metric: "missing_scheme"}
 
 // msgInvalidInput is the detail of every 400 that maps fields to messages.
 const msgInvalidInput = "Invalid input."
@@ -46,7 +53,9 @@ func (e *authHeaderError) reason() string {
 
 // parseAuthorization extracts the key from an Authorization header value.
 // Both "Token KEY" and "Bearer KEY" are accepted, the scheme in any case.
-// An absent or empty header, or another scheme, means no credentials.
+// An absent or empty header, or another scheme, means no credentials; a
+// credential without a scheme (one word, or a key first) is told how to
+// send it.
 func parseAuthorization(header string) (string, *authHeaderError) {
 	header = strings.TrimSpace(header)
 	if header == "" {
@@ -54,6 +63,9 @@ func parseAuthorization(header string) (string, *authHeaderError) {
 	}
 	scheme, rest, _ := strings.Cut(header, " ")
 	if !strings.EqualFold(scheme, "Token") && !strings.EqualFold(scheme, "Bearer") {
+		if rest == "" || strings.HasPrefix(scheme, apikey.Prefix) {
+			return "", failMissingScheme
+		}
 		return "", &authHeaderError{code: "not_authenticated", detail: msgNotProvided}
 	}
 	rest = strings.TrimLeft(rest, " ")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
 )
 
 // maxBodyBytes bounds an API request body.
@@ -22,13 +25,51 @@ type fieldErrors map[string][]string
 
 func (fe fieldErrors) add(field, msg string) { fe[field] = append(fe[field], msg) }
 
+// merge adds a service's messages for the fields that have none yet: a
+// field whose JSON could not be read keeps that message, the one its
+// client needs.
+func (fe fieldErrors) merge(fields map[string]string) {
+	for f, m := range fields {
+		if _, ok := fe[f]; !ok {
+			fe.add(f, m)
+		}
+	}
+}
+
 // write answers 400 with the field map.
 func (fe fieldErrors) write(w http.ResponseWriter) {
-	body := map[string]any{"detail": msgInvalidInput, "code": "invalid"}
+	body := errorBody(w, "invalid", msgInvalidInput)
 	for f, m := range fe {
 		body[f] = m
 	}
 	writeJSON(w, http.StatusBadRequest, body)
+}
+
+// writeWithRest answers 400 with the field map and the messages of err, a
+// service's answer to a call made only to check the other fields (see
+// spoil), so that one answer names every field that is wrong.
+func (fe fieldErrors) writeWithRest(w http.ResponseWriter, err error) {
+	fe.merge(keygate.ErrorFields(err))
+	fe.write(w)
+}
+
+// spoil puts bad, a value the service refuses, in place of a field whose
+// JSON could not be read. A service call then checks the other fields
+// and cannot succeed: the input is refused for this field at least.
+func spoil[T any](fe fieldErrors, field string, p *T, bad T) {
+	if _, ok := fe[field]; ok {
+		*p = bad
+	}
+}
+
+// checkOnly is the context of a service call made only for its field
+// errors: cancelled, so a service that checks its input before it touches
+// the database answers with the problems, or fails on the context, and
+// never writes.
+func checkOnly(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	cancel()
+	return ctx
 }
 
 // decodeObject reads a JSON object body, answering 415 for a body that is

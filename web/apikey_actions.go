@@ -30,11 +30,13 @@ func (s *Server) keyDetail(r *http.Request, l views.Layout, k *keygate.APIKey, f
 	if k.LastUsedUserAgent == "" {
 		d.LastUsedAgent = ""
 	}
-	if k.RolledFrom != "" {
-		d.RolledFromURL = l.Org.URL("api-keys/" + k.RolledFrom)
+	rows := []views.APIKeyRow{d.Key}
+	s.linkRolledKeys(r.Context(), *l.Org, rows, []*keygate.APIKey{k})
+	if from := rows[0].RolledFrom; from != nil {
+		d.RolledFrom, d.RolledFromURL = from.Name, from.URL
 	}
-	if k.RolledTo != "" {
-		d.RolledToURL = l.Org.URL("api-keys/" + k.RolledTo)
+	if to := rows[0].ReplacedBy; to != nil {
+		d.RolledTo, d.RolledToURL = to.Name, to.URL
 	}
 	return d
 }
@@ -76,8 +78,15 @@ func (s *Server) handleUpdateAPIKey(w http.ResponseWriter, r *http.Request) {
 			s.Error(w, r, lerr)
 			return
 		}
+		// The page again, whole (usage included), the errors beside
+		// their fields and what was typed kept.
 		l := s.layout(r, cur.Name, "api-keys")
-		s.render(w, r, http.StatusBadRequest, views.APIKeyDetailPage(l, s.keyDetail(r, l, cur, formWithError(f, err))))
+		d := s.keyDetail(r, l, cur, formWithError(f, err))
+		if d.Usage, err = s.keyUsage(r, *l.Org, cur); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusBadRequest, views.APIKeyDetailPage(l, d))
 		return
 	} else if err != nil {
 		s.Error(w, r, err)
@@ -159,12 +168,16 @@ func (s *Server) handleRollAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	note := "The old key was revoked."
-	if old.RevokedAt == nil && old.ExpiresAt != nil {
-		text, _ := views.ExpiryText(old.ExpiresAt, s.now())
-		note = "The old key (" + old.Hint + ") keeps working until it expires: " + lowerFirst(text) + "."
+	s.renderCreatedKey(w, r, l, "Key rolled", next, secret, oldKeyNote(old, s.now()))
+}
+
+// oldKeyNote says how long the key a roll replaced keeps working: its
+// grace period, or less if it was about to expire anyway.
+func oldKeyNote(old *keygate.APIKey, now time.Time) string {
+	if old.RevokedAt != nil || old.ExpiresAt == nil || !old.ExpiresAt.After(now) {
+		return "The old key stopped working now."
 	}
-	s.renderCreatedKey(w, r, l, next, secret, note)
+	return "The old key keeps working for " + views.DurationText(old.ExpiresAt.Sub(now)) + ", until " + old.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC") + "."
 }
 
 // renderRollError answers a refused roll with the roll form, msg beside
@@ -178,13 +191,6 @@ func (s *Server) renderRollError(w http.ResponseWriter, r *http.Request, l views
 	f := s.rollForm(l, k)
 	f.Grace, f.Error = choice, msg
 	s.render(w, r, http.StatusBadRequest, views.RollPage(l, f))
-}
-
-func lowerFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return string(s[0]|0x20) + s[1:]
 }
 
 func (s *Server) handleAuditLog(w http.ResponseWriter, r *http.Request) {
@@ -224,6 +230,7 @@ func (s *Server) handleAuditLog(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	p.Pagination = paginate(p.URL, q, page, total, per)
+	p.Pagination.Noun = "events"
 	s.render(w, r, http.StatusOK, views.AuditLogPage(l, p))
 }
 
@@ -236,6 +243,7 @@ var auditVerbs = map[string]string{
 	keygate.AuditOrganizationUpdate: "updated", keygate.AuditOwnershipTransfer: "ownership transferred",
 	keygate.AuditOrgSSOSave: "single sign-on saved", keygate.AuditOrgSSODelete: "single sign-on deleted",
 	keygate.AuditSSODomainVerify: "domain verified", keygate.AuditLoginSSORefused: "sign-in refused",
+	keygate.AuditBotLeave: "removed from the meeting", keygate.AuditBotDelete: "deleted", keygate.AuditConversationDelete: "deleted",
 }
 
 // auditSummary is an event's line in words, such as "created by Ada" or,

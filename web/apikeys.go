@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
@@ -37,7 +38,7 @@ func (s *Server) newKeyForm(org views.Org) views.KeyForm {
 		Token:        newFormToken(),
 		Action:       org.URL("api-keys"),
 		CancelURL:    org.URL("api-keys"),
-		Scopes:       map[string]bool{"read": true},
+		Scope:        string(keygate.ScopeRead),
 		Expiration:   "90",
 		MinDate:      s.now().UTC().AddDate(0, 0, 1).Format(time.DateOnly),
 		Environments: environmentOptions(),
@@ -46,9 +47,10 @@ func (s *Server) newKeyForm(org views.Org) views.KeyForm {
 
 // keyRow builds a list row for k.
 func (s *Server) keyRow(org views.Org, k *keygate.APIKey, now time.Time) views.APIKeyRow {
+	creator, full := keyCreator(k)
 	row := views.APIKeyRow{
 		ID: k.PublicID, Name: k.Name, Env: string(k.Environment), EnvLabel: k.Environment.Label(), Hint: k.Hint,
-		CreatedBy: nameOr(k.CreatedByName, "Deleted user"), Created: views.Time{At: k.CreatedAt, Now: now},
+		CreatedBy: full, Creator: creator, Created: views.Time{At: k.CreatedAt, Now: now},
 		LastUsedIP: k.LastUsedIP, State: string(k.State(now)), RevokedBy: nameOr(k.RevokedByName, "an API key or a deleted user"),
 		URL:            org.URL("api-keys/" + k.PublicID),
 		RollURL:        org.URL("api-keys/" + k.PublicID + "/roll"),
@@ -61,12 +63,58 @@ func (s *Server) keyRow(org views.Org, k *keygate.APIKey, now time.Time) views.A
 	}
 	if k.LastUsedAt != nil {
 		row.LastUsed = views.Time{At: *k.LastUsedAt, Now: now}
+		row.LastUsedAgent = k.LastUsedUserAgent
 	}
 	if k.RevokedAt != nil {
 		row.Revoked = views.Time{At: *k.RevokedAt, Now: now}
 	}
 	row.Expiry, row.ExpirySoon = views.ExpiryText(k.ExpiresAt, now)
 	return row
+}
+
+// keyCreator names who created k, in a few words for the list ("Ada",
+// "via key “CI”") and in full ("Ada Lovelace", "API key “CI” (key_…)").
+func keyCreator(k *keygate.APIKey) (short, full string) {
+	full = nameOr(k.CreatedByName, "Deleted user")
+	if k.CreatedByID == 0 {
+		// Created through the API: the name is "API key “CI” (key_…)".
+		if rest, ok := strings.CutPrefix(full, "API key “"); ok {
+			if i := strings.LastIndex(rest, "” ("); i >= 0 {
+				return "via key “" + rest[:i] + "”", full
+			}
+		}
+		return full, full
+	}
+	if first, _, ok := strings.Cut(full, " "); ok && first != "" {
+		return first, full
+	}
+	return full, full
+}
+
+// linkRolledKeys fills in the keys each row was rolled from or replaced by,
+// named: from the rows themselves, or looked up when not on the page.
+func (s *Server) linkRolledKeys(ctx context.Context, org views.Org, rows []views.APIKeyRow, keys []*keygate.APIKey) {
+	names := make(map[string]string, len(keys))
+	for _, k := range keys {
+		names[k.PublicID] = k.Name
+	}
+	link := func(id string) *views.KeyLink {
+		if id == "" {
+			return nil
+		}
+		name, ok := names[id]
+		if !ok {
+			name = id
+			if k, err := s.apiKeys.FindAPIKeyByID(ctx, org.ID, id); err == nil {
+				name = k.Name
+			}
+			names[id] = name
+		}
+		return &views.KeyLink{Name: name, URL: org.URL("api-keys/" + id)}
+	}
+	for i, k := range keys {
+		rows[i].RolledFrom, rows[i].ReplacedBy = link(k.RolledFrom), link(k.RolledTo)
+	}
 }
 
 func nameOr(name, fallback string) string {
@@ -88,16 +136,17 @@ func (s *Server) keysPage(ctx context.Context, q url.Values, org views.Org) (vie
 	}
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 1)
+	sortBy, asc, sorting := sortOf(org.URL("api-keys"), q, keySortColumns, "created")
 	keys, total, err := s.apiKeys.FindAPIKeys(ctx, keygate.APIKeyFilter{
 		OrganizationID: org.ID, Query: q.Get("q"), Environment: env, State: keygate.KeyState(state),
-		Offset: (page - 1) * keysPerPage, Limit: keysPerPage,
+		Sort: sortBy, Ascending: asc, Offset: (page - 1) * keysPerPage, Limit: keysPerPage,
 	})
 	if err != nil {
 		return views.APIKeysPage{}, err
 	}
 	now := s.now()
 	p := views.APIKeysPage{
-		Query: q.Get("q"), Env: string(env), State: state, States: keyStateOptions,
+		Query: q.Get("q"), Env: string(env), State: state, States: keyStateOptions, Sorting: sorting,
 		Create: s.newKeyForm(org), NewURL: org.URL("api-keys/new"), ListURL: org.URL("api-keys"),
 		Roll: views.RollForm{Token: newFormToken(), Grace: "1h"},
 	}
@@ -108,8 +157,21 @@ func (s *Server) keysPage(ctx context.Context, q url.Values, org views.Org) (vie
 	for _, k := range keys {
 		p.Keys = append(p.Keys, s.keyRow(org, k, now))
 	}
+	s.linkRolledKeys(ctx, org, p.Keys, keys)
+	if err := s.addLastAttempts(ctx, org, p.Keys, keys); err != nil {
+		return views.APIKeysPage{}, err
+	}
 	p.Pagination = paginate(org.URL("api-keys"), q, page, total, keysPerPage)
+	p.Pagination.Noun = "keys"
 	return p, nil
+}
+
+// keySortColumns are the API Keys table's sortable columns.
+var keySortColumns = []sortColumn{
+	{key: "name", label: "Name", firstAsc: true, asc: "by name, A to Z", desc: "by name, Z to A"},
+	{key: "created", label: "Created", asc: "oldest first", desc: "newest first"},
+	{key: "last_used", label: "Last used", asc: "least recently used first", desc: "most recently used first"},
+	{key: "expires", label: "Expiry", firstAsc: true, asc: "expiring soonest first", desc: "expiring last first"},
 }
 
 // paginate builds page links that keep the other query parameters.
@@ -155,15 +217,17 @@ func (s *Server) parseKeyForm(r *http.Request, org views.Org) (*keygate.APIKeyCr
 	f.Form = formOf(r, "name", "environment", "note", "expiration_date")
 	f.Token = r.PostFormValue("form_token")
 	f.Expiration = r.PostFormValue("expiration")
-	f.Scopes = map[string]bool{}
+	f.Scope = ""
 	in := &keygate.APIKeyCreate{
 		Name: f.Form.Value("name"), Environment: keygate.Environment(f.Form.Value("environment")),
 		Note: f.Form.Value("note"), FormToken: f.Token,
 	}
+	// One scope from the radio group; a list (as checkboxes once sent)
+	// means the most powerful of them, as the service reads it.
 	for _, sc := range r.PostForm["scopes"] {
-		f.Scopes[sc] = true
 		in.Scopes = append(in.Scopes, keygate.Scope(sc))
 	}
+	f.Scope = string(keygate.NewScopes(in.Scopes...).Top())
 	var v keygate.ValidationErrors
 	now := s.now().UTC()
 	switch f.Expiration {
@@ -175,7 +239,7 @@ func (s *Server) parseKeyForm(r *http.Request, org views.Org) (*keygate.APIKeyCr
 	case "custom":
 		day, err := time.Parse(time.DateOnly, f.Form.Value("expiration_date"))
 		if err != nil {
-			v.Add("expiration_date", "Enter a date, like 2027-01-31.")
+			v.Add("expiration_date", "Enter a valid date.")
 			break
 		}
 		// The key works until the end of that day, UTC.
@@ -231,21 +295,23 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	s.renderCreatedKey(w, r, l, key, secret, "")
+	s.renderCreatedKey(w, r, l, "API Key Created", key, secret, "")
 }
 
-// renderCreatedKey answers a create or roll with the list and the "API Key
-// Created" modal. This response is the only one that ever carries the
-// secret: nothing may store it.
-func (s *Server) renderCreatedKey(w http.ResponseWriter, r *http.Request, l views.Layout, key *keygate.APIKey, secret, oldNote string) {
+// renderCreatedKey answers a create or roll with the list and the modal
+// titled title ("API Key Created", "Key rolled") showing the new key. This
+// response is the only one that ever carries the secret: nothing may store
+// it.
+func (s *Server) renderCreatedKey(w http.ResponseWriter, r *http.Request, l views.Layout, title string, key *keygate.APIKey, secret, oldNote string) {
 	p, err := s.keysPage(r.Context(), nil, *l.Org)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	p.Created = &views.CreatedKey{
-		Name: key.Name, Secret: secret, ReturnURL: l.Org.URL("api-keys"), OldKeyNote: oldNote,
-		Curl: fmt.Sprintf(`curl -H "Authorization: Token %s" %s/api/v1/me`, secret, s.publicBaseURL(r)),
+		Title: title, Name: key.Name, Secret: secret, ReturnURL: l.Org.URL("api-keys"), OldKeyNote: oldNote,
+		Curl:     fmt.Sprintf(`curl%s -H "Authorization: Token %s" %s/api/v1/me`, curlCACert(s.selfSignedCert()), secret, s.publicBaseURL(r)),
+		CertNote: selfSignedNote(s.selfSignedCert()),
 	}
 	s.render(w, r, http.StatusOK, views.APIKeysListPage(l, p))
 }

@@ -157,8 +157,9 @@ func TestCreateAPIKey(t *testing.T) {
 			t.Fatal("30-day expiry highlighted")
 		}
 		hint := strings.TrimSpace(first.Find("[data-testid=key-hint]").Text())
-		if copyText, _ := first.Find("[data-copy-text]").Attr("data-copy-text"); copyText != hint || !strings.HasPrefix(hint, "kg_") || !strings.Contains(hint, "…") {
-			t.Fatalf("hint %q, copy button copies %q", hint, copyText)
+		id, _ := first.Attr("data-key-id")
+		if copyText, _ := first.Find("[data-copy-text]").Attr("data-copy-text"); copyText != id || !strings.HasPrefix(id, "key_") || !strings.HasPrefix(hint, "kg_") {
+			t.Fatalf("hint %q, copy button copies %q, want the key ID %q", hint, copyText, id)
 		}
 		if first.Find(".env-production").Length() != 1 || first.Find(".scope-admin").Length() != 1 {
 			t.Fatal("badges missing")
@@ -195,7 +196,7 @@ func TestCreateAPIKeyInvalid(t *testing.T) {
 		{"ErrUnknownScope", func(v url.Values) { v.Set("scopes", "root") }, "scopes", "Unknown scope."},
 		{"ErrEnvironment", func(v url.Values) { v.Set("environment", "moon") }, "environment", "Choose an environment."},
 		{"ErrExpiration", func(v url.Values) { v.Set("expiration", "1000") }, "expiration", "Choose when the key expires."},
-		{"ErrCustomDateMissing", func(v url.Values) { v.Set("expiration", "custom") }, "expiration_date", "Enter a date, like 2027-01-31."},
+		{"ErrCustomDateMissing", func(v url.Values) { v.Set("expiration", "custom") }, "expiration_date", "Enter a valid date."},
 		{"ErrCustomDatePast", func(v url.Values) { v.Set("expiration", "custom"); v.Set("expiration_date", past) }, "expiration_date", "Choose a date after today."},
 		{"ErrNoteTooLong", func(v url.Values) { v.Set("note", strings.Repeat("n", 1001)) }, "note", "Note must be at most 1000 characters."},
 	}
@@ -394,7 +395,7 @@ func TestRollAPIKey(t *testing.T) {
 			if _, err := apikey.Parse(newSecret); err != nil || newSecret == oldSecret {
 				t.Fatalf("rolled secret %q: %v", newSecret, err)
 			}
-			if got := strings.TrimSpace(p.Doc.Find("dialog#key-created h2").Text()); got != "API Key Created" {
+			if got := strings.TrimSpace(p.Doc.Find("dialog#key-created h2").Text()); got != "Key rolled" {
 				t.Fatalf("modal = %q", got)
 			}
 			// Resubmitting the roll creates nothing.

@@ -33,7 +33,7 @@ func parsePage(w http.ResponseWriter, r *http.Request) (keygate.Page, bool) {
 			n, err = maxLimit, nil
 		}
 		if err != nil || n < 1 {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"detail": msgInvalidInput, "code": "invalid", "limit": []string{"A valid positive integer is required."}})
+			fieldErrors{"limit": {"A valid positive integer is required."}}.write(w)
 			return p, false
 		}
 		p.Limit = min(n, maxLimit)

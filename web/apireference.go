@@ -20,7 +20,7 @@ func (s *Server) handleAPIReference(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, fmt.Errorf("api reference: %w", err))
 		return
 	}
-	vm := ref.view(s.publicBaseURL(r))
+	vm := ref.view(s.publicBaseURL(r), s.selfSignedCert())
 	s.render(w, r, http.StatusOK, views.APIReferencePage(s.layout(r, "API Reference", "api-reference"), vm))
 }
 
@@ -51,12 +51,14 @@ type apiRefOp struct {
 	noContent   bool            // the success response has no body
 }
 
-// view returns the page's view model for base, like https://keygate.example.com.
-func (ref *apiReference) view(base string) views.APIReference {
-	vm := views.APIReference{BaseURL: base, SpecURL: "/api/v1/openapi.json", Intro: ref.intro}
+// view returns the page's view model for base, like
+// https://keygate.example.com. A cacert (the self-signed certificate's
+// file) makes every example trust it.
+func (ref *apiReference) view(base, cacert string) views.APIReference {
+	vm := views.APIReference{BaseURL: base, SpecURL: "/api/v1/openapi.json", Intro: ref.intro, CertNote: selfSignedNote(cacert)}
 	for _, op := range ref.ops {
 		o := op.APIOperation
-		ex := apiExample{method: op.Method, url: base + op.examplePath, auth: !op.NoKey, body: op.body, noContent: op.noContent}
+		ex := apiExample{method: op.Method, url: base + op.examplePath, auth: !op.NoKey, body: op.body, noContent: op.noContent, cacert: cacert}
 		o.Curl, o.Python, o.JavaScript = ex.curl(), ex.python(), ex.javaScript()
 		vm.Operations = append(vm.Operations, o)
 	}

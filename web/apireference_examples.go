@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keygate/keygate/internal/tlsconf"
 	"github.com/keygate/keygate/views"
 )
 
@@ -172,13 +173,43 @@ type apiExample struct {
 	auth      bool
 	body      json.RawMessage
 	noContent bool
+	// cacert is the absolute path of a self-signed certificate the
+	// example trusts explicitly, or "".
+	cacert string
+}
+
+// selfSignedCert is the file of the server's certificate when it is
+// self-signed, which examples must trust explicitly; "" otherwise (a
+// certificate from files or ACME is trusted as it is).
+func (s *Server) selfSignedCert() string {
+	if s.cfg.TLSMode != tlsconf.ModeSelfSigned {
+		return ""
+	}
+	return s.cfg.TLSCertFile
+}
+
+// selfSignedNote says why the examples name cacert; "" without one.
+func selfSignedNote(cacert string) string {
+	if cacert == "" {
+		return ""
+	}
+	return "This instance uses a self-signed certificate: the examples trust it by its file, " + cacert + "."
+}
+
+// curlCACert is the curl option that trusts cacert, with its leading
+// space; "" without one.
+func curlCACert(cacert string) string {
+	if cacert == "" {
+		return ""
+	}
+	return " --cacert " + shellWord(cacert)
 }
 
 // exampleAuth is the Authorization header of every example.
 const exampleAuth = "Token YOUR_API_KEY"
 
 func (ex apiExample) curl() string {
-	first := "curl"
+	first := "curl" + curlCACert(ex.cacert)
 	if ex.method != "GET" {
 		first += " -X " + ex.method
 	}
@@ -201,6 +232,11 @@ func (ex apiExample) python() string {
 	}
 	if ex.body != nil {
 		fmt.Fprintf(&b, "    json=%s,\n", oneLineJSON(ex.body, true))
+	}
+	if ex.cacert != "" {
+		// Per request: requests ignores a session's verify when
+		// REQUESTS_CA_BUNDLE is set.
+		fmt.Fprintf(&b, "    verify=%s,\n", quoteString(ex.cacert))
 	}
 	b.WriteString("    timeout=30,\n)\nresponse.raise_for_status()\n")
 	if ex.noContent {
@@ -229,6 +265,11 @@ func (ex apiExample) javaScript() string {
 		opts = append(opts, "  body: JSON.stringify("+oneLineJSON(ex.body, false)+"),")
 	}
 	var b strings.Builder
+	if ex.cacert != "" {
+		// fetch has no per-request option: Node reads extra trusted
+		// certificates from the environment at start.
+		b.WriteString("// Run with the instance's certificate trusted:\n// NODE_EXTRA_CA_CERTS=" + shellWord(ex.cacert) + " node app.js\n")
+	}
 	b.WriteString("const response = await fetch(" + quoteString(ex.url))
 	if len(opts) > 0 {
 		b.WriteString(", {\n" + strings.Join(opts, "\n") + "\n}")

@@ -33,7 +33,7 @@ func TestAPIReferencePage(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		p := c.Get(path)
 		assertStatus(t, p, http.StatusOK)
-		if got := p.Doc.Find("title").Text(); got != "API Reference · Keygate" {
+		if got := p.Doc.Find("title").Text(); got != "API Reference · Org A · Keygate" {
 			t.Fatalf("title = %q", got)
 		}
 		if got := p.Text("[data-testid=api-base-url]"); got != app.URL {

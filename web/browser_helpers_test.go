@@ -99,6 +99,14 @@ func NewBrowser(tb testing.TB, app *App) *Browser {
 	return b
 }
 
+// For returns the same tab bound to a subtest, so that a failure ends the
+// subtest rather than its parent.
+func (b *Browser) For(tb testing.TB) *Browser {
+	c := *b
+	c.tb = tb
+	return &c
+}
+
 // Run performs actions, failing the test on error.
 func (b *Browser) Run(actions ...chromedp.Action) {
 	b.tb.Helper()

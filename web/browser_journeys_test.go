@@ -143,7 +143,7 @@ func TestBrowserUseThenRevokeKey(t *testing.T) {
 		wantAPI(t, app.API(t, http.MethodGet, "/api/v1/bots", auth, ""), http.StatusOK, "", "")
 	}
 
-	b.Click(KeyRow("Billing service") + `//button[normalize-space()="Revoke"]`)
+	b.RowAction("Billing service", "Revoke")
 	dialog := Dialog("Revoke API key")
 	b.WaitVisible(dialog)
 	want := "Revoke “Billing service”? Applications using it will stop working immediately. This cannot be undone."
@@ -173,20 +173,24 @@ func TestBrowserRollKeyWithGrace(t *testing.T) {
 	b.closeKeyModal()
 	oldHint := b.Text(KeyRow("Payments worker") + `//code`)
 
-	b.Click(KeyRow("Payments worker") + `//button[normalize-space()="Roll key"]`)
+	b.RowAction("Payments worker", "Roll key")
 	dialog := Dialog("Roll key “Payments worker”")
 	b.WaitVisible(dialog)
 	b.CheckA11y("roll-dialog")
 	b.Select("Old key keeps working for", "1 hour")
 	b.Click(dialog + `//button[normalize-space()="Roll key"]`)
-	b.WaitVisible(Dialog("API Key Created"))
+	b.WaitVisible(Dialog("Key rolled"))
 	var next string
 	b.Run(chromedp.Value(Label("Payments worker"), &next, chromedp.BySearch))
 	if _, err := apikey.Parse(next); err != nil || next == old {
 		t.Fatalf("the modal shows %q (old %q): %v", next, old, err)
 	}
-	note := "The old key (" + oldHint + ") keeps working until it expires: expires in 1 hour."
-	if got := b.Text(Dialog("API Key Created") + `//p[contains(., "old key")]`); got != note {
+	var until string
+	if err := app.DB.WriteConn().QueryRow(`SELECT strftime('%Y-%m-%d %H:%M UTC', expires_at / 1000, 'unixepoch') FROM api_keys WHERE hint = $1`, oldHint).Scan(&until); err != nil {
+		t.Fatal(err)
+	}
+	note := "The old key keeps working for 1 hour, until " + until + "."
+	if got := b.Text(Dialog("Key rolled") + `//p[contains(., "old key")]`); got != note {
 		t.Fatalf("the modal says %q, want %q", got, note)
 	}
 
@@ -197,7 +201,7 @@ func TestBrowserRollKeyWithGrace(t *testing.T) {
 
 	b.closeKeyModal()
 	oldRow := KeyRow("Payments worker") + `[.//code[normalize-space()=` + xq(oldHint) + `]]`
-	if got := b.Text(oldRow + `/td[5]`); got != "Expires in 1 hour" {
+	if got := b.Text(oldRow + `//*[@data-testid="key-expiry"]`); got != "Expires in 1 hour" {
 		t.Fatalf("the old key's expiry says %q, want %q", got, "Expires in 1 hour")
 	}
 	if n := b.Count(KeyRow("Payments worker")); n != 2 {
@@ -298,11 +302,13 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	}
 	b.AssertFocusVisible()
 	b.Press("Deploy bot")
-	b.TabTo(Label("Write"), 10)
+	// Scopes are a radio group: Tab reaches the chosen one, an arrow key
+	// chooses the next.
+	b.TabTo(Label("Read"), 10)
 	b.AssertFocusVisible()
-	b.Press(" ")
-	if !b.Checked("Write") {
-		t.Fatal("Space did not check Write")
+	b.Press(kb.ArrowDown)
+	if !b.Checked("Write") || b.Checked("Read") {
+		t.Fatal("ArrowDown did not choose Write instead of Read")
 	}
 	b.TabTo(create+`//button[normalize-space()="Create API Key"]`, 15)
 	b.AssertFocusVisible()
@@ -319,8 +325,14 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	}
 	b.AssertFocusVisible()
 
-	revokeLink := KeyRow("Deploy bot") + `//button[normalize-space()="Revoke"]`
-	b.TabTo(revokeLink, 20)
+	b.TabTo(rowMenu("Deploy bot"), 20)
+	b.AssertFocusVisible()
+	b.Press(kb.Enter)
+	b.WaitVisible(KeyRow("Deploy bot") + `//*[@role="menu"]`)
+	b.Press(kb.End)
+	if !b.Focused(KeyRow("Deploy bot") + `//*[@role="menuitem" and normalize-space()="Revoke"]`) {
+		t.Fatal("End did not reach Revoke in the row's menu")
+	}
 	b.AssertFocusVisible()
 	b.Press(kb.Enter)
 	revoke := Dialog("Revoke API key")

@@ -24,18 +24,6 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/orgs/"+orgs[0].PublicID, http.StatusSeeOther)
 }
 
-func (s *Server) handleBots(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, views.SectionPage(s.layout(r, "Bots", "bots"),
-		"Bots", "Meeting bots your applications send through the API.",
-		"No bots yet", "Bots appear here when an application creates one with POST /api/v1/bots."))
-}
-
-func (s *Server) handleConversations(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, views.SectionPage(s.layout(r, "Conversations", "conversations"),
-		"Conversations", "Conversations and transcripts recorded through the API.",
-		"No conversations yet", "Conversations appear here when an application records one with POST /api/v1/conversations."))
-}
-
 func (s *Server) handleNewOrgPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, views.NewOrganizationPage(s.layout(r, "Create organization", ""), views.Form{}))
 }

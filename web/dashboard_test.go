@@ -278,10 +278,10 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 	// No inline script anywhere: every <script> has a src.
-	p := c.Get("/login")
+	p := c.Get("/signup")
 	p.Doc.Find("script").Each(func(_ int, s *goquerySelection) {
 		if _, ok := s.Attr("src"); !ok || strings.TrimSpace(s.Text()) != "" {
-			t.Error("inline script on /login")
+			t.Error("inline script on /signup")
 		}
 	})
 }
@@ -289,7 +289,7 @@ func TestSecurityHeaders(t *testing.T) {
 func TestStaticAssets(t *testing.T) {
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
-	p := c.Get("/login")
+	p := c.Get("/signup")
 	href, _ := p.Doc.Find("link[rel=stylesheet]").Attr("href")
 	if !strings.HasPrefix(href, "/static/app.") || len(href) < len("/static/app.123456789012.css") {
 		t.Fatalf("stylesheet href = %q", href)
@@ -361,6 +361,8 @@ func TestInternalErrorPage(t *testing.T) {
 
 func TestPlainHTTP(t *testing.T) {
 	app := MustOpenApp(t)
+	// An instance with an account, whose /login shows the form.
+	app.NewClient(t).MustSignup("Ada", "ada@example.com", "Org A")
 	_, proxy, _ := net.ParseCIDR("10.0.0.0/8")
 	srv, err := web.NewServer(web.Config{SessionKey: []byte(strings.Repeat("k", 64)), HTTPSPort: "8443", TrustedProxies: []*net.IPNet{proxy}},
 		web.Services{Users: app.Users, Orgs: app.Orgs, Sessions: app.Sessions}, nil)

@@ -51,7 +51,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "The server could not complete the request. If it keeps happening, give this request ID to your administrator."
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
-		writeJSON(w, status, map[string]string{"detail": msg, "code": code})
+		apiError(w, status, code, msg)
 		return
 	}
 	s.errorPage(w, r, status, msg)

@@ -15,7 +15,7 @@ func FuzzParseAuthorization(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	known := map[string]bool{msgNotProvided: true, msgNoCredentials: true, msgSpaces: true}
+	known := map[string]bool{msgNotProvided: true, msgNoCredentials: true, msgSpaces: true, msgMissingScheme: true}
 	f.Fuzz(func(t *testing.T, header string) {
 		key, err := parseAuthorization(header)
 		if err != nil {

@@ -172,7 +172,7 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage, DB: db, Admin: sqlite.NewAdminService(db, app.Users),
 		Memberships: sqlite.NewMembershipService(db), Monitoring: sqlite.NewMonitoringService(db), Mailer: cfgMailer,
 		Identities: sqlite.NewIdentityService(db, app.Users), Integrations: app.Integrations,
-		OrgSSO: sqlite.NewOrgSSOService(db, app.SecretBox)}, logger)
+		OrgSSO: sqlite.NewOrgSSOService(db, app.SecretBox), Idempotency: sqlite.NewIdempotencyService(db)}, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,9 +1,13 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/views"
@@ -23,6 +27,42 @@ func roleOptions(actor keygate.Role) []views.Option {
 	return out
 }
 
+// membersPerPage is the Members table's page size.
+const membersPerPage = 50
+
+// memberSortColumns are the Members table's sortable columns.
+var memberSortColumns = []sortColumn{
+	{key: "name", label: "Name", firstAsc: true, asc: "by name, A to Z", desc: "by name, Z to A"},
+	{key: "role", label: "Role", firstAsc: true, asc: "Owners first", desc: "Members first"},
+	{key: "joined", label: "Joined", asc: "earliest first", desc: "latest first"},
+}
+
+// roleRank orders roles from Owner to Member.
+var roleRank = map[keygate.Role]int{keygate.RoleOwner: 0, keygate.RoleAdmin: 1, keygate.RoleMember: 2}
+
+// sortMembers orders members by the column by; ties go by name, A to Z,
+// whichever the direction.
+func sortMembers(members []*keygate.MemberDetail, by string, asc bool) {
+	byName := func(a, b *keygate.MemberDetail) int {
+		return cmp.Or(cmp.Compare(strings.ToLower(a.User.Name), strings.ToLower(b.User.Name)), cmp.Compare(a.User.ID, b.User.ID))
+	}
+	slices.SortStableFunc(members, func(a, b *keygate.MemberDetail) int {
+		var c int
+		switch by {
+		case "role":
+			c = cmp.Compare(roleRank[a.Role], roleRank[b.Role])
+		case "joined":
+			c = a.JoinedAt.Compare(b.JoinedAt)
+		default:
+			c = byName(a, b)
+		}
+		if !asc {
+			c = -c
+		}
+		return cmp.Or(c, byName(a, b))
+	})
+}
+
 func (s *Server) membersPage(r *http.Request, org views.Org, invite views.Form) (views.MembersPage, error) {
 	ctx := r.Context()
 	actor := pageFrom(r).org.Role
@@ -39,8 +79,16 @@ func (s *Server) membersPage(r *http.Request, org views.Org, invite views.Form) 
 	}
 	now := s.now()
 	me := pageFrom(r).user
-	p := views.MembersPage{Invite: invite, InviteURL: org.URL("invitations"), Roles: roleOptions(actor)}
-	for _, m := range members {
+	q := r.URL.Query()
+	by, asc, sorting := sortOf(org.URL("members"), q, memberSortColumns, "name")
+	sortMembers(members, by, asc)
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	p := views.MembersPage{Invite: invite, InviteURL: org.URL("invitations"), Roles: roleOptions(actor), Sorting: sorting}
+	p.Pagination = paginate(org.URL("members"), q, page, len(members), membersPerPage)
+	p.Pagination.Noun = "members"
+	first := min((page-1)*membersPerPage, len(members))
+	for _, m := range members[first:min(first+membersPerPage, len(members))] {
 		row := views.MemberRow{
 			ID: m.User.PublicID, Name: m.User.Name, Email: m.User.Email, Role: m.Role.Label(), RoleValue: string(m.Role),
 			SignIn: m.SignIn, Joined: views.Time{At: m.JoinedAt, Now: now}, IsYou: me != nil && me.ID == m.User.ID,

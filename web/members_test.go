@@ -136,8 +136,10 @@ func TestInvitationMisuse(t *testing.T) {
 			t.Fatal("the invited person could not accept")
 		}
 	})
+	var pending string
 	t.Run("Tampered", func(t *testing.T) {
 		link := owner.MustInvite(orgID, "eve@example.com", "member")
+		pending = link
 		bad := app.path(link)[:len(app.path(link))-2] + "zz"
 		p := eve.Get(bad)
 		assertStatus(t, p, http.StatusNotFound)
@@ -147,8 +149,9 @@ func TestInvitationMisuse(t *testing.T) {
 		}
 	})
 	t.Run("Revoked", func(t *testing.T) {
-		owner.MustInvite(orgID, "eve@example.com", "member") // replaces the pending one
-		link := owner.MustInvite(orgID, "eve@example.com", "admin")
+		// A pending invitation is not replaced by another: it is revoked.
+		assertStatus(t, owner.Post("/orgs/"+orgID+"/invitations", url.Values{"email": {"eve@example.com"}, "role": {"admin"}}), http.StatusConflict)
+		link := pending
 		p := owner.Get("/orgs/" + orgID + "/members")
 		revoke, _ := p.Doc.Find("[data-testid=invitation-row]:contains('eve@example.com') form[action$='/revoke']").Attr("action")
 		assertStatus(t, owner.Post(revoke, nil), http.StatusSeeOther)

@@ -50,8 +50,12 @@ func TestOverviewNumbers(t *testing.T) {
 	owner := app.MustUser(t, "ada@example.com")
 	used, usedKey := app.MustKey(t, owner, orgID, keygate.APIKeyCreate{Name: "busy", Scopes: []keygate.Scope{keygate.ScopeWrite}})
 	app.MustKey(t, owner, orgID, keygate.APIKeyCreate{Name: "idle", Scopes: []keygate.Scope{keygate.ScopeRead}})
-	soon := app.Clock.Now().Add(3 * 24 * time.Hour)
+	soon := app.Clock.Now().Add(11 * 24 * time.Hour)
 	app.MustKey(t, owner, orgID, keygate.APIKeyCreate{Name: "short-lived", Scopes: []keygate.Scope{keygate.ScopeAdmin}, ExpiresAt: &soon})
+	// Keys are "unused" from 7 days old.
+	app.Clock.Advance(8 * 24 * time.Hour)
+	c = app.NewClient(t)
+	c.MustLogin("ada@example.com", testPassword)
 	seedTraffic(t, app, used)
 
 	p := c.Get("/orgs/" + orgID)

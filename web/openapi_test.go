@@ -42,6 +42,8 @@ var wantOperations = map[string]string{
 	"POST /api/v1/invitations":          "admin",
 	"GET /api/v1/keys":                  "admin",
 	"POST /api/v1/keys":                 "admin",
+	"GET /api/v1/keys/{id}":             "admin",
+	"PATCH /api/v1/keys/{id}":           "admin",
 	"DELETE /api/v1/keys/{id}":          "admin",
 	"POST /api/v1/keys/{id}/roll":       "admin",
 	"GET /api/v1/integrations":          "admin",
@@ -205,6 +207,13 @@ func TestOpenAPIContract(t *testing.T) {
 			{name: "ListIntegrations", method: "GET", path: "/api/v1/integrations", auth: ad, wantStatus: 200, validRequest: true},
 			{name: "ListKeys", method: "GET", path: "/api/v1/keys", auth: ad, wantStatus: 200, validRequest: true},
 			{name: "ListRevokedKeys", method: "GET", path: "/api/v1/keys?state=revoked", auth: ad, wantStatus: 200, validRequest: true},
+			{name: "ListKeysPage", method: "GET", path: "/api/v1/keys?limit=2", auth: ad, wantStatus: 200, validRequest: true},
+			{name: "GetKey", method: "GET", path: "/api/v1/keys/" + rollBad, auth: ad, wantStatus: 200, validRequest: true},
+			{name: "PatchKey", method: "PATCH", path: "/api/v1/keys/" + mkKey("patch me"), auth: ad, wantStatus: 200, validRequest: true,
+				body: `{"name": "Queue worker", "note": "Drains the queue", "environment": "staging", "rate_limit": "600/m"}`},
+			{name: "PatchKeyDefaultLimit", method: "PATCH", path: "/api/v1/keys/" + mkKey("patch limit"), auth: ad, body: `{"rate_limit": null}`, wantStatus: 200, validRequest: true},
+			{name: "CreateKeyDefaultExpiry", method: "POST", path: "/api/v1/keys", auth: ad, wantStatus: 201, validRequest: true, body: `{"name": "Default", "scopes": ["read"]}`},
+			{name: "CreateKeyNeverExpires", method: "POST", path: "/api/v1/keys", auth: ad, wantStatus: 201, validRequest: true, body: `{"name": "Forever", "scopes": ["read"], "expires_at": null}`},
 			{name: "CreateKey", method: "POST", path: "/api/v1/keys", auth: ad, wantStatus: 201, validRequest: true,
 				body: `{"name": "Deploy bot", "environment": "ci", "scopes": ["write"], "note": "CI", "expires_at": "2099-01-01T00:00:00Z"}`},
 			{name: "RevokeKey", method: "DELETE", path: "/api/v1/keys/" + mkKey("revoke me"), auth: ad, wantStatus: 204, validRequest: true},
@@ -215,13 +224,13 @@ func TestOpenAPIContract(t *testing.T) {
 	})
 
 	t.Run("Pagination", func(t *testing.T) {
-		for _, list := range []string{"/api/v1/bots", "/api/v1/conversations"} {
-			p1 := c.do(t, app, apiCall{method: "GET", path: list + "?limit=1", auth: rd, wantStatus: 200, validRequest: true})
+		for list, auth := range map[string]string{"/api/v1/bots": rd, "/api/v1/conversations": rd, "/api/v1/keys": ad} {
+			p1 := c.do(t, app, apiCall{method: "GET", path: list + "?limit=1", auth: auth, wantStatus: 200, validRequest: true})
 			next, _ := p1.JSON["next"].(string)
 			if !strings.HasPrefix(next, app.URL+list+"?") {
 				t.Fatalf("%s next = %q", list, next)
 			}
-			p2 := c.do(t, app, apiCall{method: "GET", path: strings.TrimPrefix(next, app.URL), auth: rd, wantStatus: 200, validRequest: true})
+			p2 := c.do(t, app, apiCall{method: "GET", path: strings.TrimPrefix(next, app.URL), auth: auth, wantStatus: 200, validRequest: true})
 			if p2.JSON["previous"] == nil {
 				t.Fatalf("%s page 2 has no previous: %s", list, p2.Raw)
 			}
@@ -241,6 +250,12 @@ func TestOpenAPIContract(t *testing.T) {
 			{name: "AnalyticsTime", method: "GET", path: "/api/v1/analytics?from=yesterday", auth: rd, wantStatus: 400, wantCode: "invalid"},
 			{name: "AnalyticsRange", method: "GET", path: "/api/v1/analytics?from=2026-02-01&to=2026-01-01", auth: rd, wantStatus: 400, wantCode: "invalid"},
 			{name: "KeyState", method: "GET", path: "/api/v1/keys?state=lost", auth: ad, wantStatus: 400, wantCode: "invalid"},
+			{name: "KeyLimit", method: "GET", path: "/api/v1/keys?limit=-1", auth: ad, wantStatus: 400, wantCode: "invalid"},
+			{name: "KeyCursor", method: "GET", path: "/api/v1/keys?cursor=bm9wZQ", auth: ad, wantStatus: 400, wantCode: "invalid_cursor"},
+			{name: "PatchKeyFields", method: "PATCH", path: "/api/v1/keys/" + rollBad, auth: ad, body: `{"name": "", "rate_limit": "lots", "scopes": ["admin"]}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "PatchRevokedKey", method: "PATCH", path: "/api/v1/keys/" + revoked, auth: ad, body: `{"name": "Back"}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "LeaveIdempotencyKeyTooLong", method: "POST", path: "/api/v1/bots/" + bot + "/leave", auth: wr, header: map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}, wantStatus: 400, wantCode: "invalid_request"},
+			{name: "CreateKeyIdempotencyKeyTooLong", method: "POST", path: "/api/v1/keys", auth: ad, header: map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}, body: `{"name": "long", "scopes": ["read"]}`, wantStatus: 400, wantCode: "invalid_request"},
 			{name: "KeyFields", method: "POST", path: "/api/v1/keys", auth: ad, body: `{"name": "", "scopes": [], "expires_at": "2001-01-01T00:00:00Z"}`, wantStatus: 400, wantCode: "invalid"},
 			{name: "RevokeRevoked", method: "DELETE", path: "/api/v1/keys/" + revoked, auth: ad, wantStatus: 400, wantCode: "invalid"},
 			{name: "RollRevoked", method: "POST", path: "/api/v1/keys/" + revoked + "/roll", auth: ad, wantStatus: 400, wantCode: "invalid"},
@@ -262,8 +277,8 @@ func TestOpenAPIContract(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := c.do(t, app, apiCall{method: tc.method, path: tc.path, auth: ad, body: tc.body, wantStatus: 400, wantCode: "invalid"})
-				if msgs, _ := r.JSON[tc.field].([]any); len(msgs) == 0 || len(r.JSON) != 3 {
-					t.Fatalf("want a field map on %s only: %s", tc.field, r.Raw)
+				if msgs, _ := r.JSON[tc.field].([]any); len(msgs) == 0 || len(r.JSON) != 4 || r.JSON["request_id"] != r.Header.Get("X-Request-Id") {
+					t.Fatalf("want a field map on %s only, and the request's id: %s", tc.field, r.Raw)
 				}
 			})
 		}
@@ -287,6 +302,8 @@ func TestOpenAPIContract(t *testing.T) {
 			{name: "GetConversation", method: "GET", path: "/api/v1/conversations/conv_missing", auth: rd, wantStatus: 404, wantCode: "not_found"},
 			{name: "DeleteConversation", method: "DELETE", path: "/api/v1/conversations/" + doomedConv, auth: wr, wantStatus: 404, wantCode: "not_found"},
 			{name: "RevokeKey", method: "DELETE", path: "/api/v1/keys/key_missing", auth: ad, wantStatus: 404, wantCode: "not_found"},
+			{name: "GetKey", method: "GET", path: "/api/v1/keys/key_missing", auth: ad, wantStatus: 404, wantCode: "not_found"},
+			{name: "PatchKey", method: "PATCH", path: "/api/v1/keys/key_missing", auth: ad, body: `{"name": "x"}`, wantStatus: 404, wantCode: "not_found"},
 			{name: "RollKey", method: "POST", path: "/api/v1/keys/key_missing/roll", auth: ad, wantStatus: 404, wantCode: "not_found"},
 			{name: "ChangeRole", method: "PATCH", path: "/api/v1/members/usr_missing", auth: ad, body: `{"role": "member"}`, wantStatus: 404, wantCode: "not_found"},
 			{name: "RemoveMember", method: "DELETE", path: "/api/v1/members/" + carol, auth: ad, wantStatus: 404, wantCode: "not_found"},
@@ -299,10 +316,29 @@ func TestOpenAPIContract(t *testing.T) {
 			{name: "LeaveTwice", method: "POST", path: "/api/v1/bots/" + endedBot + "/leave", auth: wr, wantStatus: 409, wantCode: "conflict"},
 			{name: "RescheduleEnded", method: "PATCH", path: "/api/v1/bots/" + endedBot, auth: wr, body: `{"join_at": "2099-01-01T00:00:00Z"}`, wantStatus: 409, wantCode: "conflict"},
 			{name: "CreateKeyOnce", method: "POST", path: "/api/v1/keys", auth: ad, header: idem, body: `{"name": "once", "scopes": ["read"]}`, wantStatus: 201, validRequest: true},
-			{name: "CreateKeyTwice", method: "POST", path: "/api/v1/keys", auth: ad, header: idem, body: `{"name": "once", "scopes": ["read"]}`, wantStatus: 409, wantCode: "conflict"},
+			{name: "CreateKeyReplayed", method: "POST", path: "/api/v1/keys", auth: ad, header: idem, body: `{"name": "once", "scopes": ["read"]}`, wantStatus: 201, validRequest: true},
+			{name: "CreateKeyOtherBody", method: "POST", path: "/api/v1/keys", auth: ad, header: idem, body: `{"name": "twice", "scopes": ["read"]}`, wantStatus: 422, wantCode: "idempotency_key_reused"},
 			{name: "RollOnce", method: "POST", path: "/api/v1/keys/" + rollIdem + "/roll", auth: ad, header: map[string]string{"Idempotency-Key": "roll-" + rollIdem}, body: `{"grace_seconds": 3600}`, wantStatus: 201, validRequest: true},
-			{name: "RollTwice", method: "POST", path: "/api/v1/keys/" + rollIdem + "/roll", auth: ad, header: map[string]string{"Idempotency-Key": "roll-" + rollIdem}, body: `{"grace_seconds": 3600}`, wantStatus: 409, wantCode: "conflict"},
+			{name: "RollReplayed", method: "POST", path: "/api/v1/keys/" + rollIdem + "/roll", auth: ad, header: map[string]string{"Idempotency-Key": "roll-" + rollIdem}, body: `{"grace_seconds": 3600}`, wantStatus: 201, validRequest: true},
+			{name: "RollOtherBody", method: "POST", path: "/api/v1/keys/" + rollIdem + "/roll", auth: ad, header: map[string]string{"Idempotency-Key": "roll-" + rollIdem}, body: `{"grace_seconds": 0}`, wantStatus: 422, wantCode: "idempotency_key_reused"},
 		})
+		// Every POST: a reused key with another body, and a retry while
+		// the first request still runs.
+		for _, tc := range []struct{ path, auth, body, other string }{
+			{"/api/v1/bots", wr, `{"meeting_url": "https://zoom.us/j/7", "bot_name": "Retry"}`, `{"meeting_url": "https://zoom.us/j/8", "bot_name": "Retry"}`},
+			{"/api/v1/bots/" + mkBot() + "/leave", wr, "", `{"x": 1}`},
+			{"/api/v1/conversations", wr, `{"title": "Retry"}`, `{"title": "Other"}`},
+			{"/api/v1/invitations", ad, `{"email": "retry@example.com"}`, `{"email": "other@example.com"}`},
+			{"/api/v1/keys", ad, `{"name": "Retry", "scopes": ["read"]}`, `{"name": "Other", "scopes": ["read"]}`},
+			{"/api/v1/keys/" + mkKey("retry roll") + "/roll", ad, "", `{"grace_seconds": 3600}`},
+		} {
+			t.Run("Retry"+tc.path, func(t *testing.T) {
+				h := map[string]string{"Idempotency-Key": "retry-" + tc.path}
+				first := apiCall{method: "POST", path: tc.path, auth: tc.auth, body: tc.body, header: h}
+				c.doInFlight(t, app, first, apiCall{method: "POST", path: tc.path, auth: tc.auth, body: tc.body, header: h, wantStatus: 409, wantCode: "idempotency_key_in_use"})
+				c.do(t, app, apiCall{method: "POST", path: tc.path, auth: tc.auth, body: tc.other, header: h, wantStatus: 422, wantCode: "idempotency_key_reused"})
+			})
+		}
 	})
 
 	// The remaining cases apply to every operation alike.

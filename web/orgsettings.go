@@ -17,7 +17,7 @@ func (s *Server) renderOrgSettings(w http.ResponseWriter, r *http.Request, statu
 		Form: form, Delete: del, OrgName: org.Name,
 		CanEdit: l.Org.IsAdmin, CanDelete: l.Org.IsOwner,
 		SaveURL: l.Org.URL("settings"), DeleteURL: l.Org.URL("delete"), APIKeysURL: l.Org.URL("api-keys"), AuditURL: l.Org.URL("audit-log"),
-		LeaveURL: l.Org.URL("leave"), TransferURL: l.Org.URL("transfer"),
+		LeaveURL: l.Org.URL("leave"), TransferURL: l.Org.URL("transfer"), IsOwner: l.Org.IsOwner,
 		Plan: org.Plan.Label(), CanSetKeyRule: l.Org.IsOwner, KeyRule: org.DisabledUserKeys.Label(),
 	}
 	if s.integrations != nil {
@@ -34,11 +34,17 @@ func (s *Server) renderOrgSettings(w http.ResponseWriter, r *http.Request, statu
 			s.Error(w, r, err)
 			return
 		}
+		owners := 0
 		for _, m := range members {
+			if m.Role == keygate.RoleOwner {
+				owners++
+			}
 			if me := pageFrom(r).user; me != nil && m.User.ID != me.ID {
 				vm.Transfer = append(vm.Transfer, views.Option{Value: m.User.PublicID, Label: m.User.Name + " (" + m.User.Email + ")"})
 			}
 		}
+		// The last Owner cannot leave: no button that can only fail.
+		vm.SoleOwner = owners == 1
 	}
 	s.render(w, r, status, views.OrgSettingsPage(l, vm))
 }

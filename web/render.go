@@ -57,6 +57,10 @@ func pageFrom(r *http.Request) *pageContext {
 // layout builds the layout view model for the request.
 func (s *Server) layout(r *http.Request, title, active string) views.Layout {
 	pc := pageFrom(r)
+	if r.Pattern == "GET /orgs/{org}/audit-log" {
+		// Reached from Settings too, but the sidebar has its own entry.
+		active = "audit-log"
+	}
 	l := views.Layout{Title: title, Active: active, RequestID: keygate.RequestInfoFromContext(r.Context()).RequestID}
 	if pc.user != nil {
 		l.User = &views.User{Name: pc.user.Name, Email: pc.user.Email, IsSuperuser: pc.user.IsSuperuser}

@@ -19,10 +19,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET "+static.Prefix, static.Handler())
 
 	// Accounts.
-	mux.HandleFunc("GET /{$}", s.handleHome)
+	// An instance without accounts opens on signup (account.go).
+	mux.HandleFunc("GET /{$}", s.signupFirst(s.handleHome))
 	mux.HandleFunc("GET /signup", s.handleSignupPage)
 	mux.HandleFunc("POST /signup", s.handleSignup)
-	mux.HandleFunc("GET /login", s.handleLoginPage)
+	mux.HandleFunc("GET /login", s.signupFirst(s.handleLoginPage))
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("POST /logout", s.handleLogout)
 	// Single sign-on: begin and callback (sso.go); state lives in the
@@ -53,8 +54,18 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /orgs/new", s.requireUser(s.handleNewOrgPage))
 	mux.HandleFunc("POST /orgs", s.requireUser(s.handleCreateOrg))
 	mux.HandleFunc("GET /orgs/{org}", s.requireOrg(s.handleOverview))
+	// Bots and conversations (bots.go, conversations.go): Members read,
+	// Admins leave and delete.
 	mux.HandleFunc("GET /orgs/{org}/bots", s.requireOrg(s.handleBots))
+	mux.HandleFunc("GET /orgs/{org}/bots/{bot}", s.requireOrg(s.handleBot))
+	mux.HandleFunc("GET /orgs/{org}/bots/{bot}/leave", s.requireOrgAdmin(msgBotsAdmin, s.handleLeaveBotPage))
+	mux.HandleFunc("POST /orgs/{org}/bots/{bot}/leave", s.requireOrgAdmin(msgBotsAdmin, s.handleLeaveBot))
+	mux.HandleFunc("GET /orgs/{org}/bots/{bot}/delete", s.requireOrgAdmin(msgBotsAdmin, s.handleDeleteBotPage))
+	mux.HandleFunc("POST /orgs/{org}/bots/{bot}/delete", s.requireOrgAdmin(msgBotsAdmin, s.handleDeleteBot))
 	mux.HandleFunc("GET /orgs/{org}/conversations", s.requireOrg(s.handleConversations))
+	mux.HandleFunc("GET /orgs/{org}/conversations/{conv}", s.requireOrg(s.handleConversation))
+	mux.HandleFunc("GET /orgs/{org}/conversations/{conv}/delete", s.requireOrgAdmin(msgConversationsAdmin, s.handleDeleteConversationPage))
+	mux.HandleFunc("POST /orgs/{org}/conversations/{conv}/delete", s.requireOrgAdmin(msgConversationsAdmin, s.handleDeleteConversation))
 	mux.HandleFunc("GET /orgs/{org}/api-reference", s.requireOrg(s.handleAPIReference))
 	mux.HandleFunc("GET /orgs/{org}/api-keys", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleAPIKeys))
 	mux.HandleFunc("GET /orgs/{org}/api-keys/new", s.requireOrgAdmin(msgAPIKeysAdmin, s.handleNewAPIKey))
@@ -68,6 +79,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /orgs/{org}/audit-log", s.requireOrgAdmin(msgAuditAdmin, s.handleAuditLog))
 	mux.HandleFunc("GET /orgs/{org}/logs", s.requireOrgAdmin(msgLogsAdmin, s.handleLogs))
 	mux.HandleFunc("GET /orgs/{org}/logs.csv", s.requireOrgAdmin(msgLogsAdmin, s.handleLogsCSV))
+	mux.HandleFunc("GET /orgs/{org}/logs/{id}", s.requireOrgAdmin(msgLogsAdmin, s.handleLogEntry))
 	mux.HandleFunc("GET /orgs/{org}/members", s.requireOrgAdmin(msgMembersAdmin, s.handleMembers))
 	mux.HandleFunc("POST /orgs/{org}/invitations", s.requireOrgAdmin(msgMembersAdmin, s.handleInvite))
 	mux.HandleFunc("POST /orgs/{org}/invitations/{inv}/resend", s.requireOrgAdmin(msgMembersAdmin, s.handleResendInvitation))
@@ -154,7 +166,7 @@ func (s *Server) apiRoutes() *http.ServeMux {
 	s.apiHandle(mux, "/api/v1/members/{id}", apiPatch(admin, s.apiChangeRole), apiDelete(admin, s.apiRemoveMember))
 	s.apiHandle(mux, "/api/v1/invitations", apiGet(admin, s.apiListInvitations), apiPost(admin, s.apiInvite))
 	s.apiHandle(mux, "/api/v1/keys", apiGet(admin, s.apiListKeys), apiPost(admin, s.apiCreateKey))
-	s.apiHandle(mux, "/api/v1/keys/{id}", apiDelete(admin, s.apiRevokeKey))
+	s.apiHandle(mux, "/api/v1/keys/{id}", apiGet(admin, s.apiGetKey), apiPatch(admin, s.apiUpdateKey), apiDelete(admin, s.apiRevokeKey))
 	s.apiHandle(mux, "/api/v1/keys/{id}/roll", apiPost(admin, s.apiRollKey))
 	s.apiHandle(mux, "/api/v1/integrations", apiGet(admin, s.apiListIntegrations))
 	mux.HandleFunc("/api/", s.apiUnknownPath)

@@ -64,6 +64,13 @@ type Config struct {
 	// loopback addresses, and plain http:// on loopback
 	// (--allow-private-destinations). Off, they reach public https only.
 	AllowPrivateDestinations bool
+	// TLSMode is how the HTTPS listener got its certificate: "self-signed",
+	// "files" or "acme" ("" when unknown). With "self-signed", the
+	// examples people copy trust TLSCertFile explicitly.
+	TLSMode string
+	// TLSCertFile is the absolute path of the certificate in use, when it
+	// is a file (self-signed or files mode).
+	TLSCertFile string
 }
 
 // Server holds the services and builds the handlers.
@@ -110,6 +117,8 @@ type Server struct {
 	loginDevices  ratelimit.Throttler
 	signups       ratelimit.Limiter
 	deviceCodec   *securecookie.SecureCookie
+	// idem answers retried API requests (idempotency.go).
+	idem *idempotency
 
 	handler http.Handler
 }
@@ -157,6 +166,9 @@ type Services struct {
 	// OrgSSO stores organizations' own single sign-on providers; nil hides
 	// Settings > Single sign-on and "Sign in with SSO".
 	OrgSSO keygate.OrgSSOService
+	// Idempotency keeps the answers to API requests made with an
+	// Idempotency-Key; nil ignores the header.
+	Idempotency keygate.IdempotencyService
 }
 
 // AnalyticsService sums up an organization's usage (internal/sqlite).
@@ -193,6 +205,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		loginDevices:  newLoginThrottle(loginDeviceFailures, cfg.Now),
 		signups:       &ratelimit.GCRA{Now: cfg.Now},
 		deviceCodec:   newDeviceCodec(cfg.SessionKey),
+		idem:          newIdempotency(svc.Idempotency),
 	}
 	if cfg.Now != nil {
 		s.now = cfg.Now

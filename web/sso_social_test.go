@@ -126,7 +126,8 @@ func TestSSO_Social(t *testing.T) {
 	t.Run("OKGoogle", func(t *testing.T) {
 		app, f := mustOpenAppWithSocial(t)
 		c := app.NewClient(t)
-		if got := c.Get("/login").Text(`[data-testid="sso-google"]`); got != "Continue with Google" {
+		// An empty instance opens on signup, which offers the same buttons.
+		if got := c.Get("/signup").Text(`[data-testid="sso-google"]`); got != "Continue with Google" {
 			t.Fatalf("button = %q", got)
 		}
 		assertStatus(t, c.socialCallback("google", "accounts.google.com"), http.StatusSeeOther)

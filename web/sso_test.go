@@ -17,6 +17,7 @@ const opEmail = "test-user@zitadel.ch"
 func TestSSO_LoginPageButtons(t *testing.T) {
 	t.Run("OKHiddenWithoutProviders", func(t *testing.T) {
 		app := MustOpenApp(t)
+		app.NewClient(t).MustSignup("Ada", "ada@example.com", "Org A")
 		p := app.NewClient(t).Get("/login")
 		assertStatus(t, p, http.StatusOK)
 		if n := p.Doc.Find(`[data-testid="sso-buttons"]`).Length(); n != 0 {
@@ -25,6 +26,7 @@ func TestSSO_LoginPageButtons(t *testing.T) {
 	})
 	t.Run("OKShownWhenConfigured", func(t *testing.T) {
 		app, _ := MustOpenAppWithOP(t, "Acme SSO")
+		app.NewClient(t).MustSignup("Ada", "ada@example.com", "Org A")
 		c := app.NewClient(t)
 		for _, path := range []string{"/login", "/signup"} {
 			p := c.Get(path)

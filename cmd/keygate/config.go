@@ -63,9 +63,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Addr, "addr", "localhost:8443", "HTTPS listen address")
 	fs.StringVar(&c.HTTPAddr, "http-addr", "localhost:8080", "plain HTTP listen address, which redirects pages to HTTPS and refuses API calls and requests with an Authorization header; empty disables it")
 	fs.StringVar(&c.BaseURL, "base-url", "", "public URL of this instance, used in links (e.g. https://keys.example.com)")
-	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
-	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
-	fs.StringVar(&c.ACMEDomain, "acme-domain", "", "get certificates from an ACME CA (Let's Encrypt) for these comma-separated domains")
+	tlsFlags(fs, c)
 	fs.StringVar(&c.ACMEEmail, "acme-email", "", "contact email for the ACME account")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	fs.StringVar(&c.Signup, "signup", "open", "who may sign up: open, invite or closed")
@@ -82,6 +80,14 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.RequestLogRetention, "request-log-retention", 30*24*time.Hour, "how long the API request log is kept")
 	fs.IntVar(&c.MaxKeysPerOrg, "max-keys-per-org", keygate.DefaultMaxKeysPerOrg, "most active (not revoked, not expired) API keys an organization may hold")
 	secretKeyFlag(fs, c)
+}
+
+// tlsFlags registers the flags that choose the certificate, for the server
+// and for cert, which shows it.
+func tlsFlags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&c.ACMEDomain, "acme-domain", "", "get certificates from an ACME CA (Let's Encrypt) for these comma-separated domains")
 }
 
 // secretKeyFlag registers --secret-key, for the server and the commands

@@ -9,12 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"strings"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
 
 const usageText = `Keygate: API keys and accounts for small teams, in one binary.
 
@@ -24,7 +20,8 @@ Usage:
   keygate user create [flags]    create a user (password read from stdin or a prompt)
   keygate backup [flags] FILE    write a consistent copy of the database to FILE
   keygate rotate-secret-key      re-encrypt stored credentials under a new secret key
-  keygate version                print the version
+  keygate cert [flags]           show the TLS certificate in use: file, fingerprint, names, expiry
+  keygate version                print the version, commit and build date
 
 Run "keygate COMMAND --help" for a command's flags. Every flag can also be set
 by an environment variable: KEYGATE_ and the flag name in upper case, with
@@ -56,8 +53,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runBackup(args, stdout, stderr)
 	case "rotate-secret-key":
 		err = runRotateSecretKey(args, stdout, stderr)
+	case "cert":
+		err = runCert(args, stdout, stderr)
 	case "version":
-		fmt.Fprintf(stdout, "keygate %s\n", buildVersion())
+		fmt.Fprintln(stdout, versionLine())
 		return 0
 	case "help":
 		fmt.Fprint(stdout, usageText)
@@ -104,16 +103,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
-	}
-	return "dev"
 }
 
 // newLogger returns the process logger in the configured format.

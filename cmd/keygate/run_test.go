@@ -108,7 +108,7 @@ func TestRunHelp(t *testing.T) {
 		want   []string // in stdout+stderr
 		absent []string
 	}{
-		{"Top", []string{"--help"}, []string{"keygate migrate", "keygate user create", "keygate backup", "KEYGATE_DATA_DIR"}, nil},
+		{"Top", []string{"--help"}, []string{"keygate migrate", "keygate user create", "keygate backup", "keygate cert", "keygate version", "KEYGATE_DATA_DIR"}, nil},
 		{"TopShort", []string{"-h"}, []string{"keygate migrate"}, nil},
 		{"HelpCommand", []string{"help"}, []string{"keygate migrate"}, nil},
 		{"Serve", []string{"serve", "--help"}, []string{"keygate serve", "-data-dir", "-addr", "-http-addr", "-trusted-proxies", "-signup", "-tls-cert", "-acme-domain", "-rate-limit", "-request-log-retention", "KEYGATE_"}, nil},

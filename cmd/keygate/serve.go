@@ -76,7 +76,8 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		return err
 	}
 	if newSecretKey {
-		logger.Info("generated the secret key of stored credentials: back it up", "path", secretKeyPath(c))
+		logger.Info("generated the secret key of stored credentials: back it up to a password manager or secret store, apart from the database backups (see the README, section Integrations and the secret key)",
+			"path", secretKeyPath(c), "readme", "README.md#integrations-and-the-secret-key")
 	}
 
 	sessionKey, err := loadOrCreateKey(filepath.Join(c.DataDir, "session.key"), 64)
@@ -100,6 +101,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		return err
 	}
 	sessions := sqlite.NewSessionService(db)
+	idempotency := sqlite.NewIdempotencyService(db)
 	keys := sqlite.NewAPIKeyService(db)
 	keys.MaxKeysPerOrg = c.MaxKeysPerOrg
 	verifier := apikey.NewVerifier(keys)
@@ -129,7 +131,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	srv, err := web.NewServer(web.Config{
 		BaseURL: c.BaseURL, HTTPSPort: httpsPort, ListenURL: listenURL, TrustedProxies: proxies, SessionKey: sessionKey, SignupMode: c.Signup,
 		RateLimit: rateLimit, SignupRateLimit: signupRateLimit, MetricsToken: c.MetricsToken, SSO: ssoProviders,
-		AllowPrivateDestinations: c.AllowPrivateDestinations,
+		AllowPrivateDestinations: c.AllowPrivateDestinations, TLSMode: tlsResult.Mode, TLSCertFile: tlsResult.CertFile,
 	}, web.Services{
 		Users: users, Orgs: sqlite.NewOrganizationService(db), Sessions: sessions,
 		APIKeys: keys, Audit: sqlite.NewAuditService(db),
@@ -137,7 +139,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		Verifier: verifier, Exposer: keys, Usage: usageBuf, DB: db,
 		Admin:       sqlite.NewAdminService(db, users),
 		Memberships: sqlite.NewMembershipService(db), Mailer: mail, Monitoring: sqlite.NewMonitoringService(db), Integrations: sqlite.NewIntegrationService(db, secretBox),
-		Identities: sqlite.NewIdentityService(db, users), OrgSSO: sqlite.NewOrgSSOService(db, secretBox),
+		Identities: sqlite.NewIdentityService(db, users), OrgSSO: sqlite.NewOrgSSOService(db, secretBox), Idempotency: idempotency,
 	}, logger)
 	if err != nil {
 		httpsLn.Close()
@@ -146,7 +148,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	httpsSrv := &http.Server{
-		Handler: srv.Handler(), TLSConfig: tlsResult.Config, ErrorLog: errLog,
+		Handler: srv.Handler(), TLSConfig: tlsResult.Config, ErrorLog: httpsErrorLog(logger, tlsResult.Mode, tlsResult.CertFile),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		MaxHeaderBytes: 64 << 10,
 	}
@@ -187,7 +189,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		go func() { errc <- msrv.Serve(mln) }()
 		logger.Info("metrics", "url", "http://"+displayAddr(c.MetricsAddr, mln.Addr().String())+"/metrics")
 	}
-	go sweepSessions(ctx, sessions, logger)
+	go sweepSessions(ctx, sessions, idempotency, logger)
 	go sweepRequestLog(ctx, usageStore, c.RequestLogRetention, logger)
 	// Usage is flushed once a second, and once more after the listeners
 	// have drained at shutdown.
@@ -203,6 +205,8 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	if url == "" {
 		url = listenURL
 	}
+	// Said before "running", which those who wait for the start wait for.
+	logFirstRun(ctx, users, url, logger)
 	logger.Info("Keygate is running", "url", url, "https_addr", httpsLn.Addr().String(), "http_redirect", httpURL,
 		"tls", tlsResult.Mode, "data_dir", c.DataDir, "signup", c.Signup, "version", buildVersion())
 
@@ -244,8 +248,9 @@ func displayAddr(configured, actual string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// sweepSessions deletes ended sessions every ten minutes.
-func sweepSessions(ctx context.Context, sessions *sqlite.SessionService, logger *slog.Logger) {
+// sweepSessions deletes ended sessions, and the API answers kept for
+// retries past keygate.IdempotencyTTL, every ten minutes.
+func sweepSessions(ctx context.Context, sessions *sqlite.SessionService, idempotency *sqlite.IdempotencyService, logger *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -253,6 +258,9 @@ func sweepSessions(ctx context.Context, sessions *sqlite.SessionService, logger 
 			logger.Warn("sweep sessions", "error", err.Error())
 		} else if n > 0 {
 			logger.Debug("swept sessions", "count", n)
+		}
+		if _, err := idempotency.DeleteIdempotentResponsesBefore(ctx, time.Now().Add(-keygate.IdempotencyTTL)); err != nil && ctx.Err() == nil {
+			logger.Warn("sweep idempotency keys", "error", err.Error())
 		}
 		select {
 		case <-ctx.Done():

@@ -175,16 +175,50 @@ func (k Key) Hash() [32]byte { return Hash(k.s) }
 // A key's 190 random bits make a slow, salted hash unnecessary.
 func Hash(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
-// Hint returns the prefix with the first and last three random characters,
-// such as "kg_4Nf…8Zp", for telling keys apart in lists. It leaves out the
-// checksum, which would otherwise narrow down the hidden part. The zero Key
-// has an empty hint.
+// Hint returns the key's first six and last four characters, such as
+// "kg_4Nf…p8Zq", for telling keys apart in lists and for matching a key
+// found in a file by its start and end. The zero Key has an empty hint.
 func (k Key) Hint() string {
 	if len(k.s) != Len {
 		return ""
 	}
-	p := len(Prefix)
-	return Prefix + k.s[p:p+3] + "…" + k.s[p+RandomLen-3:p+RandomLen]
+	return hintOf(k.s)
+}
+
+// Characters a hint shows: the first hintHead and the last hintTail.
+const (
+	hintHead = len(Prefix) + 3
+	hintTail = 4
+)
+
+// HintOf returns the hint of a presented token, which may be no key at all:
+// the same shape as [Key.Hint], for a key exactly its hint. A token shorter
+// than twice what a hint shows has an empty hint, so that a hint never
+// reveals most of a token. Bytes outside printable ASCII show as "?".
+func HintOf(token string) string {
+	if len(token) < 2*(hintHead+hintTail) {
+		return ""
+	}
+	return hintOf(token)
+}
+
+func hintOf(s string) string {
+	b := make([]byte, 0, hintHead+len("…")+hintTail)
+	b = appendPrintable(b, s[:hintHead])
+	b = append(b, "…"...)
+	b = appendPrintable(b, s[len(s)-hintTail:])
+	return string(b)
+}
+
+func appendPrintable(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // LogValue implements [slog.LogValuer] so that a Key passed to a logger by

@@ -198,6 +198,10 @@ type APIKey struct {
 	RolledFrom string
 	// RolledTo is the public id of the key that replaced this one, if any.
 	RolledTo string
+
+	// CreatedBy is the person or API key that created the key; nil once
+	// that person is deleted.
+	CreatedBy *Creator
 }
 
 // KeyState is where a key stands at a moment.
@@ -226,9 +230,13 @@ type APIKeyCreate struct {
 	Name        string
 	Environment Environment
 	Scopes      []Scope
-	// ExpiresAt nil means the key never expires.
+	// ExpiresAt nil means the key never expires, unless DefaultExpiry
+	// asks for the default lifetime.
 	ExpiresAt *time.Time
-	Note      string
+	// DefaultExpiry gives a key created without ExpiresAt the default
+	// lifetime, DefaultKeyLifetime.
+	DefaultExpiry bool
+	Note          string
 	// FormToken makes a create idempotent: a second create with the same
 	// token creates nothing and returns ECONFLICT.
 	FormToken string
@@ -251,7 +259,16 @@ type APIKeyFilter struct {
 	Query          string // name contains, case-insensitive
 	Environment    Environment
 	State          KeyState // "" means active
-	Offset, Limit  int
+	// Sort orders the listing: "created" (also ""), "name"
+	// (case-insensitive), "last_used" (never used counts as oldest) or
+	// "expires" (never expiring counts as latest). Ascending turns the
+	// order around from newest, last or latest first.
+	Sort          string
+	Ascending     bool
+	Offset, Limit int
+	// Page walks the keys by cursor, newest first (FindAPIKeyPage, which
+	// ignores Sort, Offset and Limit).
+	Page Page
 }
 
 // Limits of API key fields.
@@ -259,6 +276,14 @@ const (
 	APIKeyNameMax = 100
 	APIKeyNoteMax = 1000
 )
+
+// DefaultKeyLifetimeDays is how long a key lives when its creator does not
+// choose (the dashboard's preselected choice, the API's omitted
+// expires_at), until an organization policy says otherwise.
+const DefaultKeyLifetimeDays = 90
+
+// DefaultKeyLifetime is DefaultKeyLifetimeDays as a duration.
+const DefaultKeyLifetime = DefaultKeyLifetimeDays * 24 * time.Hour
 
 // Validate checks the fields of a create and returns every problem at once.
 func (c *APIKeyCreate) Validate(now time.Time) *ValidationErrors {
@@ -349,9 +374,16 @@ type APIKeyService interface {
 	// EFORBIDDEN, and ECONFLICT when FormToken was already used.
 	CreateAPIKey(ctx context.Context, orgID string, in *APIKeyCreate) (*APIKey, string, error)
 
-	// FindAPIKeys lists keys newest first, with the total that match.
+	// FindAPIKeys lists keys in the filter's order (newest first unless
+	// it says otherwise), with the total that match.
 	// Returns ENOTFOUND, EFORBIDDEN.
 	FindAPIKeys(ctx context.Context, filter APIKeyFilter) ([]*APIKey, int, error)
+
+	// FindAPIKeyPage lists one page of keys newest first, by the cursor
+	// of filter.Page; hasMore says whether keys lie beyond the page in
+	// the direction walked (older after Page.After or from the start,
+	// newer before Page.Before). Returns ENOTFOUND, EFORBIDDEN.
+	FindAPIKeyPage(ctx context.Context, filter APIKeyFilter) (keys []*APIKey, hasMore bool, err error)
 
 	// FindAPIKeyByID returns one key. Returns ENOTFOUND, EFORBIDDEN.
 	FindAPIKeyByID(ctx context.Context, orgID, keyID string) (*APIKey, error)

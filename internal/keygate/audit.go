@@ -71,4 +71,5 @@ var AuditActions = []string{
 	AuditIntegrationSave, AuditIntegrationDelete,
 	AuditLoginSSO, AuditIdentityLink, AuditIdentityUnlink,
 	AuditOrgSSOSave, AuditOrgSSODelete, AuditSSODomainVerify, AuditLoginSSORefused,
+	AuditBotLeave, AuditBotDelete, AuditConversationDelete,
 }

@@ -60,8 +60,25 @@ type Page struct {
 // BotFilter narrows a listing of bots.
 type BotFilter struct {
 	State string
-	Page  Page
+	// CreatedAfter keeps bots created at or after it; CreatedBefore keeps
+	// bots created before it. Nil leaves that end open.
+	CreatedAfter  *time.Time
+	CreatedBefore *time.Time
+	Page          Page
 }
+
+// BotStateChange is one change of a bot's state, in its state history.
+type BotStateChange struct {
+	State string
+	At    time.Time
+}
+
+// Audit actions on bots and conversations, by the dashboard or the API.
+const (
+	AuditBotLeave           = "bot.leave"
+	AuditBotDelete          = "bot.delete"
+	AuditConversationDelete = "conversation.delete"
+)
 
 // Limits of bot fields.
 const (
@@ -79,12 +96,17 @@ type BotService interface {
 	FindBots(ctx context.Context, f BotFilter) (bots []*Bot, hasMore bool, err error)
 	// FindBotByID returns one bot. Returns ENOTFOUND.
 	FindBotByID(ctx context.Context, id string) (*Bot, error)
+	// FindBotStateChanges returns a bot's state history, oldest first,
+	// including a scheduled bot's move to joining once its join_at passed.
+	// Returns ENOTFOUND.
+	FindBotStateChanges(ctx context.Context, id string) ([]BotStateChange, error)
 	// UpdateBot changes a bot. Returns ENOTFOUND, EINVALID.
 	UpdateBot(ctx context.Context, id string, upd *BotUpdate) (*Bot, error)
-	// DeleteBot deletes a bot. Returns ENOTFOUND.
+	// DeleteBot deletes a bot and records AuditBotDelete. Returns ENOTFOUND.
 	DeleteBot(ctx context.Context, id string) error
-	// LeaveBot makes a bot leave its meeting: its state becomes ended.
-	// Returns ENOTFOUND, ECONFLICT if it already ended.
+	// LeaveBot makes a bot leave its meeting: its state becomes ended, and
+	// AuditBotLeave is recorded. Returns ENOTFOUND, ECONFLICT if it
+	// already ended.
 	LeaveBot(ctx context.Context, id string) (*Bot, error)
 }
 
@@ -95,6 +117,7 @@ type Conversation struct {
 	OrganizationID int64
 	Title          string
 	BotID          string // bot_..., "" when none
+	BotName        string // the bot's name, "" when none; output only
 	StartedAt      *time.Time
 	EndedAt        *time.Time
 	Participants   []string
@@ -128,7 +151,8 @@ type ConversationService interface {
 	FindConversations(ctx context.Context, f ConversationFilter) ([]*Conversation, bool, error)
 	// FindConversationByID returns one conversation. Returns ENOTFOUND.
 	FindConversationByID(ctx context.Context, id string) (*Conversation, error)
-	// DeleteConversation deletes one. Returns ENOTFOUND.
+	// DeleteConversation deletes one and records AuditConversationDelete.
+	// Returns ENOTFOUND.
 	DeleteConversation(ctx context.Context, id string) error
 }
 

@@ -2,6 +2,8 @@ package keygate
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -19,6 +21,19 @@ const (
 // InvitationTTL is how long an invitation link works.
 const InvitationTTL = 7 * 24 * time.Hour
 
+// ErrInvitationPending is in the chain of the ECONFLICT error of an
+// invitation to an email that already has a pending one: the first link
+// keeps working, with its role, until it is used, revoked or expires.
+var ErrInvitationPending = errors.New("invitation pending")
+
+// InvitationPendingError is the error of an invitation to email, which
+// already has a pending invitation as role. Its message is also the email
+// field's.
+func InvitationPendingError(email string, role Role) error {
+	msg := email + " already has a pending invitation as " + role.Label() + ". Resend it, or revoke it first."
+	return fmt.Errorf("%w: %w", ErrInvitationPending, &Error{Code: ECONFLICT, Message: msg, Fields: map[string]string{"email": msg}})
+}
+
 // Invitation asks someone, by email, to join an organization with a role.
 // Its token is stored hashed and shown once.
 type Invitation struct {
@@ -29,11 +44,13 @@ type Invitation struct {
 	OrgPublicID      string
 	Email            string
 	Role             Role
-	InvitedByName    string
-	CreatedAt        time.Time
-	ExpiresAt        time.Time
-	AcceptedAt       *time.Time
-	RevokedAt        *time.Time
+	// InvitedByName names who invited: a person, or for an invitation made
+	// through the API, the key ("API key “CI” (key_…)").
+	InvitedByName string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	AcceptedAt    *time.Time
+	RevokedAt     *time.Time
 }
 
 // Pending reports whether the invitation can still be accepted at now.
@@ -59,7 +76,9 @@ type MembershipService interface {
 
 	// Invite creates an invitation and returns it with its token, which
 	// exists nowhere else. An Admin cannot invite an Owner. Returns
-	// EINVALID (field "email" or "role"), ECONFLICT if already a member.
+	// EINVALID (field "email" or "role"), ECONFLICT if already a member,
+	// and ECONFLICT with ErrInvitationPending in its chain while the email
+	// has a pending invitation.
 	Invite(ctx context.Context, orgID, email string, role Role) (*Invitation, string, error)
 
 	// ResendInvitation replaces a pending invitation's token (the old link

@@ -22,19 +22,27 @@ type UsageSummary struct {
 	Requests30d   int // the last 30 days, today included
 	Errors30d     int // 4xx and 5xx, not counting 429
 	Throttled30d  int // 429
+	// Refused30d counts the 401s of keys that are known but no longer
+	// usable (revoked, expired, or stopped with their disabled creator);
+	// Errors30d counts them too.
+	Refused30d int
 	// P50 and P99 are latency percentiles over the last 30 days, read from
 	// latency histograms: the upper bound of the bucket the percentile
 	// falls in. Zero when there was no traffic.
 	P50, P99 time.Duration
 }
 
-// ErrorRate is Errors30d / Requests30d, 0 without traffic.
+// ErrorRate is Errors30d / Requests30d, 0 without traffic (see
+// HasTraffic).
 func (u UsageSummary) ErrorRate() float64 {
 	if u.Requests30d == 0 {
 		return 0
 	}
 	return float64(u.Errors30d) / float64(u.Requests30d)
 }
+
+// HasTraffic reports whether there was any request in the last 30 days.
+func (u UsageSummary) HasTraffic() bool { return u.Requests30d > 0 }
 
 // DailyUsage counts one UTC day's requests by status class.
 type DailyUsage struct {
@@ -56,12 +64,35 @@ type RequestLogEntry struct {
 	KeyName   string
 	KeyHint   string
 	Method    string
-	Route     string
+	Route     string // the pattern that served it, e.g. /api/v1/bots/{id}
+	Path      string // the path requested, escaped, e.g. /api/v1/bots/bot_1
 	Status    int
+	Code      string // the error code of the response, "" for a success
 	Latency   time.Duration
 	IP        string
 	UserAgent string
+	// RequestID is the X-Request-Id the response carried, "" if unknown.
+	RequestID string
 }
+
+// Orders of the API logs: by time, status or latency, descending with a
+// leading minus.
+const (
+	LogNewest     = "-time"
+	LogOldest     = "time"
+	LogStatusDesc = "-status"
+	LogStatusAsc  = "status"
+	LogSlowest    = "-latency"
+	LogFastest    = "latency"
+)
+
+// LogSortWindow is how many of the newest requests that match the filters
+// the logs sort by status or latency: sorting the whole of a busy log
+// would take seconds, and latency is in no index.
+const LogSortWindow = 10_000
+
+// LogSorts lists the orders of the API logs.
+var LogSorts = []string{LogNewest, LogOldest, LogStatusDesc, LogStatusAsc, LogSlowest, LogFastest}
 
 // RequestLogFilter narrows the API logs. Zero values match everything.
 type RequestLogFilter struct {
@@ -69,19 +100,54 @@ type RequestLogFilter struct {
 	KeyID          string // key_...
 	Class          string // 2xx, 4xx, 5xx, 429
 	Route          string // exact route pattern, e.g. /api/v1/bots/{id}
-	From, To       *time.Time
-	// Before is the keyset cursor: entries with a smaller id than this.
+	// RequestID is an X-Request-Id: 16 hexadecimal digits.
+	RequestID string
+	From, To  *time.Time
+	// Sort is one of LogSorts, "" for LogNewest.
+	Sort string
+	// Before is the keyset cursor of LogNewest: entries with a smaller id
+	// than this. Other orders page with Offset.
 	Before int64
+	Offset int
 	Limit  int
+}
+
+// KeyActivity is what a key's requests say beyond its last use: its last
+// attempt of any outcome, and the requests refused because the key may no
+// longer be used.
+type KeyActivity struct {
+	LastAttemptAt     *time.Time
+	LastAttemptIP     string
+	LastAttemptStatus int
+	// LastRefusedAt, LastRefusedIP and LastRefusedCode describe the key's
+	// last refused request.
+	LastRefusedAt   *time.Time
+	LastRefusedIP   string
+	LastRefusedCode string
+	// Refused24h counts the refused requests of the last 24 hours (by whole
+	// hours: up to 25), Refused30d those of the last 30 days.
+	Refused24h, Refused30d int
+}
+
+// KeyRef names a key in a list.
+type KeyRef struct {
+	PublicID, Name, Hint string
 }
 
 // HygieneReport lists keys that deserve a look, each with its reason.
 type HygieneReport struct {
+	// Active counts the organization's active keys.
+	Active       int
 	ExpiringSoon []*APIKey // active, expiring within 7 days
-	Unused       []*APIKey // active, never used, or not used for 30 days
-	Exposed      []*APIKey // active, seen over plain HTTP
-	AdminScope   []*APIKey // active, with the admin scope
-	CreatorLeft  []*APIKey // active, created by someone no longer a member
+	// Unused: active, at least 7 days old, and never called, or not for
+	// 30 days.
+	Unused      []*APIKey
+	Exposed     []*APIKey // active, seen over plain HTTP
+	AdminScope  []*APIKey // active, with the admin scope
+	CreatorLeft []*APIKey // active, created by someone no longer a member
+	// Successors are the keys that replace rolled keys of the lists (their
+	// RolledTo), by public id.
+	Successors map[string]KeyRef
 }
 
 // MonitoringService reads an organization's usage for the dashboard. Every
@@ -89,20 +155,27 @@ type HygieneReport struct {
 // ENOTFOUND, a Member EFORBIDDEN), except where noted.
 type MonitoringService interface {
 	// Summary returns the figures for the organization, or for one of its
-	// keys when keyID is set.
+	// keys when keyID is set. Any member may read the organization's.
 	Summary(ctx context.Context, orgID, keyID string) (*UsageSummary, error)
 	// Daily returns one entry per UTC day for the last days days (today
 	// included, oldest first), for the organization or one key; days
-	// without traffic have zero counts.
+	// without traffic have zero counts. Any member may read the
+	// organization's.
 	Daily(ctx context.Context, orgID, keyID string, days int) ([]DailyUsage, error)
 	// TopRoutes and TopIPs rank one key's last 30 days of requests;
 	// TopRoutesAndIPs returns both from one read of them.
 	TopRoutes(ctx context.Context, orgID, keyID string, limit int) ([]Count, error)
 	TopIPs(ctx context.Context, orgID, keyID string, limit int) ([]Count, error)
 	TopRoutesAndIPs(ctx context.Context, orgID, keyID string, limit int) (routes, ips []Count, err error)
-	// FindRequestLog returns log entries newest first and whether older
-	// ones match too.
+	// FindRequestLog returns log entries in f.Sort's order (newest first by
+	// default) and whether more match. EINVALID for a bad filter.
 	FindRequestLog(ctx context.Context, f RequestLogFilter) ([]*RequestLogEntry, bool, error)
+	// FindRequestLogEntry returns one entry of the organization's log by
+	// its id. ENOTFOUND if the log has no such entry.
+	FindRequestLogEntry(ctx context.Context, orgID string, id int64) (*RequestLogEntry, error)
+	// KeyActivity returns the activity of the organization's keys named,
+	// by public id; unknown ids are left out.
+	KeyActivity(ctx context.Context, orgID string, keyIDs []string) (map[string]*KeyActivity, error)
 	// RequestLogRoutes lists the distinct routes in the organization's log,
 	// for the filter.
 	RequestLogRoutes(ctx context.Context, orgID string) ([]string, error)

@@ -111,6 +111,10 @@ type UserService interface {
 	// closed): a superuser's instance setting, else the --signup flag.
 	CurrentSignupMode(ctx context.Context) (string, error)
 
+	// HasUsers reports whether the instance has any account; an empty one
+	// opens on signup, where the first account becomes the superuser.
+	HasUsers(ctx context.Context) (bool, error)
+
 	// Authenticate checks an email and password. Unknown email and wrong
 	// password both return EUNAUTHORIZED "Invalid email or password." after
 	// the same work. A disabled user gets EUNAUTHORIZED too. An

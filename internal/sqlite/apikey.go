@@ -51,7 +51,8 @@ const apiKeyColumns = `k.id, k.public_id, k.organization_id, k.name, k.environme
 	COALESCE(k.created_by, 0), COALESCE(cu.name, CASE WHEN ck.id IS NOT NULL THEN 'API key “' || ck.name || '” (' || ck.public_id || ')' ELSE '' END), k.created_at, k.updated_at, k.expires_at,
 	k.revoked_at, COALESCE(k.revoked_by, 0), COALESCE(ru.name, ''), k.last_used_at, k.last_used_ip,
 	COALESCE(pk.public_id, ''), COALESCE((SELECT n.public_id FROM api_keys n WHERE n.rolled_from_id = k.id ORDER BY n.id LIMIT 1), ''),
-	k.last_used_user_agent, k.rate_limit, k.exposed_at`
+	k.last_used_user_agent, k.rate_limit, k.exposed_at,
+	COALESCE(cu.public_id, ''), COALESCE(cu.name, ''), COALESCE(ck.public_id, ''), COALESCE(ck.name, '')`
 
 const apiKeyFrom = ` FROM api_keys k
 	LEFT JOIN users cu ON cu.id = k.created_by
@@ -64,16 +65,32 @@ func scanAPIKey(row scanner) (*keygate.APIKey, error) {
 	var scopes string
 	var created, updated int64
 	var expires, revoked, lastUsed, exposed sql.NullInt64
+	var userID, userName, keyID, keyName string
 	if err := row.Scan(&k.ID, &k.PublicID, &k.OrganizationID, &k.Name, &k.Environment, &scopes, &k.Hint, &k.Note,
 		&k.CreatedByID, &k.CreatedByName, &created, &updated, &expires,
 		&revoked, &k.RevokedByID, &k.RevokedByName, &lastUsed, &k.LastUsedIP,
-		&k.RolledFrom, &k.RolledTo, &k.LastUsedUserAgent, &k.RateLimit, &exposed); err != nil {
+		&k.RolledFrom, &k.RolledTo, &k.LastUsedUserAgent, &k.RateLimit, &exposed,
+		&userID, &userName, &keyID, &keyName); err != nil {
 		return nil, err
 	}
+	k.CreatedBy = newCreator(userID, userName, keyID, keyName)
 	k.Scopes = keygate.ParseScopes(scopes)
 	k.CreatedAt, k.UpdatedAt = fromMS(created), fromMS(updated)
 	k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.ExposedAt = fromNullMS(expires), fromNullMS(revoked), fromNullMS(lastUsed), fromNullMS(exposed)
 	return &k, nil
+}
+
+// newCreator names a key's creator from the ids and names of its creating
+// user and key ("" where there is none): the user if there is one, else
+// the key, else nil (the user was deleted).
+func newCreator(userID, userName, keyID, keyName string) *keygate.Creator {
+	switch {
+	case userID != "":
+		return &keygate.Creator{Type: keygate.CreatorUser, PublicID: userID, Name: userName}
+	case keyID != "":
+		return &keygate.Creator{Type: keygate.CreatorKey, PublicID: keyID, Name: keyName}
+	}
+	return nil
 }
 
 func findAPIKey(ctx context.Context, q queryer, orgID int64, keyID string) (*keygate.APIKey, error) {
@@ -105,6 +122,11 @@ func (s *APIKeyService) CreateAPIKey(ctx context.Context, orgID string, in *keyg
 	org, err := keyAdmin(ctx, tx, orgID)
 	if err != nil {
 		return nil, "", err
+	}
+	if in.ExpiresAt == nil && in.DefaultExpiry {
+		// The one default of the dashboard and the API alike.
+		t := tx.now.Add(keygate.DefaultKeyLifetime)
+		in.ExpiresAt = &t
 	}
 	if err := in.Validate(tx.now).Err(); err != nil {
 		return nil, "", err
@@ -179,9 +201,11 @@ func insertAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, formToken st
 	var createdBy, createdByKey, rolled sql.NullInt64
 	if user != nil {
 		key.CreatedByID, key.CreatedByName = user.ID, user.Name
+		key.CreatedBy = newCreator(user.PublicID, user.Name, "", "")
 		createdBy = sql.NullInt64{Int64: user.ID, Valid: true}
 	} else if actor := keygate.KeyFromContext(ctx); actor != nil {
 		key.CreatedByName = keyActorName(actor)
+		key.CreatedBy = newCreator("", "", actor.PublicID, actor.Name)
 		createdByKey = sql.NullInt64{Int64: actor.KeyID, Valid: true}
 	}
 	if rolledFrom != 0 {
@@ -204,7 +228,7 @@ func insertAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, formToken st
 	return secret.String(), nil
 }
 
-// FindAPIKeys lists an organization's keys, newest first.
+// FindAPIKeys lists an organization's keys in the filter's order.
 func (s *APIKeyService) FindAPIKeys(ctx context.Context, f keygate.APIKeyFilter) ([]*keygate.APIKey, int, error) {
 	org, err := keyAdmin(ctx, s.db.reader(), f.OrganizationID)
 	if err != nil {
@@ -213,14 +237,7 @@ func (s *APIKeyService) FindAPIKeys(ctx context.Context, f keygate.APIKeyFilter)
 	now := ms(s.db.Now())
 	where, args := []string{"k.organization_id = $1"}, []any{org.ID}
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	switch f.State {
-	case keygate.KeyRevoked:
-		where = append(where, "k.revoked_at IS NOT NULL")
-	case keygate.KeyExpired:
-		where = append(where, "k.revoked_at IS NULL AND k.expires_at IS NOT NULL AND k.expires_at <= "+arg(now))
-	default:
-		where = append(where, "k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > "+arg(now)+")")
-	}
+	where = append(where, keyStateCond(f.State, now, arg))
 	if f.Environment != "" {
 		where = append(where, "k.environment = "+arg(string(f.Environment)))
 	}
@@ -237,7 +254,7 @@ func (s *APIKeyService) FindAPIKeys(ctx context.Context, f keygate.APIKeyFilter)
 	if limit <= 0 || limit > 100 {
 		limit = 50
 	}
-	query := `SELECT ` + apiKeyColumns + apiKeyFrom + cond + ` ORDER BY k.id DESC LIMIT ` + arg(limit) + ` OFFSET ` + arg(max(f.Offset, 0))
+	query := `SELECT ` + apiKeyColumns + apiKeyFrom + cond + ` ORDER BY ` + apiKeyOrder(f) + ` LIMIT ` + arg(limit) + ` OFFSET ` + arg(max(f.Offset, 0))
 	rows, err := s.db.reader().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("find api keys: %w", err)
@@ -247,6 +264,45 @@ func (s *APIKeyService) FindAPIKeys(ctx context.Context, f keygate.APIKeyFilter)
 		return nil, 0, fmt.Errorf("find api keys: %w", err)
 	}
 	return keys, total, nil
+}
+
+// keyStateCond is the condition on k of keys in state at now ("" means
+// active); arg binds a value and returns its placeholder.
+func keyStateCond(state keygate.KeyState, now int64, arg func(any) string) string {
+	switch state {
+	case keygate.KeyRevoked:
+		return "k.revoked_at IS NOT NULL"
+	case keygate.KeyExpired:
+		return "k.revoked_at IS NULL AND k.expires_at IS NOT NULL AND k.expires_at <= " + arg(now)
+	}
+	return "k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > " + arg(now) + ")"
+}
+
+// FindAPIKeyPage lists one page of an organization's keys in one state,
+// newest first, by cursor.
+func (s *APIKeyService) FindAPIKeyPage(ctx context.Context, f keygate.APIKeyFilter) ([]*keygate.APIKey, bool, error) {
+	org, err := keyAdmin(ctx, s.db.reader(), f.OrganizationID)
+	if err != nil {
+		return nil, false, err
+	}
+	args := []any{org.ID}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	where := []string{"k.organization_id = $1", keyStateCond(f.State, ms(s.db.Now()), arg)}
+	cur, err := newIDCursor(f.Page)
+	if err != nil {
+		return nil, false, err
+	}
+	where, tail := cur.sql("k.id", where, arg)
+	rows, err := s.db.reader().QueryContext(ctx, `SELECT `+apiKeyColumns+apiKeyFrom+` WHERE `+strings.Join(where, " AND ")+tail, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("find api key page: %w", err)
+	}
+	keys, err := collect(rows, scanAPIKey)
+	if err != nil {
+		return nil, false, fmt.Errorf("find api key page: %w", err)
+	}
+	keys, hasMore := finishIDPage(keys, cur)
+	return keys, hasMore, nil
 }
 
 // escapeLike escapes LIKE's wildcards in user input.

@@ -130,6 +130,9 @@ func (s *BotService) CreateBot(ctx context.Context, in *keygate.BotCreate) (*key
 	if err != nil {
 		return nil, fmt.Errorf("create bot: %w", formatError(err))
 	}
+	if err := recordBotState(ctx, tx, bot.ID, state, tx.now); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("create bot: %w", err)
 	}
@@ -214,6 +217,12 @@ func (s *BotService) FindBots(ctx context.Context, f keygate.BotFilter) ([]*keyg
 	if f.State != "" {
 		where = append(where, botStateExpr+" = "+arg(f.State))
 	}
+	if f.CreatedAfter != nil {
+		where = append(where, "created_at >= "+arg(ms(*f.CreatedAfter)))
+	}
+	if f.CreatedBefore != nil {
+		where = append(where, "created_at < "+arg(ms(*f.CreatedBefore)))
+	}
 	cur, err := newIDCursor(f.Page)
 	if err != nil {
 		return nil, false, err
@@ -293,6 +302,10 @@ func (s *BotService) UpdateBot(ctx context.Context, id string, upd *keygate.BotU
 		return nil, err
 	}
 	defer tx.Rollback()
+	_, before, err := botForWrite(ctx, tx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
 	// One conditional statement: a new join_at reschedules only a bot that
 	// has not ended, and moves its state to match the new time.
 	bot, err := scanBot(tx.QueryRowContext(ctx, `
@@ -309,6 +322,13 @@ func (s *BotService) UpdateBot(ctx context.Context, id string, upd *keygate.BotU
 		return nil, botWriteMissed(ctx, tx, orgID, id)
 	} else if err != nil {
 		return nil, fmt.Errorf("update bot: %w", err)
+	}
+	// botForWrite stored any due join, so the state read back is the
+	// stored one and differs from before only if this update changed it.
+	if bot.State != before {
+		if err := recordBotState(ctx, tx, bot.ID, bot.State, tx.now); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update bot: %w", err)
@@ -330,7 +350,8 @@ func botWriteMissed(ctx context.Context, tx *Tx, orgID int64, id string) error {
 	return errBotHasLeft
 }
 
-// DeleteBot deletes a bot. Its conversations stay, without the bot.
+// DeleteBot deletes a bot and its state history. Its conversations stay,
+// without the bot.
 func (s *BotService) DeleteBot(ctx context.Context, id string) error {
 	orgID, err := apiOrgID(ctx)
 	if err != nil {
@@ -341,14 +362,17 @@ func (s *BotService) DeleteBot(ctx context.Context, id string) error {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM bots WHERE organization_id = $1 AND public_id = $2`, orgID, id)
-	if err != nil {
+	var name string
+	err = tx.QueryRowContext(ctx, `DELETE FROM bots WHERE organization_id = $1 AND public_id = $2 RETURNING bot_name`,
+		orgID, id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errBotNotFound
+	} else if err != nil {
 		return fmt.Errorf("delete bot: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("delete bot: %w", err)
-	} else if n == 0 {
-		return errBotNotFound
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: orgID, Action: keygate.AuditBotDelete,
+		TargetType: "bot", TargetID: id, TargetName: name}); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
@@ -364,6 +388,9 @@ func (s *BotService) LeaveBot(ctx context.Context, id string) (*keygate.Bot, err
 		return nil, err
 	}
 	defer tx.Rollback()
+	if _, _, err := botForWrite(ctx, tx, orgID, id); err != nil {
+		return nil, err
+	}
 	// Conditional on the state, so two concurrent leaves end the bot once.
 	bot, err := scanBot(tx.QueryRowContext(ctx, `
 		UPDATE bots SET state = 'ended', ended_at = $2, updated_at = $2
@@ -374,6 +401,13 @@ func (s *BotService) LeaveBot(ctx context.Context, id string) (*keygate.Bot, err
 		return nil, botWriteMissed(ctx, tx, orgID, id)
 	} else if err != nil {
 		return nil, fmt.Errorf("leave bot: %w", err)
+	}
+	if err := recordBotState(ctx, tx, bot.ID, keygate.BotEnded, tx.now); err != nil {
+		return nil, err
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: orgID, Action: keygate.AuditBotLeave,
+		TargetType: "bot", TargetID: bot.PublicID, TargetName: bot.BotName}); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("leave bot: %w", err)

@@ -37,7 +37,7 @@ const (
 
 var errConversationNotFound = keygate.Errorf(keygate.ENOTFOUND, "Not found.")
 
-const conversationColumns = `c.id, c.public_id, c.organization_id, c.title, COALESCE(b.public_id, ''),
+const conversationColumns = `c.id, c.public_id, c.organization_id, c.title, COALESCE(b.public_id, ''), COALESCE(b.bot_name, ''),
 	c.started_at, c.ended_at, c.participants, c.created_at`
 
 const conversationFrom = ` FROM conversations c LEFT JOIN bots b ON b.id = c.bot_id`
@@ -47,7 +47,7 @@ func scanConversation(row scanner) (*keygate.Conversation, error) {
 	var started, ended sql.NullInt64
 	var participants string
 	var created int64
-	if err := row.Scan(&c.ID, &c.PublicID, &c.OrganizationID, &c.Title, &c.BotID,
+	if err := row.Scan(&c.ID, &c.PublicID, &c.OrganizationID, &c.Title, &c.BotID, &c.BotName,
 		&started, &ended, &participants, &created); err != nil {
 		return nil, err
 	}
@@ -81,8 +81,8 @@ func (s *ConversationService) CreateConversation(ctx context.Context, in *keygat
 	// reveal.
 	var botRowID sql.NullInt64
 	if c.BotID != "" {
-		err := tx.QueryRowContext(ctx, `SELECT id FROM bots WHERE organization_id = $1 AND public_id = $2`,
-			orgID, c.BotID).Scan(&botRowID)
+		err := tx.QueryRowContext(ctx, `SELECT id, bot_name FROM bots WHERE organization_id = $1 AND public_id = $2`,
+			orgID, c.BotID).Scan(&botRowID, &c.BotName)
 		if errors.Is(err, sql.ErrNoRows) {
 			v.Add("bot_id", fmt.Sprintf("Object with id=%s does not exist.", c.BotID))
 		} else if err != nil {
@@ -333,14 +333,17 @@ func (s *ConversationService) DeleteConversation(ctx context.Context, id string)
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM conversations WHERE organization_id = $1 AND public_id = $2`, orgID, id)
-	if err != nil {
+	var title string
+	err = tx.QueryRowContext(ctx, `DELETE FROM conversations WHERE organization_id = $1 AND public_id = $2 RETURNING title`,
+		orgID, id).Scan(&title)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errConversationNotFound
+	} else if err != nil {
 		return fmt.Errorf("delete conversation: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("delete conversation: %w", err)
-	} else if n == 0 {
-		return errConversationNotFound
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: orgID, Action: keygate.AuditConversationDelete,
+		TargetType: "conversation", TargetID: id, TargetName: title}); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

@@ -115,9 +115,15 @@ func (s *MembershipService) Invite(ctx context.Context, orgID, email string, rol
 		return nil, "", &keygate.Error{Code: keygate.ECONFLICT, Message: "Already a member of this organization.",
 			Fields: map[string]string{"email": "Already a member of this organization."}}
 	}
-	// A new invitation replaces a pending one for the same email.
-	if _, err := tx.ExecContext(ctx, `UPDATE invitations SET revoked_at = $1
-		WHERE organization_id = $2 AND email = $3 AND accepted_at IS NULL AND revoked_at IS NULL`, ms(tx.now), org.ID, email); err != nil {
+	// A pending invitation is never replaced behind the inviter's back:
+	// its link and role stay as they are until it is resent or revoked.
+	var pending keygate.Role
+	err = tx.QueryRowContext(ctx, `SELECT role FROM invitations
+		WHERE organization_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3
+		ORDER BY id DESC LIMIT 1`, org.ID, email, ms(tx.now)).Scan(&pending)
+	if err == nil {
+		return nil, "", keygate.InvitationPendingError(email, pending)
+	} else if !errors.Is(err, sql.ErrNoRows) {
 		return nil, "", fmt.Errorf("invite: %w", err)
 	}
 	inv := &keygate.Invitation{
@@ -146,8 +152,19 @@ func (s *MembershipService) Invite(ctx context.Context, orgID, email string, rol
 	return inv, token, nil
 }
 
+// invitationColumns name the inviter: the user, or else the actor of the
+// invitation's audit event, which names the key of an invitation made
+// through the API. That event shares the invitation's created_at (one
+// transaction); a resend's event is marked "(re-sent)". Pending
+// invitations are recent: the search runs from the newest event.
 const invitationColumns = `i.id, i.public_id, i.organization_id, o.name, o.public_id, i.email, i.role,
-	COALESCE(u.name, ''), i.created_at, i.expires_at, i.accepted_at, i.revoked_at`
+	COALESCE(u.name, (SELECT e.actor_name FROM audit_events e WHERE e.organization_id = i.organization_id
+		AND e.action = '` + keygate.AuditInvite + `' AND e.target_id = i.public_id AND e.created_at = i.created_at
+		AND e.target_name NOT LIKE '%` + resentMark + `' ORDER BY e.id DESC LIMIT 1), ''),
+	i.created_at, i.expires_at, i.accepted_at, i.revoked_at`
+
+// resentMark ends the audit target of a resent invitation.
+const resentMark = "(re-sent)"
 
 const invitationFrom = ` FROM invitations i JOIN organizations o ON o.id = i.organization_id LEFT JOIN users u ON u.id = i.invited_by`
 
@@ -226,7 +243,7 @@ func (s *MembershipService) ResendInvitation(ctx context.Context, orgID, invitat
 		return nil, "", fmt.Errorf("resend invitation: %w", err)
 	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditInvite,
-		TargetType: "invitation", TargetID: inv.PublicID, TargetName: inv.Email + " as " + inv.Role.Label() + " (re-sent)"}); err != nil {
+		TargetType: "invitation", TargetID: inv.PublicID, TargetName: inv.Email + " as " + inv.Role.Label() + " " + resentMark}); err != nil {
 		return nil, "", err
 	}
 	return inv, token, tx.Commit()

@@ -72,13 +72,28 @@ func (d days) last(n int) time.Time { return d.today.AddDate(0, 0, 1-n) }
 
 // begin starts a read-only transaction, so that every figure of one call
 // comes from the same snapshot, and checks that the actor may read orgID's
-// usage (and that keyID, if set, is one of its keys).
+// usage, which takes an Admin (and that keyID, if set, is one of its keys).
 func (s *MonitoringService) begin(ctx context.Context, orgID, keyID string) (*sql.Tx, usageScope, error) {
+	return s.beginAs(ctx, orgID, keyID, keyAdmin)
+}
+
+// beginFigures is begin for the organization's figures and chart, which
+// any member may read; one key's take an Admin.
+func (s *MonitoringService) beginFigures(ctx context.Context, orgID, keyID string) (*sql.Tx, usageScope, error) {
+	if keyID != "" {
+		return s.begin(ctx, orgID, keyID)
+	}
+	return s.beginAs(ctx, orgID, "", findOrganizationForUser)
+}
+
+// beginAs is begin with the check of the actor's role in the organization.
+func (s *MonitoringService) beginAs(ctx context.Context, orgID, keyID string,
+	find func(context.Context, queryer, string) (*keygate.Organization, error)) (*sql.Tx, usageScope, error) {
 	tx, err := s.db.reader().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, usageScope{}, fmt.Errorf("monitoring: %w", err)
 	}
-	org, err := keyAdmin(ctx, tx, orgID)
+	org, err := find(ctx, tx, orgID)
 	if err != nil {
 		tx.Rollback()
 		return nil, usageScope{}, err
@@ -171,7 +186,7 @@ func dailyQuery(scope usageScope, from, to time.Time) (string, []any) {
 // Summary returns the organization's, or one key's, figures for today and
 // the last 30 days (today included), from the hourly counters.
 func (s *MonitoringService) Summary(ctx context.Context, orgID, keyID string) (*keygate.UsageSummary, error) {
-	tx, scope, err := s.begin(ctx, orgID, keyID)
+	tx, scope, err := s.beginFigures(ctx, orgID, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +220,12 @@ func (s *MonitoringService) Summary(ctx context.Context, orgID, keyID string) (*
 	}
 	if sum.P50, sum.P99, err = latencyPercentiles(ctx, tx, scope, from, d.tomorrow); err != nil {
 		return nil, err
+	}
+	col, id := scope.column()
+	// col is one of two column names, never input.
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(count), 0) FROM usage_refused_hourly WHERE `+col+` = $1 AND hour >= $2 AND hour < $3`,
+		id, ms(from), ms(d.tomorrow)).Scan(&sum.Refused30d); err != nil {
+		return nil, fmt.Errorf("usage summary: %w", err)
 	}
 	return &sum, nil
 }
@@ -286,7 +307,7 @@ func largestFiniteBound(stored []bucketCount) int64 {
 // Daily returns one entry per UTC day of the last n days, today included,
 // oldest first, with every status class present.
 func (s *MonitoringService) Daily(ctx context.Context, orgID, keyID string, n int) ([]keygate.DailyUsage, error) {
-	tx, scope, err := s.begin(ctx, orgID, keyID)
+	tx, scope, err := s.beginFigures(ctx, orgID, keyID)
 	if err != nil {
 		return nil, err
 	}

@@ -228,8 +228,36 @@ func BenchmarkMonitoring1M(b *testing.B) {
 		return err
 	})
 
+	// The log's detail, its search by request id (a miss reads the whole
+	// log), its other orders (each sorts every entry that matches), and
+	// the keys' activity of the API Keys list.
+	bench("FindRequestLogEntry", nil, func() error { _, err := s.FindRequestLogEntry(ctx, orgID, page100); return err })
+	bench("FindRequestLog/RequestIDMiss", nil, func() error {
+		_, _, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrganizationID: orgID, RequestID: "0123456789abcdef"})
+		return err
+	})
+	for _, order := range []string{keygate.LogSlowest, keygate.LogStatusDesc, keygate.LogOldest} {
+		bench("FindRequestLog/Sort"+order, nil, func() error {
+			_, _, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrganizationID: orgID, Sort: order, Offset: 500})
+			return err
+		})
+	}
 	weekAgo := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -7)
 	dayAfter := weekAgo.AddDate(0, 0, 1)
+	for name, f := range map[string]keygate.RequestLogFilter{
+		"Key":         {KeyID: key.PublicID},
+		"DayAWeekAgo": {From: &weekAgo, To: &dayAfter},
+		"Class5xx":    {Class: keygate.Class5xx},
+	} {
+		f.OrganizationID, f.Sort = orgID, keygate.LogSlowest
+		bench("FindRequestLog/Sort-latency"+name, nil, func() error { _, _, err := s.FindRequestLog(ctx, f); return err })
+	}
+	keyIDs := make([]string, len(m.keys))
+	for i, k := range m.keys {
+		keyIDs[i] = k.PublicID
+	}
+	bench("KeyActivity", nil, func() error { _, err := s.KeyActivity(ctx, orgID, keyIDs); return err })
+
 	sevenDays := monBenchNow.Truncate(24*time.Hour).AddDate(0, 0, -6)
 	for _, l := range []struct {
 		name   string

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -12,6 +13,9 @@ import (
 const (
 	hygieneExpiringWithin = 7 * 24 * time.Hour
 	hygieneUnusedFor      = 30 * 24 * time.Hour
+	// A key younger than this has had no time to be deployed: it is not
+	// "unused" yet.
+	hygieneUnusedMinAge = 7 * 24 * time.Hour
 )
 
 // hygieneActive selects the organization's active keys at $2: neither
@@ -34,7 +38,9 @@ func (s *MonitoringService) Hygiene(ctx context.Context, orgID string) (*keygate
 		arg  []any // from $3
 	}{
 		{&r.ExpiringSoon, `k.expires_at <= $3`, []any{ms(now.Add(hygieneExpiringWithin))}},
-		{&r.Unused, `(k.last_used_at IS NULL OR k.last_used_at < $3)`, []any{ms(now.Add(-hygieneUnusedFor))}},
+		// Nothing called with the key: no attempt of any outcome.
+		{&r.Unused, `(k.last_attempt_at IS NULL OR k.last_attempt_at < $3) AND k.created_at <= $4`,
+			[]any{ms(now.Add(-hygieneUnusedFor)), ms(now.Add(-hygieneUnusedMinAge))}},
 		{&r.Exposed, `k.exposed_at IS NOT NULL`, nil},
 		// Scopes are stored as a comma-separated list ("read,write,admin").
 		{&r.AdminScope, `',' || k.scopes || ',' LIKE $3`, []any{"%," + string(keygate.ScopeAdmin) + ",%"}},
@@ -49,7 +55,50 @@ func (s *MonitoringService) Hygiene(ctx context.Context, orgID string) (*keygate
 		}
 		*l.dst = keys
 	}
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys k`+hygieneActive, scope.orgID, ms(now)).Scan(&r.Active); err != nil {
+		return nil, fmt.Errorf("key hygiene: %w", err)
+	}
+	if r.Successors, err = findSuccessors(ctx, tx, scope.orgID, &r); err != nil {
+		return nil, err
+	}
 	return &r, nil
+}
+
+// findSuccessors returns the keys that replace the report's rolled keys.
+func findSuccessors(ctx context.Context, q queryer, orgID int64, r *keygate.HygieneReport) (map[string]keygate.KeyRef, error) {
+	out := map[string]keygate.KeyRef{}
+	var ids []string
+	for _, list := range [][]*keygate.APIKey{r.ExpiringSoon, r.Unused, r.Exposed, r.AdminScope, r.CreatorLeft} {
+		for _, k := range list {
+			if k.RolledTo != "" {
+				ids = append(ids, k.RolledTo)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	arg, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("key hygiene: %w", err)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT public_id, name, hint FROM api_keys
+		WHERE organization_id = $1 AND public_id IN (SELECT value FROM json_each($2))`, orgID, string(arg))
+	if err != nil {
+		return nil, fmt.Errorf("key hygiene: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k keygate.KeyRef
+		if err := rows.Scan(&k.PublicID, &k.Name, &k.Hint); err != nil {
+			return nil, fmt.Errorf("key hygiene: %w", err)
+		}
+		out[k.PublicID] = k
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("key hygiene: %w", err)
+	}
+	return out, nil
 }
 
 // findHygieneKeys returns the active keys that also match cond, a constant

@@ -81,15 +81,25 @@ func TestMonitoringService_Hygiene(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	exec(`UPDATE api_keys SET last_used_at = $1 WHERE organization_id = $2`, monNow.Add(-time.Hour).UnixMilli(), org.ID)
+	exec(`UPDATE api_keys SET last_used_at = $1, last_attempt_at = $1 WHERE organization_id = $2`, monNow.Add(-time.Hour).UnixMilli(), org.ID)
 	for name, at := range map[string]*time.Time{
 		"never used": nil, "revoked: none": nil, "expired: none": nil,
 		"used 31 days ago": in(-31), "used 30 days ago: none": in(-30),
 	} {
-		exec(`UPDATE api_keys SET last_used_at = $1 WHERE id = $2`, nullMS(at), byName[name].ID)
+		exec(`UPDATE api_keys SET last_used_at = $1, last_attempt_at = $1 WHERE id = $2`, nullMS(at), byName[name].ID)
 	}
 	// The leaver is removed from the organization, not from Keygate.
 	exec(`DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, org.ID, leaver.ID)
+	// Refused with a 401 a day ago, though its last success is older: an
+	// attempt is a sign of use.
+	exec(`UPDATE api_keys SET last_used_at = $1, last_attempt_at = $2 WHERE id = $3`,
+		in(-40).UnixMilli(), monNow.Add(-24*time.Hour).UnixMilli(), byName["expiring in 8 days: none"].ID)
+	// New keys have had no time to be used.
+	clock.Set(monNow.Add(-7*24*time.Hour + time.Minute))
+	create(ctx, "6 days old: none", keygate.ScopeRead, nil)
+	clock.Set(monNow.Add(-7 * 24 * time.Hour))
+	create(ctx, "7 days old, never used", keygate.ScopeRead, nil)
+	clock.Set(monNow)
 
 	s := sqlite.NewMonitoringService(db)
 	r, err := s.Hygiene(ctx, org.PublicID)
@@ -102,7 +112,7 @@ func TestMonitoringService_Hygiene(t *testing.T) {
 		want []string // newest first
 	}{
 		{"ExpiringSoon", r.ExpiringSoon, []string{"expiring in 7 days", "expiring in 3 days"}},
-		{"Unused", r.Unused, []string{"used 31 days ago", "never used"}},
+		{"Unused", r.Unused, []string{"7 days old, never used", "used 31 days ago", "never used"}},
 		{"Exposed", r.Exposed, []string{"exposed"}},
 		{"AdminScope", r.AdminScope, []string{"admin"}},
 		{"CreatorLeft", r.CreatorLeft, []string{"creator left"}},
@@ -123,6 +133,35 @@ func TestMonitoringService_Hygiene(t *testing.T) {
 			}
 		})
 	}
+	t.Run("OKActive", func(t *testing.T) {
+		// 17 keys, less the expired and the revoked.
+		if got, want := r.Active, 15; got != want {
+			t.Fatalf("Active = %d, want %d", got, want)
+		}
+	})
+	t.Run("OKSuccessors", func(t *testing.T) {
+		next, _, _, err := keys.RollAPIKey(ctx, org.PublicID, byName["admin"].PublicID, time.Hour, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Hygiene(ctx, org.PublicID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var old *keygate.APIKey
+		for _, k := range r.ExpiringSoon {
+			if k.PublicID == byName["admin"].PublicID {
+				old = k
+			}
+		}
+		if old == nil || old.RolledTo != next.PublicID {
+			t.Fatalf("the rolled key is not expiring, replaced: %+v", old)
+		}
+		want := keygate.KeyRef{PublicID: next.PublicID, Name: "admin", Hint: next.Hint}
+		if got := r.Successors[next.PublicID]; got != want {
+			t.Fatalf("successor = %+v, want %+v", got, want)
+		}
+	})
 	t.Run("OKCreatorID", func(t *testing.T) {
 		if got, want := r.CreatorLeft[0].CreatedByID, leaver.ID; got != want {
 			t.Fatalf("CreatedByID=%d, want %d", got, want)
@@ -135,7 +174,7 @@ func TestMonitoringService_Hygiene(t *testing.T) {
 		}
 		// The other organization's one key is exposed, admin and never used.
 		if len(r.ExpiringSoon) != 0 || len(r.CreatorLeft) != 0 || r.ExpiringSoon == nil || r.CreatorLeft == nil ||
-			len(r.Exposed) != 1 || len(r.AdminScope) != 1 || len(r.Unused) != 1 {
+			len(r.Exposed) != 1 || len(r.AdminScope) != 1 || len(r.Unused) != 1 || r.Active != 1 {
 			t.Fatalf("report %+v", r)
 		}
 	})

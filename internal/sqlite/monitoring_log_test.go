@@ -81,7 +81,7 @@ func TestMonitoringService_FindRequestLog(t *testing.T) {
 		}
 		want := &keygate.RequestLogEntry{
 			ID: f.ids[9], At: monAt(t, "2026-03-31T00:30:00Z"), KeyID: f.key2.PublicID, KeyName: "ci", KeyHint: f.key2.Hint,
-			Method: "DELETE", Route: "/api/v1/bots/{id}", Status: 503, Latency: 2 * time.Millisecond,
+			Method: "DELETE", Route: "/api/v1/bots/{id}", Path: "/api/v1/bots/{id}", Status: 503, Latency: 2 * time.Millisecond,
 			IP: "10.0.0.5", UserAgent: "monitor-test/1.0",
 		}
 		if len(got) != 1 || !reflect.DeepEqual(got[0], want) {

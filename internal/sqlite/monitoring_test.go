@@ -134,7 +134,15 @@ func mustMonFixture(tb testing.TB) *monFixture {
 	}
 	mustWriteUsage(tb, db, f.events[:8])
 	mustWriteUsage(tb, db, f.events[8:])
-	rows, err := db.WriteConn().Query(`SELECT id FROM request_log ORDER BY id`)
+	f.readIDs(tb, 0)
+	return f
+}
+
+// readIDs appends the ids of the log's entries after after, in order, to
+// f.ids, which must then name every event.
+func (f *monFixture) readIDs(tb testing.TB, after int64) {
+	tb.Helper()
+	rows, err := f.db.WriteConn().Query(`SELECT id FROM request_log WHERE id > $1 ORDER BY id`, after)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -152,7 +160,6 @@ func mustMonFixture(tb testing.TB) *monFixture {
 	if len(f.ids) != len(f.events) {
 		tb.Fatalf("%d log rows, want %d", len(f.ids), len(f.events))
 	}
-	return f
 }
 
 func TestUsageStore_WriteUsage_Latency(t *testing.T) {

@@ -19,19 +19,44 @@ import (
 type UsageStore struct {
 	db *DB
 
-	mu         sync.Mutex
-	logInserts map[int]*sql.Stmt // by rows; see prepareLogInserts
+	mu    sync.Mutex
+	stmts *usageStmts // see prepare
+}
+
+// usageStmts are the statements of a flush, prepared once on the writer:
+// a flush a second would otherwise parse each of them every second.
+type usageStmts struct {
+	logInserts map[int]*sql.Stmt // by rows
+	// Upserts of the hourly counters and updates of the keys' last
+	// requests (see counterWrites).
+	writes map[string]*sql.Stmt
+}
+
+// counterWrites are the flush's statements besides the log's, by name.
+var counterWrites = map[string]string{
+	"hourly": `INSERT INTO usage_hourly (organization_id, api_key_id, hour, status_class, count) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (api_key_id, hour, status_class) DO UPDATE SET count = count + excluded.count`,
+	"latency": `INSERT INTO usage_latency_hourly (organization_id, api_key_id, hour, bucket, count) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (api_key_id, hour, bucket) DO UPDATE SET count = count + excluded.count`,
+	"refused": `INSERT INTO usage_refused_hourly (organization_id, api_key_id, hour, count) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (api_key_id, hour) DO UPDATE SET count = count + excluded.count`,
+	"last use": `UPDATE api_keys SET last_used_at = $1, last_used_ip = $2, last_used_user_agent = $3
+		WHERE id = $4 AND (last_used_at IS NULL OR last_used_at < $1)`,
+	"last attempt": `UPDATE api_keys SET last_attempt_at = $1, last_attempt_ip = $2, last_attempt_status = $3
+		WHERE id = $4 AND (last_attempt_at IS NULL OR last_attempt_at < $1)`,
+	"last refusal": `UPDATE api_keys SET last_refused_at = $1, last_refused_ip = $2, last_refused_code = $3
+		WHERE id = $4 AND (last_refused_at IS NULL OR last_refused_at < $1)`,
 }
 
 // NewUsageStore returns a UsageStore on db.
 func NewUsageStore(db *DB) *UsageStore { return &UsageStore{db: db} }
 
 // WriteUsage writes a batch in one transaction: the request log, the
-// hourly counters and latency histograms (upserted) and each key's last
-// use. Usage of an organization or key deleted since its requests is
-// dropped.
+// hourly counters, latency histograms and refusals (upserted) and each
+// key's last use, attempt and refusal. Usage of an organization or key
+// deleted since its requests is dropped.
 func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
-	logInserts, err := s.prepareLogInserts(ctx)
+	stmts, err := s.prepare(ctx)
 	if err != nil {
 		return err
 	}
@@ -45,64 +70,79 @@ func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 	if err != nil {
 		return err
 	}
-	if err := insertRequestLog(ctx, tx, logInserts, b.Requests, gone); err != nil {
+	if err := insertRequestLog(ctx, tx, stmts.logInserts, b.Requests, gone); err != nil {
 		return err
 	}
-	for k := range b.Hourly {
-		if gone.has(k.OrganizationID, k.KeyID) {
-			delete(b.Hourly, k)
-		}
-	}
-	for k := range b.Latency {
-		if gone.has(k.OrganizationID, k.KeyID) {
-			delete(b.Latency, k)
-		}
-	}
-	for id := range b.LastUsed {
-		if gone.keys[id] {
-			delete(b.LastUsed, id)
-		}
-	}
-
-	hourStmt, err := tx.PrepareContext(ctx, `
-		INSERT INTO usage_hourly (organization_id, api_key_id, hour, status_class, count) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (api_key_id, hour, status_class) DO UPDATE SET count = count + excluded.count`)
-	if err != nil {
-		return fmt.Errorf("write usage: %w", err)
-	}
-	defer hourStmt.Close()
+	w := &batchWriter{ctx: ctx, tx: tx, stmts: stmts.writes}
+	defer w.close()
 	for k, n := range b.Hourly {
-		if _, err := hourStmt.ExecContext(ctx, k.OrganizationID, k.KeyID, ms(k.Hour), k.Class, n); err != nil {
-			return fmt.Errorf("write hourly usage: %w", err)
+		if !gone.has(k.OrganizationID, k.KeyID) {
+			w.exec("hourly", k.OrganizationID, k.KeyID, ms(k.Hour), k.Class, n)
 		}
 	}
-
-	latencyStmt, err := tx.PrepareContext(ctx, `
-		INSERT INTO usage_latency_hourly (organization_id, api_key_id, hour, bucket, count) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (api_key_id, hour, bucket) DO UPDATE SET count = count + excluded.count`)
-	if err != nil {
-		return fmt.Errorf("write usage: %w", err)
-	}
-	defer latencyStmt.Close()
 	for k, n := range b.Latency {
-		if _, err := latencyStmt.ExecContext(ctx, k.OrganizationID, k.KeyID, ms(k.Hour), k.BucketUS, n); err != nil {
-			return fmt.Errorf("write latency histogram: %w", err)
+		if !gone.has(k.OrganizationID, k.KeyID) {
+			w.exec("latency", k.OrganizationID, k.KeyID, ms(k.Hour), k.BucketUS, n)
 		}
 	}
-
-	lastStmt, err := tx.PrepareContext(ctx, `
-		UPDATE api_keys SET last_used_at = $1, last_used_ip = $2, last_used_user_agent = $3
-		WHERE id = $4 AND (last_used_at IS NULL OR last_used_at < $1)`)
-	if err != nil {
-		return fmt.Errorf("write usage: %w", err)
+	for k, n := range b.Refused {
+		if !gone.has(k.OrganizationID, k.KeyID) {
+			w.exec("refused", k.OrganizationID, k.KeyID, ms(k.Hour), n)
+		}
 	}
-	defer lastStmt.Close()
 	for id, u := range b.LastUsed {
-		if _, err := lastStmt.ExecContext(ctx, ms(u.At), u.IP, truncate(u.UserAgent, 512), id); err != nil {
-			return fmt.Errorf("write last use: %w", err)
+		if !gone.keys[id] {
+			w.exec("last use", ms(u.At), u.IP, truncate(u.UserAgent, 512), id)
 		}
+	}
+	for id, u := range b.LastAttempt {
+		if !gone.keys[id] {
+			w.exec("last attempt", ms(u.At), u.IP, u.Status, id)
+		}
+	}
+	for id, u := range b.LastRefused {
+		if !gone.keys[id] {
+			w.exec("last refusal", ms(u.At), u.IP, u.Code, id)
+		}
+	}
+	if w.err != nil {
+		return w.err
 	}
 	return tx.Commit()
+}
+
+// batchWriter runs the statements of counterWrites in a flush's
+// transaction, each taken into it once; after an error it does nothing
+// and keeps the error.
+type batchWriter struct {
+	ctx   context.Context
+	tx    *Tx
+	stmts map[string]*sql.Stmt
+	inTx  map[string]*sql.Stmt
+	err   error
+}
+
+func (w *batchWriter) exec(name string, args ...any) {
+	if w.err != nil {
+		return
+	}
+	st, ok := w.inTx[name]
+	if !ok {
+		if w.inTx == nil {
+			w.inTx = map[string]*sql.Stmt{}
+		}
+		st = w.tx.StmtContext(w.ctx, w.stmts[name])
+		w.inTx[name] = st
+	}
+	if _, err := st.ExecContext(w.ctx, args...); err != nil {
+		w.err = fmt.Errorf("write usage, %s: %w", name, err)
+	}
+}
+
+func (w *batchWriter) close() {
+	for _, st := range w.inTx {
+		st.Close()
+	}
 }
 
 // DeleteRequestLogBefore deletes up to limit request log chunks (each up to
@@ -178,17 +218,19 @@ const chunkEntries = 1024
 
 // chunkKey is what the requests of one chunk share.
 type chunkKey struct {
-	org, key                     int64
-	method, route, ip, userAgent string
-	status                       int
-	second                       int64
+	org, key                           int64
+	method, route, ip, userAgent, code string
+	status                             int
+	second                             int64
 }
 
 // chunk is a request_log_chunk row.
 type chunk struct {
 	chunkKey
-	n       int
-	entries string // JSON array
+	n          int
+	entries    string // JSON array
+	paths      string // "", one path, or a JSON array of paths
+	requestIDs []byte // 8 bytes an entry
 }
 
 // packRequestLog packs events into chunks, leaving out those of deleted
@@ -202,18 +244,29 @@ func packRequestLog(events []usage.Event, gone owners) []chunk {
 	var keys []chunkKey
 	var counts []int32
 	open := make(map[chunkKey]int32, min(len(events), 1024))
-	for i, e := range events {
+	// A client's requests follow one another: an event like the last goes
+	// in its chunk without a map lookup. (Equal strings of a batch share
+	// their bytes, which makes comparing them cheap.)
+	var last chunkKey
+	lastChunk := int32(-1)
+	for i := range events {
+		e := &events[i]
 		if e.OrganizationID == 0 || gone.has(e.OrganizationID, e.KeyID) {
 			of[i] = -1
 			continue
 		}
 		k := chunkKey{org: e.OrganizationID, key: e.KeyID, method: e.Method, route: e.Route, ip: e.IP,
-			userAgent: truncate(e.UserAgent, 512), status: e.Status, second: floorDiv(ms(e.At), 1000)}
-		c, ok := open[k]
-		if !ok || counts[c] == chunkEntries {
-			c = int32(len(keys))
-			keys, counts = append(keys, k), append(counts, 0)
-			open[k] = c
+			userAgent: truncate(e.UserAgent, 512), code: e.Code, status: e.Status, second: floorDiv(ms(e.At), 1000)}
+		c := lastChunk
+		if c < 0 || k != last || counts[c] == chunkEntries {
+			var ok bool
+			c, ok = open[k]
+			if !ok || counts[c] == chunkEntries {
+				c = int32(len(keys))
+				keys, counts = append(keys, k), append(counts, 0)
+				open[k] = c
+			}
+			last, lastChunk = k, c
 		}
 		counts[c]++
 		of[i] = c
@@ -237,9 +290,11 @@ func packRequestLog(events []usage.Event, gone owners) []chunk {
 	}
 	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(keys[a].second, keys[b].second) })
 
-	// Every chunk's entries in one buffer, one string, sliced.
+	// Every chunk's entries in one buffer, one string, sliced; their
+	// request ids in another.
 	buf := make([]byte, 0, 10*len(members)+2*len(keys))
 	ends := make([]int, len(order))
+	ids := make([]byte, 0, 8*len(members))
 	for j, c := range order {
 		buf = append(buf, '[')
 		for m, i := range members[first[c]:first[c+1]] {
@@ -248,18 +303,64 @@ func packRequestLog(events []usage.Event, gone owners) []chunk {
 			}
 			e := &events[i]
 			buf = strconv.AppendInt(buf, max(e.Latency.Microseconds(), 0)*1024+ms(e.At)-keys[c].second*1000, 10)
+			id := e.RequestID.Bytes()
+			ids = append(ids, id[:]...)
 		}
 		buf = append(buf, ']')
 		ends[j] = len(buf)
 	}
 	all := string(buf)
 	out := make([]chunk, len(order))
-	start := 0
+	start, idStart := 0, 0
 	for j, c := range order {
-		out[j] = chunk{chunkKey: keys[c], n: int(counts[c]), entries: all[start:ends[j]]}
-		start = ends[j]
+		of := members[first[c]:first[c+1]]
+		out[j] = chunk{chunkKey: keys[c], n: int(counts[c]), entries: all[start:ends[j]],
+			paths: chunkPaths(events, of, keys[c].route), requestIDs: ids[idStart : idStart+8*len(of) : idStart+8*len(of)]}
+		start, idStart = ends[j], idStart+8*len(of)
 	}
 	return out
+}
+
+// chunkPaths is the paths column of a chunk of events (its members): ""
+// when every path is route, the path they share, or a JSON array of each
+// one's. Paths are escaped, without quotes or backslashes: a JSON string
+// is the path in quotes.
+func chunkPaths(events []usage.Event, members []int32, route string) string {
+	shared := events[members[0]].Path
+	for _, i := range members[1:] {
+		if events[i].Path != shared {
+			var b strings.Builder
+			b.WriteByte('[')
+			for m, i := range members {
+				if m > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteByte('"')
+				b.WriteString(jsonSafePath(events[i].Path))
+				b.WriteByte('"')
+			}
+			b.WriteByte(']')
+			return b.String()
+		}
+	}
+	if shared == route {
+		return ""
+	}
+	return shared
+}
+
+// jsonSafePath drops what a path must not hold to be a JSON string as it
+// is: the API escapes paths, so this only guards the log's format.
+func jsonSafePath(p string) string {
+	if !strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' }) {
+		return p
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == '"' || r == '\\' {
+			return '?'
+		}
+		return r
+	}, p)
 }
 
 // owners are the organizations and keys a batch's usage belongs to that
@@ -318,35 +419,48 @@ func deletedOwners(ctx context.Context, tx *Tx, b *usage.Batch) (owners, error) 
 	return gone, nil
 }
 
-// prepareLogInserts prepares the request log's INSERTs on the writer, once.
-// It runs before the flush's transaction, which holds the writer's only
+// prepare prepares the flush's statements on the writer, once. It runs
+// before the flush's transaction, which holds the writer's only
 // connection.
-func (s *UsageStore) prepareLogInserts(ctx context.Context) (map[int]*sql.Stmt, error) {
+func (s *UsageStore) prepare(ctx context.Context) (*usageStmts, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.logInserts != nil {
-		return s.logInserts, nil
+	if s.stmts != nil {
+		return s.stmts, nil
 	}
-	stmts := map[int]*sql.Stmt{}
+	stmts := &usageStmts{logInserts: map[int]*sql.Stmt{}, writes: map[string]*sql.Stmt{}}
+	fail := func(err error) (*usageStmts, error) {
+		for _, st := range stmts.logInserts {
+			st.Close()
+		}
+		for _, st := range stmts.writes {
+			st.Close()
+		}
+		return nil, fmt.Errorf("write usage: %w", err)
+	}
 	for _, n := range logInsertSizes {
 		var q strings.Builder
-		q.WriteString(`INSERT INTO request_log_chunk (organization_id, api_key_id, method, route, status, ip, user_agent, second, n, entries) VALUES `)
+		q.WriteString(`INSERT INTO request_log_chunk (organization_id, api_key_id, method, route, status, ip, user_agent, second, n, entries, code, paths, request_ids) VALUES `)
 		for i := 0; i < n; i++ {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		}
 		st, err := s.db.write.PrepareContext(ctx, q.String())
 		if err != nil {
-			for _, st := range stmts {
-				st.Close()
-			}
-			return nil, fmt.Errorf("write request log: %w", err)
+			return fail(err)
 		}
-		stmts[n] = st
+		stmts.logInserts[n] = st
 	}
-	s.logInserts = stmts
+	for name, query := range counterWrites {
+		st, err := s.db.write.PrepareContext(ctx, query)
+		if err != nil {
+			return fail(err)
+		}
+		stmts.writes[name] = st
+	}
+	s.stmts = stmts
 	return stmts, nil
 }
 
@@ -354,7 +468,7 @@ func (s *UsageStore) prepareLogInserts(ctx context.Context) (map[int]*sql.Stmt, 
 // multi-row INSERTs.
 func insertRequestLog(ctx context.Context, tx *Tx, stmts map[int]*sql.Stmt, events []usage.Event, gone owners) error {
 	chunks := packRequestLog(events, gone)
-	args := make([]any, 0, logInsertSizes[0]*10)
+	args := make([]any, 0, logInsertSizes[0]*13)
 	boxed := newBoxes()
 	for _, n := range logInsertSizes {
 		var st *sql.Stmt
@@ -366,7 +480,7 @@ func insertRequestLog(ctx context.Context, tx *Tx, stmts map[int]*sql.Stmt, even
 			args = args[:0]
 			for _, c := range chunks[:n] {
 				args = append(args, boxed.id(c.org), boxed.id(c.key), boxed.str(c.method), boxed.str(c.route), c.status,
-					boxed.str(c.ip), boxed.str(c.userAgent), c.second, c.n, c.entries)
+					boxed.str(c.ip), boxed.str(c.userAgent), c.second, c.n, c.entries, boxed.str(c.code), boxed.str(c.paths), c.requestIDs)
 			}
 			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("write request log: %w", err)

@@ -110,7 +110,7 @@ func loadSelfSigned(dataDir, baseURL string) (*Result, error) {
 		Config:      serverConfig(cert),
 		Mode:        ModeSelfSigned,
 		HTTPHandler: identity,
-		CertFile:    certPath,
+		CertFile:    absPath(certPath),
 	}, nil
 }
 

@@ -59,7 +59,7 @@ type Result struct {
 	// /.well-known/acme-challenge/ and passes every other request to the
 	// wrapped handler unchanged.
 	HTTPHandler func(http.Handler) http.Handler
-	// CertFile is the path of the certificate in use when known
+	// CertFile is the absolute path of the certificate in use when known
 	// (self-signed or files), "" for ACME.
 	CertFile string
 }
@@ -111,6 +111,15 @@ func splitDomains(in []string) []string {
 
 func identity(h http.Handler) http.Handler { return h }
 
+// absPath makes p absolute, for paths shown to people who run commands
+// from other directories.
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
 // cipherSuites are the TLS 1.2 suites offered in every mode: ECDHE key
 // exchange (forward secrecy) with an AEAD cipher, as in Mozilla's
 // "intermediate" profile. Go's defaults would add CBC suites with SHA-1
@@ -151,7 +160,7 @@ func loadFiles(certFile, keyFile string) (*Result, error) {
 		Config:      serverConfig(cert),
 		Mode:        ModeFiles,
 		HTTPHandler: identity,
-		CertFile:    certFile,
+		CertFile:    absPath(certFile),
 	}, nil
 }
 

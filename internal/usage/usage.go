@@ -1,11 +1,13 @@
 // Package usage buffers API usage in memory and writes it in batches: the
 // request log, per-key hourly counters by status class, per-key hourly
-// latency histograms, and each key's last use. The API's hot path only appends to a slice under a mutex; it never
-// writes to the database.
+// latency histograms and refused requests, and each key's last use, last
+// attempt and last refusal. The API's hot path only appends to a slice
+// under a mutex; it never writes to the database.
 package usage
 
 import (
 	"context"
+	"encoding/hex"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -18,11 +20,67 @@ type Event struct {
 	KeyID          int64
 	Method         string
 	Route          string
-	Status         int
-	Latency        time.Duration
-	IP             string
-	UserAgent      string
-	At             time.Time
+	// Path is the path requested, escaped, with any key in it replaced by
+	// its hint; Route is the pattern that served it.
+	Path      string
+	Status    int
+	Latency   time.Duration
+	IP        string
+	UserAgent string
+	At        time.Time
+	// RequestID is the X-Request-Id the response carried.
+	RequestID RequestID
+	// Code is the error code of the response's body, "" for a success.
+	Code string
+	// Refused: the key is known but may no longer be used (revoked,
+	// expired, or its creator disabled), and the request got a 401.
+	Refused bool
+}
+
+// RequestID is a request id as stored: the 16 hexadecimal digits of
+// X-Request-Id as a number. 0 stands for none.
+type RequestID uint64
+
+// ParseRequestID reads a request id of 16 hexadecimal digits, in either
+// case.
+func ParseRequestID(s string) (RequestID, bool) {
+	if len(s) != 16 {
+		return 0, false
+	}
+	var id uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		id = id<<4 | uint64(c)
+	}
+	return RequestID(id), true
+}
+
+// String returns the id's 16 lowercase hexadecimal digits, "" for none.
+func (id RequestID) String() string {
+	if id == 0 {
+		return ""
+	}
+	b := id.Bytes()
+	return hex.EncodeToString(b[:])
+}
+
+// Bytes returns the id big-endian, the order of its digits.
+func (id RequestID) Bytes() [8]byte {
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(id >> (56 - 8*i))
+	}
+	return b
 }
 
 // Class is the status class an event counts under: 2xx, 4xx, 5xx, or 429
@@ -74,11 +132,20 @@ type LatencyKey struct {
 	BucketUS       int64     // the bucket's upper bound, one of LatencyBucketsUS
 }
 
-// LastUse is a key's most recent request in a batch.
+// RefusedKey names one hourly counter of a key's refused requests.
+type RefusedKey struct {
+	OrganizationID int64
+	KeyID          int64
+	Hour           time.Time // start of the hour, UTC
+}
+
+// LastUse is a key's most recent request of a kind in a batch.
 type LastUse struct {
 	At        time.Time
 	IP        string
 	UserAgent string
+	Status    int
+	Code      string
 }
 
 // Batch is what one flush writes, in one transaction.
@@ -86,7 +153,13 @@ type Batch struct {
 	Requests []Event
 	Hourly   map[HourKey]int
 	Latency  map[LatencyKey]int
-	LastUsed map[int64]LastUse
+	Refused  map[RefusedKey]int
+	// LastUsed is each key's last successful request (a status below
+	// 400), LastAttempt its last request of any outcome, LastRefused its
+	// last refused one.
+	LastUsed    map[int64]LastUse
+	LastAttempt map[int64]LastUse
+	LastRefused map[int64]LastUse
 }
 
 // Sink stores batches (internal/sqlite.UsageStore).
@@ -122,14 +195,19 @@ type Buffer struct {
 	flushMu                  sync.Mutex
 }
 
+// noString numbers no string: an event without an error code.
+const noString = math.MaxUint32
+
 // pendingEvent is an Event waiting for the flush, its strings numbered.
 type pendingEvent struct {
 	organizationID, keyID int64
 	at                    int64 // Unix nanoseconds
 	latency               time.Duration
+	requestID             RequestID
 	status                int32
-	method, route         uint32
-	ip, userAgent         uint32
+	method, route, path   uint32
+	ip, userAgent, code   uint32
+	refused               bool
 }
 
 // NewBuffer returns a Buffer writing to sink.
@@ -145,10 +223,22 @@ func (b *Buffer) Record(e Event) {
 		b.drops.Add(1)
 		return
 	}
-	b.pending = append(b.pending, pendingEvent{
+	p := pendingEvent{
 		organizationID: e.OrganizationID, keyID: e.KeyID, at: e.At.UnixNano(), latency: e.Latency, status: int32(e.Status),
-		method: b.number(e.Method), route: b.number(e.Route), ip: b.number(e.IP), userAgent: b.number(e.UserAgent),
-	})
+		requestID: e.RequestID, method: b.number(e.Method), route: b.number(e.Route), ip: b.number(e.IP),
+		userAgent: b.number(e.UserAgent), refused: e.Refused,
+	}
+	// Most requests are of a route without a wildcard, which is their
+	// path, and succeed: no lookup for what they repeat.
+	p.path = p.route
+	if e.Path != e.Route {
+		p.path = b.number(e.Path)
+	}
+	p.code = noString
+	if e.Code != "" {
+		p.code = b.number(e.Code)
+	}
+	b.pending = append(b.pending, p)
 	b.mu.Unlock()
 }
 
@@ -196,8 +286,11 @@ func (b *Buffer) Flush(ctx context.Context) error {
 	for i, p := range pending {
 		events[i] = Event{
 			OrganizationID: p.organizationID, KeyID: p.keyID, Method: strList[p.method], Route: strList[p.route],
-			Status: int(p.status), Latency: p.latency, IP: strList[p.ip], UserAgent: strList[p.userAgent],
-			At: time.Unix(0, p.at).UTC(),
+			Path: strList[p.path], Status: int(p.status), Latency: p.latency, IP: strList[p.ip], UserAgent: strList[p.userAgent],
+			At: time.Unix(0, p.at).UTC(), RequestID: p.requestID, Refused: p.refused,
+		}
+		if p.code != noString {
+			events[i].Code = strList[p.code]
 		}
 	}
 	b.keepSpare(pending)
@@ -231,23 +324,16 @@ func (b *Buffer) keepSpare(pending []pendingEvent) {
 // counted locally and added to the maps when it ends, which spares most
 // events the map lookups.
 func Aggregate(events []Event) *Batch {
-	batch := &Batch{Requests: events, Hourly: map[HourKey]int{}, Latency: map[LatencyKey]int{}, LastUsed: map[int64]LastUse{}}
+	batch := &Batch{Requests: events, Hourly: map[HourKey]int{}, Latency: map[LatencyKey]int{}, Refused: map[RefusedKey]int{},
+		LastUsed: map[int64]LastUse{}, LastAttempt: map[int64]LastUse{}, LastRefused: map[int64]LastUse{}}
 	var (
 		hk                 HourKey
 		lk                 LatencyKey
 		hn, ln             int
 		hourStart, hourEnd time.Time // the hour of the last event, UTC
 		lastKey            int64     // the key of the current run, 0 if none
-		last               LastUse   // its latest use in the run
+		run                lastUses  // its latest requests in the run
 	)
-	endUse := func() {
-		if lastKey == 0 {
-			return
-		}
-		if prev, ok := batch.LastUsed[lastKey]; !ok || last.At.After(prev.At) {
-			batch.LastUsed[lastKey] = last
-		}
-	}
 	for i := range events {
 		e := &events[i]
 		if e.KeyID == 0 {
@@ -273,12 +359,14 @@ func Aggregate(events []Event) *Batch {
 			}
 			lk, ln = l, 1
 		}
-		if e.KeyID != lastKey {
-			endUse()
-			lastKey, last = e.KeyID, LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent}
-		} else if e.At.After(last.At) {
-			last = LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent}
+		if e.Refused {
+			batch.Refused[RefusedKey{e.OrganizationID, e.KeyID, hourStart}]++
 		}
+		if e.KeyID != lastKey {
+			run.end(batch, lastKey)
+			lastKey, run = e.KeyID, lastUses{}
+		}
+		run.add(e)
 	}
 	if hn > 0 {
 		batch.Hourly[hk] += hn
@@ -286,8 +374,41 @@ func Aggregate(events []Event) *Batch {
 	if ln > 0 {
 		batch.Latency[lk] += ln
 	}
-	endUse()
+	run.end(batch, lastKey)
 	return batch
+}
+
+// lastUses are one key's latest requests of each kind in a run of its
+// events.
+type lastUses struct {
+	used, attempt, refused *Event
+}
+
+func (l *lastUses) add(e *Event) {
+	if l.attempt == nil || e.At.After(l.attempt.At) {
+		l.attempt = e
+	}
+	if e.Status < 400 && (l.used == nil || e.At.After(l.used.At)) {
+		l.used = e
+	}
+	if e.Refused && (l.refused == nil || e.At.After(l.refused.At)) {
+		l.refused = e
+	}
+}
+
+// end adds the run of key's events to the batch's last uses.
+func (l *lastUses) end(batch *Batch, key int64) {
+	keep := func(m map[int64]LastUse, e *Event) {
+		if e == nil {
+			return
+		}
+		if prev, ok := m[key]; !ok || e.At.After(prev.At) {
+			m[key] = LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent, Status: e.Status, Code: e.Code}
+		}
+	}
+	keep(batch.LastUsed, l.used)
+	keep(batch.LastAttempt, l.attempt)
+	keep(batch.LastRefused, l.refused)
 }
 
 // Run flushes every interval until ctx ends, then flushes once more.

@@ -238,7 +238,13 @@ func TestBufferReusesFlushedSlice(t *testing.T) {
 // aggregateByMap is Aggregate as a map increment per event, the reference
 // the run-counting Aggregate must agree with.
 func aggregateByMap(events []usage.Event) *usage.Batch {
-	b := &usage.Batch{Hourly: map[usage.HourKey]int{}, Latency: map[usage.LatencyKey]int{}, LastUsed: map[int64]usage.LastUse{}}
+	b := &usage.Batch{Hourly: map[usage.HourKey]int{}, Latency: map[usage.LatencyKey]int{}, Refused: map[usage.RefusedKey]int{},
+		LastUsed: map[int64]usage.LastUse{}, LastAttempt: map[int64]usage.LastUse{}, LastRefused: map[int64]usage.LastUse{}}
+	last := func(m map[int64]usage.LastUse, e usage.Event) {
+		if prev, ok := m[e.KeyID]; !ok || e.At.After(prev.At) {
+			m[e.KeyID] = usage.LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent, Status: e.Status, Code: e.Code}
+		}
+	}
 	for _, e := range events {
 		if e.KeyID == 0 {
 			continue
@@ -246,8 +252,13 @@ func aggregateByMap(events []usage.Event) *usage.Batch {
 		hour := e.At.UTC().Truncate(time.Hour)
 		b.Hourly[usage.HourKey{OrganizationID: e.OrganizationID, KeyID: e.KeyID, Hour: hour, Class: e.Class()}]++
 		b.Latency[usage.LatencyKey{OrganizationID: e.OrganizationID, KeyID: e.KeyID, Hour: hour, BucketUS: usage.BucketFor(e.Latency)}]++
-		if last, ok := b.LastUsed[e.KeyID]; !ok || e.At.After(last.At) {
-			b.LastUsed[e.KeyID] = usage.LastUse{At: e.At, IP: e.IP, UserAgent: e.UserAgent}
+		last(b.LastAttempt, e)
+		if e.Status < 400 {
+			last(b.LastUsed, e)
+		}
+		if e.Refused {
+			b.Refused[usage.RefusedKey{OrganizationID: e.OrganizationID, KeyID: e.KeyID, Hour: hour}]++
+			last(b.LastRefused, e)
 		}
 	}
 	return b
@@ -256,7 +267,7 @@ func aggregateByMap(events []usage.Event) *usage.Batch {
 func TestAggregateMatchesPerEventCounting(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
 	t0 := time.Date(2026, 11, 23, 9, 58, 0, 0, time.UTC)
-	statuses := []int{200, 200, 200, 201, 404, 429, 500}
+	statuses := []int{200, 200, 200, 201, 404, 429, 500, 401}
 	latencies := []time.Duration{90 * time.Microsecond, 3 * time.Millisecond, 40 * time.Millisecond, 2 * time.Second}
 	for round := range 50 {
 		var events []usage.Event
@@ -267,6 +278,9 @@ func TestAggregateMatchesPerEventCounting(t *testing.T) {
 			at = at.Add(time.Duration(r.IntN(2000)-200) * time.Millisecond)
 			e := usage.Event{OrganizationID: 1 + int64(r.IntN(2)), KeyID: int64(r.IntN(4)), Status: statuses[r.IntN(len(statuses))],
 				Latency: latencies[r.IntN(len(latencies))], At: at, IP: fmt.Sprintf("10.0.0.%d", r.IntN(3))}
+			if e.Status == 401 {
+				e.Refused, e.Code = true, "token_revoked"
+			}
 			if r.IntN(3) == 0 {
 				e.At = e.At.In(time.FixedZone("UTC+2", 2*3600))
 			}
@@ -277,16 +291,111 @@ func TestAggregateMatchesPerEventCounting(t *testing.T) {
 			}
 		}
 		got, want := usage.Aggregate(events), aggregateByMap(events)
-		if !reflect.DeepEqual(got.Hourly, want.Hourly) || !reflect.DeepEqual(got.Latency, want.Latency) {
-			t.Fatalf("round %d: counters differ:\n got %v %v\nwant %v %v", round, got.Hourly, got.Latency, want.Hourly, want.Latency)
+		if !reflect.DeepEqual(got.Hourly, want.Hourly) || !reflect.DeepEqual(got.Latency, want.Latency) || !reflect.DeepEqual(got.Refused, want.Refused) {
+			t.Fatalf("round %d: counters differ:\n got %v %v %v\nwant %v %v %v", round, got.Hourly, got.Latency, got.Refused, want.Hourly, want.Latency, want.Refused)
 		}
-		if len(got.LastUsed) != len(want.LastUsed) {
-			t.Fatalf("round %d: last uses %v, want %v", round, got.LastUsed, want.LastUsed)
-		}
-		for k, w := range want.LastUsed {
-			if g := got.LastUsed[k]; !g.At.Equal(w.At) || g.IP != w.IP {
-				t.Fatalf("round %d: key %d last use %v, want %v", round, k, g, w)
+		for name, maps := range map[string][2]map[int64]usage.LastUse{
+			"last use": {got.LastUsed, want.LastUsed}, "last attempt": {got.LastAttempt, want.LastAttempt}, "last refusal": {got.LastRefused, want.LastRefused},
+		} {
+			g, w := maps[0], maps[1]
+			if len(g) != len(w) {
+				t.Fatalf("round %d: %s %v, want %v", round, name, g, w)
+			}
+			for k, wu := range w {
+				if gu := g[k]; !gu.At.Equal(wu.At) || gu.IP != wu.IP || gu.Status != wu.Status {
+					t.Fatalf("round %d: key %d %s %v, want %v", round, k, name, gu, wu)
+				}
 			}
 		}
+	}
+}
+
+func TestAggregateLastUseAndRefusals(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	events := []usage.Event{
+		{OrganizationID: 1, KeyID: 7, Status: 200, At: t0, IP: "10.0.0.1"},
+		{OrganizationID: 1, KeyID: 7, Status: 404, At: t0.Add(time.Second), IP: "10.0.0.2", Code: "not_found"},
+		{OrganizationID: 1, KeyID: 8, Status: 401, At: t0, IP: "10.0.0.3", Code: "token_revoked", Refused: true},
+		{OrganizationID: 1, KeyID: 8, Status: 401, At: t0.Add(2 * time.Second), IP: "10.0.0.4", Code: "token_revoked", Refused: true},
+	}
+	b := usage.Aggregate(events)
+	t.Run("LastUsedIsTheLastSuccess", func(t *testing.T) {
+		if got := b.LastUsed[7]; got.IP != "10.0.0.1" || got.Status != 200 {
+			t.Fatalf("last use = %+v, want the 200 from 10.0.0.1", got)
+		}
+		if _, ok := b.LastUsed[8]; ok {
+			t.Fatal("a key whose requests were all refused has a last use")
+		}
+	})
+	t.Run("LastAttemptIsAnyOutcome", func(t *testing.T) {
+		if got := b.LastAttempt[7]; got.IP != "10.0.0.2" || got.Code != "not_found" {
+			t.Fatalf("last attempt = %+v", got)
+		}
+		if got := b.LastAttempt[8]; got.IP != "10.0.0.4" {
+			t.Fatalf("last attempt = %+v", got)
+		}
+	})
+	t.Run("RefusalsCountedApart", func(t *testing.T) {
+		if got, want := b.Refused[usage.RefusedKey{OrganizationID: 1, KeyID: 8, Hour: t0}], 2; got != want {
+			t.Fatalf("refused = %d, want %d", got, want)
+		}
+		if len(b.Refused) != 1 {
+			t.Fatalf("refused = %v", b.Refused)
+		}
+		if got := b.LastRefused[8]; got.IP != "10.0.0.4" || got.Code != "token_revoked" {
+			t.Fatalf("last refusal = %+v", got)
+		}
+		if got, want := b.Hourly[usage.HourKey{OrganizationID: 1, KeyID: 8, Hour: t0, Class: "4xx"}], 2; got != want {
+			t.Fatalf("4xx = %d, want %d: refused requests are requests too", got, want)
+		}
+	})
+}
+
+func TestBufferKeepsRequestDetails(t *testing.T) {
+	sink := &copySink{}
+	b := usage.NewBuffer(sink)
+	id, ok := usage.ParseRequestID("3F2a9c0d1b4e5f60")
+	if !ok {
+		t.Fatal("request id not parsed")
+	}
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	in := []usage.Event{
+		{OrganizationID: 1, KeyID: 7, Method: "GET", Route: "/api/v1/bots/{id}", Path: "/api/v1/bots/bot_1", Status: 404, Code: "not_found", RequestID: id, At: at},
+		{OrganizationID: 1, KeyID: 7, Method: "GET", Route: "/api/v1/me", Path: "/api/v1/me", Status: 200, At: at},
+		{OrganizationID: 1, KeyID: 8, Method: "GET", Route: "/api/v1/me", Path: "/api/v1/me", Status: 401, Code: "token_expired", Refused: true, At: at},
+	}
+	for _, e := range in {
+		b.Record(e)
+	}
+	if err := b.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.batches[0]; !reflect.DeepEqual(got, in) {
+		t.Fatalf("flushed %+v, want %+v", got, in)
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	for _, tt := range []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{"OK", "3f2a9c0d1b4e5f60", "3f2a9c0d1b4e5f60", true},
+		{"OKUpperCase", "3F2A9C0D1B4E5F60", "3f2a9c0d1b4e5f60", true},
+		{"OKLeadingZeros", "000000000000000a", "000000000000000a", true},
+		{"ErrShort", "3f2a9c0d", "", false},
+		{"ErrNotHex", "3f2a9c0d1b4e5f6g", "", false},
+		{"ErrEmpty", "", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id, ok := usage.ParseRequestID(tt.in)
+			if ok != tt.ok || id.String() != tt.want {
+				t.Fatalf("ParseRequestID(%q) = %q, %v; want %q, %v", tt.in, id.String(), ok, tt.want, tt.ok)
+			}
+		})
+	}
+	id, _ := usage.ParseRequestID("0102030405060708")
+	if got, want := id.Bytes(), [8]byte{1, 2, 3, 4, 5, 6, 7, 8}; got != want {
+		t.Fatalf("Bytes = %v, want %v", got, want)
 	}
 }
