@@ -41,12 +41,7 @@ func (s *Server) apiCreateBot(w http.ResponseWriter, r *http.Request) {
 	in.JoinAt, _ = obj.timeField("join_at", fe)
 	in.Metadata, _ = obj.object("metadata", fe)
 	if len(fe) > 0 {
-		spoil(fe, "meeting_url", &in.MeetingURL, "")
-		spoil(fe, "bot_name", &in.BotName, "")
-		spoil(fe, "join_at", &in.JoinAt, &time.Time{})
-		spoil(fe, "metadata", &in.Metadata, obj["metadata"])
-		_, err := s.bots.CreateBot(checkOnly(r.Context()), in)
-		fe.writeWithRest(w, err)
+		fe.writeWithChecks(w, in.Validate())
 		return
 	}
 	bot, err := s.bots.CreateBot(r.Context(), in)
@@ -95,11 +90,7 @@ func (s *Server) apiUpdateBot(w http.ResponseWriter, r *http.Request) {
 		fe.add("meeting_url", "This field cannot be changed.")
 	}
 	if len(fe) > 0 {
-		spoil(fe, "bot_name", &upd.BotName, new(string))
-		spoil(fe, "join_at", &upd.JoinAt, &time.Time{})
-		spoil(fe, "metadata", &upd.Metadata, obj["metadata"])
-		_, err := s.bots.UpdateBot(checkOnly(r.Context()), r.PathValue("id"), upd)
-		fe.writeWithRest(w, err)
+		fe.writeWithChecks(w, upd.Validate())
 		return
 	}
 	bot, err := s.bots.UpdateBot(r.Context(), r.PathValue("id"), upd)

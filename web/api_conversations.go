@@ -45,17 +45,17 @@ func (s *Server) apiCreateConversation(w http.ResponseWriter, r *http.Request) {
 	obj.decodeField("participants", &c.Participants, "Expected a list of names.", fe)
 	obj.decodeField("transcript", &c.Transcript, "Expected a list of segments: {speaker, text, start_ms, end_ms}.", fe)
 	if len(fe) > 0 {
-		// The service looks the bot up inside its transaction, so this
-		// check runs with the request's context: every spoiled field is
-		// refused, and the transaction is rolled back.
-		spoil(fe, "title", &c.Title, "")
-		spoil(fe, "bot_id", &c.BotID, "-")
-		spoil(fe, "started_at", &c.StartedAt, &time.Time{})
-		spoil(fe, "ended_at", &c.EndedAt, &time.Time{})
-		spoil(fe, "participants", &c.Participants, []string{""})
-		spoil(fe, "transcript", &c.Transcript, []keygate.TranscriptSegment{{}})
-		_, err := s.conversations.CreateConversation(r.Context(), c)
-		fe.writeWithRest(w, err)
+		norm, checks := keygate.NormalizeConversation(c)
+		// The bot is the one check that needs the database: a read.
+		if _, bad := fe["bot_id"]; !bad && norm.BotID != "" {
+			if _, err := s.bots.FindBotByID(r.Context(), norm.BotID); keygate.ErrorCode(err) == keygate.ENOTFOUND {
+				checks.Add("bot_id", keygate.MsgUnknownObject(norm.BotID))
+			} else if err != nil {
+				s.apiErr(w, r, err)
+				return
+			}
+		}
+		fe.writeWithChecks(w, checks)
 		return
 	}
 	out, err := s.conversations.CreateConversation(r.Context(), c)

@@ -57,10 +57,7 @@ func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request) {
 		role = string(keygate.RoleMember)
 	}
 	if len(fe) > 0 {
-		spoil(fe, "email", &email, "")
-		spoil(fe, "role", &role, "")
-		_, _, err := s.memberships.Invite(checkOnly(r.Context()), apiKeyFrom(r.Context()).OrgPublicID, email, keygate.Role(role))
-		fe.writeWithRest(w, err)
+		fe.writeWithChecks(w, keygate.ValidateInvitation(keygate.NormalizeEmail(email), keygate.Role(role)))
 		return
 	}
 	inv, token, err := s.memberships.Invite(r.Context(), apiKeyFrom(r.Context()).OrgPublicID, email, keygate.Role(role))

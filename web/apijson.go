@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -45,31 +44,13 @@ func (fe fieldErrors) write(w http.ResponseWriter) {
 	writeJSON(w, http.StatusBadRequest, body)
 }
 
-// writeWithRest answers 400 with the field map and the messages of err, a
-// service's answer to a call made only to check the other fields (see
-// spoil), so that one answer names every field that is wrong.
-func (fe fieldErrors) writeWithRest(w http.ResponseWriter, err error) {
-	fe.merge(keygate.ErrorFields(err))
+// writeWithChecks answers 400 with the field map and the domain's
+// messages for the fields that could be read (checks), so that one answer
+// names every field that is wrong. The domain checks need no database:
+// nothing is written.
+func (fe fieldErrors) writeWithChecks(w http.ResponseWriter, checks *keygate.ValidationErrors) {
+	fe.merge(checks.Fields)
 	fe.write(w)
-}
-
-// spoil puts bad, a value the service refuses, in place of a field whose
-// JSON could not be read. A service call then checks the other fields
-// and cannot succeed: the input is refused for this field at least.
-func spoil[T any](fe fieldErrors, field string, p *T, bad T) {
-	if _, ok := fe[field]; ok {
-		*p = bad
-	}
-}
-
-// checkOnly is the context of a service call made only for its field
-// errors: cancelled, so a service that checks its input before it touches
-// the database answers with the problems, or fails on the context, and
-// never writes.
-func checkOnly(ctx context.Context) context.Context {
-	ctx, cancel := context.WithCancel(ctx)
-	cancel()
-	return ctx
 }
 
 // decodeObject reads a JSON object body, answering 415 for a body that is

@@ -31,7 +31,8 @@ func environmentOptions() []views.Option {
 
 var keyStateOptions = []views.Option{{Value: "active", Label: "Active"}, {Value: "expired", Label: "Expired"}, {Value: "revoked", Label: "Revoked"}}
 
-// newKeyForm returns an empty create form: 90 days, production, read.
+// newKeyForm returns an empty create form: the default lifetime (the
+// API's too), production, read.
 func (s *Server) newKeyForm(org views.Org) views.KeyForm {
 	return views.KeyForm{
 		Form:         views.Form{Values: map[string]string{"environment": string(keygate.EnvProduction)}},
@@ -39,7 +40,7 @@ func (s *Server) newKeyForm(org views.Org) views.KeyForm {
 		Action:       org.URL("api-keys"),
 		CancelURL:    org.URL("api-keys"),
 		Scope:        string(keygate.ScopeRead),
-		Expiration:   "90",
+		Expiration:   strconv.Itoa(keygate.DefaultKeyLifetimeDays),
 		MinDate:      s.now().UTC().AddDate(0, 0, 1).Format(time.DateOnly),
 		Environments: environmentOptions(),
 	}

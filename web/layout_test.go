@@ -22,7 +22,8 @@ func crumbs(t *testing.T, p *Page) [][2]string {
 				t.Errorf("breadcrumb %q has no link and no aria-current", strings.TrimSpace(li.Text()))
 			}
 		}
-		out = append(out, [2]string{strings.TrimSpace(li.Text()), href})
+		label := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(li.Text()), "›"))
+		out = append(out, [2]string{label, href})
 	})
 	return out
 }

@@ -1,18 +1,14 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/keygate/keygate/internal/keygate"
 )
@@ -30,17 +26,8 @@ func NewBotService(db *DB) *BotService { return &BotService{db: db} }
 
 // Limits and messages of bot fields not defined by the domain.
 const (
-	meetingURLMax = 2048
-
-	apiMsgRequired     = "This field is required."
-	apiMsgInvalidURL   = "Enter a valid URL."
-	apiMsgBotNameLong  = "Ensure this field has no more than 100 characters."
-	apiMsgURLLong      = "Ensure this field has no more than 2048 characters."
-	apiMsgNotObject    = "Must be a JSON object."
-	apiMsgMetadataSize = "Must be at most 4 KiB."
-	apiMsgInvalidTime  = "Enter a valid date and time."
-	apiMsgBadChoice    = "Select a valid choice."
-	apiMsgBotHasLeft   = "The bot has already left the meeting."
+	apiMsgBadChoice  = "Select a valid choice."
+	apiMsgBotHasLeft = "The bot has already left the meeting."
 )
 
 var (
@@ -91,27 +78,11 @@ func (s *BotService) CreateBot(ctx context.Context, in *keygate.BotCreate) (*key
 	if err != nil {
 		return nil, err
 	}
-	var v keygate.ValidationErrors
-	meetingURL := strings.TrimSpace(in.MeetingURL)
-	if msg := validateMeetingURL(meetingURL); msg != "" {
-		v.Add("meeting_url", msg)
-	}
-	botName := strings.TrimSpace(in.BotName)
-	if msg := validateBotName(botName); msg != "" {
-		v.Add("bot_name", msg)
-	}
-	if in.JoinAt != nil {
-		if msg := validateAPITime(*in.JoinAt); msg != "" {
-			v.Add("join_at", msg)
-		}
-	}
-	metadata, msg := normalizeMetadata(in.Metadata)
-	if msg != "" {
-		v.Add("metadata", msg)
-	}
-	if err := v.Err(); err != nil {
+	if err := in.Validate().Err(); err != nil {
 		return nil, err
 	}
+	meetingURL, botName := strings.TrimSpace(in.MeetingURL), strings.TrimSpace(in.BotName)
+	metadata, _ := keygate.NormalizeMetadata(in.Metadata)
 
 	tx, err := s.db.BeginTx(ctx)
 	if err != nil {
@@ -137,62 +108,6 @@ func (s *BotService) CreateBot(ctx context.Context, in *keygate.BotCreate) (*key
 		return nil, fmt.Errorf("create bot: %w", err)
 	}
 	return bot, nil
-}
-
-// validateMeetingURL returns a message for a bad (trimmed) meeting URL, or "".
-func validateMeetingURL(s string) string {
-	if s == "" {
-		return apiMsgRequired
-	}
-	if len(s) > meetingURLMax {
-		return apiMsgURLLong
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Hostname() == "" {
-		return apiMsgInvalidURL
-	}
-	return ""
-}
-
-// validateBotName returns a message for a bad (trimmed) bot name, or "".
-func validateBotName(s string) string {
-	switch {
-	case s == "":
-		return apiMsgRequired
-	case utf8.RuneCountInString(s) > keygate.BotNameMax:
-		return apiMsgBotNameLong
-	}
-	return keygate.UnsafeTextMessage(s)
-}
-
-// validateAPITime rejects a zero time and years outside 1970-9999, which
-// no meeting has and which millisecond storage need not round-trip.
-func validateAPITime(t time.Time) string {
-	if y := t.UTC().Year(); t.IsZero() || y < 1970 || y > 9999 {
-		return apiMsgInvalidTime
-	}
-	return ""
-}
-
-// normalizeMetadata checks metadata and returns it compacted, the form it is
-// stored and measured in. Empty input and a JSON null mean "no metadata"
-// and return nil.
-func normalizeMetadata(raw json.RawMessage) (json.RawMessage, string) {
-	trimmed := bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return nil, ""
-	}
-	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
-		return nil, apiMsgNotObject
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, trimmed); err != nil {
-		return nil, apiMsgNotObject
-	}
-	if buf.Len() > keygate.MetadataMaxLen {
-		return nil, apiMsgMetadataSize
-	}
-	return buf.Bytes(), ""
 }
 
 // metadataArg binds metadata as TEXT, or NULL when there is none.
@@ -268,30 +183,18 @@ func (s *BotService) UpdateBot(ctx context.Context, id string, upd *keygate.BotU
 	if err != nil {
 		return nil, err
 	}
-	var v keygate.ValidationErrors
+	if err := upd.Validate().Err(); err != nil {
+		return nil, err
+	}
 	var name sql.NullString
 	if upd.BotName != nil {
 		name = sql.NullString{String: strings.TrimSpace(*upd.BotName), Valid: true}
-		if msg := validateBotName(name.String); msg != "" {
-			v.Add("bot_name", msg)
-		}
-	}
-	if upd.JoinAt != nil {
-		if msg := validateAPITime(*upd.JoinAt); msg != "" {
-			v.Add("join_at", msg)
-		}
 	}
 	setMetadata := 0
 	var metadata json.RawMessage
 	if len(upd.Metadata) > 0 {
-		var msg string
 		setMetadata = 1
-		if metadata, msg = normalizeMetadata(upd.Metadata); msg != "" {
-			v.Add("metadata", msg)
-		}
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
+		metadata, _ = keygate.NormalizeMetadata(upd.Metadata)
 	}
 	if !name.Valid && upd.JoinAt == nil && setMetadata == 0 {
 		return s.FindBotByID(ctx, id)

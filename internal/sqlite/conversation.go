@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/keygate/keygate/internal/keygate"
 )
@@ -25,15 +23,6 @@ type ConversationService struct {
 
 // NewConversationService returns a ConversationService on db.
 func NewConversationService(db *DB) *ConversationService { return &ConversationService{db: db} }
-
-// Limits of conversation fields.
-const (
-	convTitleMax        = 200
-	convParticipantsMax = 100
-	convParticipantMax  = 200
-	convSegmentsMax     = 10000
-	convSpeakerMax      = 200
-)
 
 var errConversationNotFound = keygate.Errorf(keygate.ENOTFOUND, "Not found.")
 
@@ -68,7 +57,7 @@ func (s *ConversationService) CreateConversation(ctx context.Context, in *keygat
 	if err != nil {
 		return nil, err
 	}
-	c, v := validateConversation(in)
+	c, v := keygate.NormalizeConversation(in)
 
 	tx, err := s.db.BeginTx(ctx)
 	if err != nil {
@@ -84,7 +73,7 @@ func (s *ConversationService) CreateConversation(ctx context.Context, in *keygat
 		err := tx.QueryRowContext(ctx, `SELECT id, bot_name FROM bots WHERE organization_id = $1 AND public_id = $2`,
 			orgID, c.BotID).Scan(&botRowID, &c.BotName)
 		if errors.Is(err, sql.ErrNoRows) {
-			v.Add("bot_id", fmt.Sprintf("Object with id=%s does not exist.", c.BotID))
+			v.Add("bot_id", keygate.MsgUnknownObject(c.BotID))
 		} else if err != nil {
 			return nil, fmt.Errorf("find bot: %w", err)
 		}
@@ -132,105 +121,6 @@ func insertTranscript(ctx context.Context, tx *Tx, convID int64, segs []keygate.
 		}
 	}
 	return nil
-}
-
-// validateConversation checks every field that needs no database and
-// returns a normalized copy of in with the problems found.
-func validateConversation(in *keygate.Conversation) (*keygate.Conversation, *keygate.ValidationErrors) {
-	var v keygate.ValidationErrors
-	c := &keygate.Conversation{
-		Title:     strings.TrimSpace(in.Title),
-		BotID:     strings.TrimSpace(in.BotID),
-		StartedAt: msTime(in.StartedAt),
-		EndedAt:   msTime(in.EndedAt),
-	}
-	switch {
-	case c.Title == "":
-		v.Add("title", apiMsgRequired)
-	case utf8.RuneCountInString(c.Title) > convTitleMax:
-		v.Add("title", "Ensure this field has no more than 200 characters.")
-	}
-	if c.StartedAt != nil && validateAPITime(*c.StartedAt) != "" {
-		v.Add("started_at", apiMsgInvalidTime)
-	}
-	if c.EndedAt != nil && validateAPITime(*c.EndedAt) != "" {
-		v.Add("ended_at", apiMsgInvalidTime)
-	}
-	if c.StartedAt != nil && c.EndedAt != nil && c.EndedAt.Before(*c.StartedAt) {
-		v.Add("ended_at", "Must not be before started_at.")
-	}
-	var msg string
-	c.Participants, msg = normalizeParticipants(in.Participants)
-	if msg != "" {
-		v.Add("participants", msg)
-	}
-	c.Transcript, msg = normalizeTranscript(in.Transcript)
-	if msg != "" {
-		v.Add("transcript", msg)
-	}
-	return c, &v
-}
-
-// msTime truncates a time to the milliseconds it is stored with, so that
-// what CreateConversation returns equals what a later read returns.
-func msTime(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := fromMS(ms(*t))
-	return &u
-}
-
-// normalizeParticipants trims each name and returns the first problem.
-// Indexes in messages count from 0, as in the JSON array.
-func normalizeParticipants(in []string) ([]string, string) {
-	if len(in) > convParticipantsMax {
-		return nil, "Ensure this field has no more than 100 elements."
-	}
-	out := make([]string, len(in))
-	for i, p := range in {
-		out[i] = strings.TrimSpace(p)
-		switch {
-		case out[i] == "":
-			return nil, "Participant " + strconv.Itoa(i) + ": this field is required."
-		case utf8.RuneCountInString(out[i]) > convParticipantMax:
-			return nil, "Participant " + strconv.Itoa(i) + ": ensure this field has no more than 200 characters."
-		}
-	}
-	return out, ""
-}
-
-// normalizeTranscript trims each speaker and returns the first problem,
-// naming the segment by its 0-based index in the JSON array.
-func normalizeTranscript(in []keygate.TranscriptSegment) ([]keygate.TranscriptSegment, string) {
-	if len(in) > convSegmentsMax {
-		return nil, "Ensure this field has no more than 10000 segments."
-	}
-	out := make([]keygate.TranscriptSegment, len(in))
-	for i, seg := range in {
-		seg.Speaker = strings.TrimSpace(seg.Speaker)
-		if msg := segmentProblem(seg); msg != "" {
-			return nil, "Segment " + strconv.Itoa(i) + ": " + msg
-		}
-		out[i] = seg
-	}
-	return out, ""
-}
-
-func segmentProblem(seg keygate.TranscriptSegment) string {
-	switch {
-	case seg.Speaker == "":
-		return "speaker is required."
-	case utf8.RuneCountInString(seg.Speaker) > convSpeakerMax:
-		return "speaker must have no more than 200 characters."
-	case strings.TrimSpace(seg.Text) == "":
-		return "text is required."
-	case seg.StartMS < 0:
-		return "start_ms must not be negative."
-	case seg.EndMS < seg.StartMS:
-		return "end_ms must not be before start_ms."
-	}
-	return ""
 }
 
 // FindConversations lists conversations newest first, without their

@@ -84,14 +84,7 @@ func hashInviteToken(token string) []byte {
 // Invite creates an invitation; the token is returned once.
 func (s *MembershipService) Invite(ctx context.Context, orgID, email string, role keygate.Role) (*keygate.Invitation, string, error) {
 	email = keygate.NormalizeEmail(email)
-	var v keygate.ValidationErrors
-	if msg := keygate.ValidateEmail(email); msg != "" {
-		v.Add("email", msg)
-	}
-	if !role.Valid() {
-		v.Add("role", "Choose a role.")
-	}
-	if err := v.Err(); err != nil {
+	if err := keygate.ValidateInvitation(email, role).Err(); err != nil {
 		return nil, "", err
 	}
 	tx, err := s.db.BeginTx(ctx)
