@@ -23,7 +23,7 @@ import (
 	"github.com/keygate/keygate/internal/password"
 	"github.com/keygate/keygate/internal/ratelimit"
 	"github.com/keygate/keygate/internal/secretbox"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 	"github.com/keygate/keygate/internal/usage"
 	"github.com/keygate/keygate/web"
 )
@@ -34,11 +34,11 @@ const testPassword = "correct horse battery staple"
 // App is a Keygate instance behind a real TLS test server.
 type App struct {
 	*httptest.Server
-	DB       *sqlite.DB
-	Users    *sqlite.UserService
-	Orgs     *sqlite.OrganizationService
-	Sessions *sqlite.SessionService
-	Keys     *sqlite.APIKeyService
+	DB       *sqlstore.DB
+	Users    *sqlstore.UserService
+	Orgs     *sqlstore.OrganizationService
+	Sessions *sqlstore.SessionService
+	Keys     *sqlstore.APIKeyService
 	Verifier *apikey.Verifier
 	Usage    *usage.Buffer
 	Web      *web.Server
@@ -47,7 +47,7 @@ type App struct {
 	LogLevel *slog.LevelVar
 	Clock    *Clock
 	// Integrations seals secrets with SecretBox, a random key per app.
-	Integrations *sqlite.IntegrationService
+	Integrations *sqlstore.IntegrationService
 	SecretBox    *secretbox.Box
 }
 
@@ -133,7 +133,7 @@ func MustOpenAppWithMailer(tb testing.TB, cfgMailer web.Mailer, opts ...Option) 
 func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 	tb.Helper()
 	clock := &Clock{}
-	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "keygate.db"))
+	db := sqlstore.NewDB(filepath.Join(tb.TempDir(), "keygate.db"))
 	db.Now = clock.Now
 	if err := db.OpenAndMigrate(context.Background()); err != nil {
 		tb.Fatal(err)
@@ -142,13 +142,13 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 	// Cheap hashing keeps the suite fast; the production parameters are
 	// tested in internal/password.
 	hasher := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	app := &App{DB: db, Users: sqlite.NewUserService(db, hasher), Orgs: sqlite.NewOrganizationService(db),
-		Sessions: sqlite.NewSessionService(db), Keys: sqlite.NewAPIKeyService(db), Logs: &syncBuffer{}, Clock: clock}
+	app := &App{DB: db, Users: sqlstore.NewUserService(db, hasher), Orgs: sqlstore.NewOrganizationService(db),
+		Sessions: sqlstore.NewSessionService(db), Keys: sqlstore.NewAPIKeyService(db), Logs: &syncBuffer{}, Clock: clock}
 	app.Verifier = apikey.NewVerifier(app.Keys)
 	db.OnKeysChanged = app.Verifier.Invalidate
-	app.Usage = usage.NewBuffer(sqlite.NewUsageStore(db))
+	app.Usage = usage.NewBuffer(sqlstore.NewUsageStore(db))
 	app.SecretBox, _ = secretbox.New(secretbox.GenerateKey())
-	app.Integrations = sqlite.NewIntegrationService(db, app.SecretBox)
+	app.Integrations = sqlstore.NewIntegrationService(db, app.SecretBox)
 	// Many tests sign up several users from 127.0.0.1: a generous signup
 	// limit unless a test sets its own (WithSignupRateLimit).
 	cfg := web.Config{SessionKey: bytes.Repeat([]byte("k"), 64), SignupMode: "open", Now: clock.Now,
@@ -167,12 +167,12 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 	logger := slog.New(slog.NewTextHandler(app.Logs, &slog.HandlerOptions{Level: app.LogLevel}))
 	var err error
 	app.Web, err = web.NewServer(cfg, web.Services{Users: app.Users, Orgs: app.Orgs, Sessions: app.Sessions,
-		APIKeys: app.Keys, Audit: sqlite.NewAuditService(db),
-		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
-		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage, DB: db, Admin: sqlite.NewAdminService(db, app.Users),
-		Memberships: sqlite.NewMembershipService(db), Monitoring: sqlite.NewMonitoringService(db), Mailer: cfgMailer,
-		Identities: sqlite.NewIdentityService(db, app.Users), Integrations: app.Integrations,
-		OrgSSO: sqlite.NewOrgSSOService(db, app.SecretBox), Idempotency: sqlite.NewIdempotencyService(db)}, logger)
+		APIKeys: app.Keys, Audit: sqlstore.NewAuditService(db),
+		Bots: sqlstore.NewBotService(db), Conversations: sqlstore.NewConversationService(db), Analytics: sqlstore.NewAnalyticsService(db),
+		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage, DB: db, Admin: sqlstore.NewAdminService(db, app.Users),
+		Memberships: sqlstore.NewMembershipService(db), Monitoring: sqlstore.NewMonitoringService(db), Mailer: cfgMailer,
+		Identities: sqlstore.NewIdentityService(db, app.Users), Integrations: app.Integrations,
+		OrgSSO: sqlstore.NewOrgSSOService(db, app.SecretBox), Idempotency: sqlstore.NewIdempotencyService(db)}, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}

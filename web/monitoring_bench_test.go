@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 	"github.com/keygate/keygate/internal/usage"
 )
 
@@ -27,7 +27,7 @@ func BenchmarkPages1M(b *testing.B) {
 		keys = append(keys, k)
 	}
 	start := time.Now()
-	store := sqlite.NewUsageStore(app.DB)
+	store := sqlstore.NewUsageStore(app.DB)
 	now := app.Clock.Now()
 	routes := []string{"/api/v1/me", "/api/v1/bots", "/api/v1/bots/{id}", "/api/v1/conversations"}
 	statuses := []int{200, 200, 200, 201, 204, 400, 404, 429, 500}

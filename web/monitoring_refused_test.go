@@ -9,7 +9,7 @@ import (
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 )
 
 // logCodes counts the logs page's rows by status and error code.
@@ -153,7 +153,7 @@ func TestRefusedCreatorDisabledKey(t *testing.T) {
 	if err := a.Orgs.AddMember(context.Background(), a.BobOrg, ada.ID, keygate.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	admin := sqlite.NewAdminService(a.DB, a.Users)
+	admin := sqlstore.NewAdminService(a.DB, a.Users)
 	if _, err := admin.DisableUser(keygate.NewContextWithUser(context.Background(), ada), a.BobUser.PublicID); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/secretbox"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 )
 
 // orgSSOSecret is long and recognisable: finding it anywhere means it leaked.
@@ -92,7 +92,7 @@ func TestOrgSSOSettings(t *testing.T) {
 	t.Run("OKEmptySecretKeepsSaved", func(t *testing.T) {
 		keep := url.Values{"issuer": {"https://login.example.org"}, "client_id": {"keygate-app-2"}, "domains": {"example.org"}}
 		owner.mustSaveOrgSSO(org, keep)
-		conf, err := sqlite.NewOrgSSOService(app.DB, app.SecretBox).FindOrgSSOForLogin(context.Background(), org)
+		conf, err := sqlstore.NewOrgSSOService(app.DB, app.SecretBox).FindOrgSSOForLogin(context.Background(), org)
 		if err != nil || conf.ClientSecret != orgSSOSecret || conf.ClientID != "keygate-app-2" {
 			t.Fatalf("conf = %+v, %v", conf, err)
 		}
@@ -392,11 +392,11 @@ func TestOrgSSOSecretStoredNowhereAndRotated(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("rotate: n=%d err=%v", n, err)
 	}
-	conf, err := sqlite.NewOrgSSOService(app.DB, next).FindOrgSSOForLogin(context.Background(), org)
+	conf, err := sqlstore.NewOrgSSOService(app.DB, next).FindOrgSSOForLogin(context.Background(), org)
 	if err != nil || conf.ClientSecret != orgSSOSecret {
 		t.Fatalf("after rotation: %+v, %v", conf, err)
 	}
-	if _, err := sqlite.NewOrgSSOService(app.DB, app.SecretBox).FindOrgSSOForLogin(context.Background(), org); err == nil {
+	if _, err := sqlstore.NewOrgSSOService(app.DB, app.SecretBox).FindOrgSSOForLogin(context.Background(), org); err == nil {
 		t.Fatal("the old key still opens the secret")
 	}
 }

@@ -171,7 +171,7 @@ type Services struct {
 	Idempotency keygate.IdempotencyService
 }
 
-// AnalyticsService sums up an organization's usage (internal/sqlite).
+// AnalyticsService sums up an organization's usage (internal/sqlstore).
 type AnalyticsService interface {
 	Analytics(ctx context.Context, from, to time.Time) (*keygate.Analytics, error)
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/password"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 	"golang.org/x/term"
 )
 
@@ -99,7 +99,7 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	users := sqlite.NewUserService(db, password.NewHasher(password.DefaultParams, 0))
+	users := sqlstore.NewUserService(db, password.NewHasher(password.DefaultParams, 0))
 	user, o, err := users.CreateUser(ctx, &keygate.Signup{Name: name, Email: email, Password: pw, OrganizationName: org}, superuser)
 	if err != nil {
 		if fields := keygate.ErrorFields(err); len(fields) > 0 {

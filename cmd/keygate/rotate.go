@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/keygate/keygate/internal/secretbox"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 )
 
 // runRotateSecretKey re-encrypts every stored credential under a new
@@ -75,10 +75,10 @@ func runRotateSecretKey(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	n, err := sqlite.NewIntegrationService(db, oldBox).RotateSecretKey(ctx, oldBox, newBox)
+	n, err := sqlstore.NewIntegrationService(db, oldBox).RotateSecretKey(ctx, oldBox, newBox)
 	if err != nil {
 		os.Remove(newPath) // the database still uses the old key
-		if errors.Is(err, sqlite.ErrSecretKeyMismatch) {
+		if errors.Is(err, sqlstore.ErrSecretKeyMismatch) {
 			return errKeyMismatch(&c)
 		}
 		return err

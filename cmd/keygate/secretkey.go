@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/keygate/keygate/internal/secretbox"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 )
 
 // Files of the master key in the data directory.
@@ -59,7 +59,7 @@ func errKeyMismatch(c *Config) error {
 // first start, and checks it against the database's key check (storing
 // one at first use). A key that does not match is refused with
 // errKeyMismatch and nothing is written. Serve and rotate-secret-key use it.
-func openSecretBox(ctx context.Context, c *Config, db *sqlite.DB) (box *secretbox.Box, generated bool, err error) {
+func openSecretBox(ctx context.Context, c *Config, db *sqlstore.DB) (box *secretbox.Box, generated bool, err error) {
 	key, _, err := readSecretKey(c)
 	if err != nil {
 		return nil, false, err
@@ -71,7 +71,7 @@ func openSecretBox(ctx context.Context, c *Config, db *sqlite.DB) (box *secretbo
 	if box, err = secretbox.New(key); err != nil {
 		return nil, false, err
 	}
-	svc := sqlite.NewIntegrationService(db, box)
+	svc := sqlstore.NewIntegrationService(db, box)
 	if generated {
 		// A database that already used a key must get that key back, not a
 		// new one that would leave its credentials unreadable.
@@ -85,7 +85,7 @@ func openSecretBox(ctx context.Context, c *Config, db *sqlite.DB) (box *secretbo
 			return nil, false, err
 		}
 	}
-	if _, err := svc.CheckSecretKey(ctx); errors.Is(err, sqlite.ErrSecretKeyMismatch) {
+	if _, err := svc.CheckSecretKey(ctx); errors.Is(err, sqlstore.ErrSecretKeyMismatch) {
 		return nil, false, errKeyMismatch(c)
 	} else if err != nil {
 		return nil, false, fmt.Errorf("check secret key: %w", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/password"
 	"github.com/keygate/keygate/internal/secretbox"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 )
 
 // Secrets stored by these tests: long and recognisable.
@@ -43,12 +43,12 @@ func mustCredentialsDir(t *testing.T) credentialsDir {
 	if err != nil || !generated {
 		t.Fatalf("first start: generated=%v err=%v", generated, err)
 	}
-	users := sqlite.NewUserService(db, password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0))
+	users := sqlstore.NewUserService(db, password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0))
 	user, org, err := users.Signup(ctx, &keygate.Signup{Name: "Ada", Email: "ada@example.com", Password: testPassword, OrganizationName: "Org A"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := sqlite.NewIntegrationService(db, box)
+	svc := sqlstore.NewIntegrationService(db, box)
 	uctx := keygate.NewContextWithUser(ctx, user)
 	for _, in := range []keygate.IntegrationSave{
 		{Kind: keygate.IntegrationZoom, ClientID: "zoom-id", Secret: cmdZoomSecret},
@@ -86,7 +86,7 @@ func mustReadKeyFile(t *testing.T, path string) []byte {
 // credentials with key.
 func (d credentialsDir) decryptAll(t *testing.T, key []byte) (zoom, other string, err error) {
 	t.Helper()
-	db := sqlite.NewDB(filepath.Join(d.dir, "keygate.db"))
+	db := sqlstore.NewDB(filepath.Join(d.dir, "keygate.db"))
 	if err := db.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func (d credentialsDir) decryptAll(t *testing.T, key []byte) (zoom, other string
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := sqlite.NewIntegrationService(db, box)
+	svc := sqlstore.NewIntegrationService(db, box)
 	ctx := context.Background()
 	if zoom, err = svc.DecryptSecret(ctx, d.org, keygate.IntegrationZoom, ""); err != nil {
 		return "", "", err

@@ -22,7 +22,7 @@ import (
 	"github.com/keygate/keygate/internal/mailer"
 	"github.com/keygate/keygate/internal/password"
 	"github.com/keygate/keygate/internal/ratelimit"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 	"github.com/keygate/keygate/internal/tlsconf"
 	"github.com/keygate/keygate/internal/usage"
 	"github.com/keygate/keygate/web"
@@ -51,11 +51,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 
 // openDB creates the data directory (or restricts an existing one to its
 // owner) and opens (and migrates) the database.
-func openDB(ctx context.Context, c *Config, migrate bool) (*sqlite.DB, error) {
+func openDB(ctx context.Context, c *Config, migrate bool) (*sqlstore.DB, error) {
 	if err := prepareDataDir(c.DataDir); err != nil {
 		return nil, err
 	}
-	db := sqlite.NewDB(filepath.Join(c.DataDir, "keygate.db"))
+	db := sqlstore.NewDB(filepath.Join(c.DataDir, "keygate.db"))
 	if !migrate {
 		return db, db.Open()
 	}
@@ -94,19 +94,19 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	proxies, _ := c.trustedProxies()
 
 	db.DefaultPlan = keygate.Plan(c.DefaultPlan)
-	users := sqlite.NewUserService(db, password.NewHasher(password.DefaultParams, 0))
+	users := sqlstore.NewUserService(db, password.NewHasher(password.DefaultParams, 0))
 	users.SignupMode = c.Signup
 	ssoProviders, err := buildSSO(ctx, &c.SSO, c.BaseURL, logger)
 	if err != nil {
 		return err
 	}
-	sessions := sqlite.NewSessionService(db)
-	idempotency := sqlite.NewIdempotencyService(db)
-	keys := sqlite.NewAPIKeyService(db)
+	sessions := sqlstore.NewSessionService(db)
+	idempotency := sqlstore.NewIdempotencyService(db)
+	keys := sqlstore.NewAPIKeyService(db)
 	keys.MaxKeysPerOrg = c.MaxKeysPerOrg
 	verifier := apikey.NewVerifier(keys)
 	db.OnKeysChanged = verifier.Invalidate
-	usageStore := sqlite.NewUsageStore(db)
+	usageStore := sqlstore.NewUsageStore(db)
 	usageBuf := usage.NewBuffer(usageStore)
 	rateLimit, _ := ratelimit.ParseLimit(c.RateLimit)
 	signupRateLimit, _ := c.signupRateLimit()
@@ -133,13 +133,13 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		RateLimit: rateLimit, SignupRateLimit: signupRateLimit, MetricsToken: c.MetricsToken, SSO: ssoProviders,
 		AllowPrivateDestinations: c.AllowPrivateDestinations, TLSMode: tlsResult.Mode, TLSCertFile: tlsResult.CertFile,
 	}, web.Services{
-		Users: users, Orgs: sqlite.NewOrganizationService(db), Sessions: sessions,
-		APIKeys: keys, Audit: sqlite.NewAuditService(db),
-		Bots: sqlite.NewBotService(db), Conversations: sqlite.NewConversationService(db), Analytics: sqlite.NewAnalyticsService(db),
+		Users: users, Orgs: sqlstore.NewOrganizationService(db), Sessions: sessions,
+		APIKeys: keys, Audit: sqlstore.NewAuditService(db),
+		Bots: sqlstore.NewBotService(db), Conversations: sqlstore.NewConversationService(db), Analytics: sqlstore.NewAnalyticsService(db),
 		Verifier: verifier, Exposer: keys, Usage: usageBuf, DB: db,
-		Admin:       sqlite.NewAdminService(db, users),
-		Memberships: sqlite.NewMembershipService(db), Mailer: mail, Monitoring: sqlite.NewMonitoringService(db), Integrations: sqlite.NewIntegrationService(db, secretBox),
-		Identities: sqlite.NewIdentityService(db, users), OrgSSO: sqlite.NewOrgSSOService(db, secretBox), Idempotency: idempotency,
+		Admin:       sqlstore.NewAdminService(db, users),
+		Memberships: sqlstore.NewMembershipService(db), Mailer: mail, Monitoring: sqlstore.NewMonitoringService(db), Integrations: sqlstore.NewIntegrationService(db, secretBox),
+		Identities: sqlstore.NewIdentityService(db, users), OrgSSO: sqlstore.NewOrgSSOService(db, secretBox), Idempotency: idempotency,
 	}, logger)
 	if err != nil {
 		httpsLn.Close()
@@ -250,7 +250,7 @@ func displayAddr(configured, actual string) string {
 
 // sweepSessions deletes ended sessions, and the API answers kept for
 // retries past keygate.IdempotencyTTL, every ten minutes.
-func sweepSessions(ctx context.Context, sessions *sqlite.SessionService, idempotency *sqlite.IdempotencyService, logger *slog.Logger) {
+func sweepSessions(ctx context.Context, sessions *sqlstore.SessionService, idempotency *sqlstore.IdempotencyService, logger *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -272,7 +272,7 @@ func sweepSessions(ctx context.Context, sessions *sqlite.SessionService, idempot
 
 // sweepRequestLog deletes the request log past the retention every few
 // minutes, in small batches so the writer is never held for long.
-func sweepRequestLog(ctx context.Context, store *sqlite.UsageStore, retention time.Duration, logger *slog.Logger) {
+func sweepRequestLog(ctx context.Context, store *sqlstore.UsageStore, retention time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {

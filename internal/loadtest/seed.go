@@ -8,7 +8,7 @@ import (
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 )
 
 // insertKeys generates n read-scoped keys for the organization and inserts
@@ -16,7 +16,7 @@ import (
 // which takes a second or two for 100,000 keys where the service, one
 // transaction and audit event per key, would take minutes. It returns the
 // secrets in insertion order.
-func insertKeys(ctx context.Context, db *sqlite.DB, orgID, userID int64, n int) ([]string, error) {
+func insertKeys(ctx context.Context, db *sqlstore.DB, orgID, userID int64, n int) ([]string, error) {
 	if n <= 0 {
 		return nil, nil
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/password"
 	"github.com/keygate/keygate/internal/ratelimit"
-	"github.com/keygate/keygate/internal/sqlite"
+	"github.com/keygate/keygate/internal/sqlstore"
 	"github.com/keygate/keygate/internal/usage"
 	"github.com/keygate/keygate/web"
 )
@@ -28,7 +28,7 @@ var neverThrottle = ratelimit.Limit{Count: 1_000_000_000, Period: time.Hour}
 // that owns every key and the bots.
 type stack struct {
 	path     string
-	db       *sqlite.DB
+	db       *sqlstore.DB
 	verifier *apikey.Verifier
 	usage    *usage.Buffer
 	server   *tlsServer
@@ -50,7 +50,7 @@ func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Dur
 	}
 	s := &stack{path: filepath.Join(dir, "keygate.db"), flush: flush}
 	s.commits = countCommits(s.path)
-	s.db = sqlite.NewDB(s.path)
+	s.db = sqlstore.NewDB(s.path)
 	if err := s.db.OpenAndMigrate(ctx); err != nil {
 		forgetCommits(s.path)
 		return nil, err
@@ -63,15 +63,15 @@ func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Dur
 
 	// Cheap password hashing: only the seeding signs up, and the API
 	// never hashes passwords.
-	users := sqlite.NewUserService(s.db, password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0))
-	keys := sqlite.NewAPIKeyService(s.db)
+	users := sqlstore.NewUserService(s.db, password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0))
+	keys := sqlstore.NewAPIKeyService(s.db)
 	// The seeded organization holds nKeys active keys, which may be more
 	// than the default cap (the bulk insert does not check it).
 	keys.MaxKeysPerOrg = max(nKeys, keygate.DefaultMaxKeysPerOrg)
 	s.verifier = apikey.NewVerifier(keys)
 	s.db.OnKeysChanged = s.verifier.Invalidate
-	s.usage = usage.NewBuffer(sqlite.NewUsageStore(s.db))
-	bots := sqlite.NewBotService(s.db)
+	s.usage = usage.NewBuffer(sqlstore.NewUsageStore(s.db))
+	bots := sqlstore.NewBotService(s.db)
 
 	if err := s.seed(ctx, users, keys, bots, nKeys, nBots); err != nil {
 		return nil, err
@@ -81,13 +81,13 @@ func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Dur
 	// of the cost, writing it to a terminal is not.
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := web.NewServer(web.Config{SessionKey: []byte("loadtest-session-key-loadtest-session-key-loadtest-session-key!!"),
-		SignupMode: sqlite.SignupOpen, RateLimit: neverThrottle,
+		SignupMode: sqlstore.SignupOpen, RateLimit: neverThrottle,
 	}, web.Services{
-		Users: users, Orgs: sqlite.NewOrganizationService(s.db), Sessions: sqlite.NewSessionService(s.db),
-		APIKeys: keys, Audit: sqlite.NewAuditService(s.db),
-		Bots: bots, Conversations: sqlite.NewConversationService(s.db), Analytics: sqlite.NewAnalyticsService(s.db),
+		Users: users, Orgs: sqlstore.NewOrganizationService(s.db), Sessions: sqlstore.NewSessionService(s.db),
+		APIKeys: keys, Audit: sqlstore.NewAuditService(s.db),
+		Bots: bots, Conversations: sqlstore.NewConversationService(s.db), Analytics: sqlstore.NewAnalyticsService(s.db),
 		Verifier: s.verifier, Exposer: keys, Usage: s.usage, DB: s.db,
-		Admin: sqlite.NewAdminService(s.db, users), Memberships: sqlite.NewMembershipService(s.db),
+		Admin: sqlstore.NewAdminService(s.db, users), Memberships: sqlstore.NewMembershipService(s.db),
 	}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
@@ -100,7 +100,7 @@ func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Dur
 
 // seed creates the owner, the organization, the benchmark's key through the
 // service, nKeys-1 more keys in bulk and nBots bots.
-func (s *stack) seed(ctx context.Context, users *sqlite.UserService, keys *sqlite.APIKeyService, bots *sqlite.BotService, nKeys, nBots int) error {
+func (s *stack) seed(ctx context.Context, users *sqlstore.UserService, keys *sqlstore.APIKeyService, bots *sqlstore.BotService, nKeys, nBots int) error {
 	user, org, err := users.CreateUser(ctx, &keygate.Signup{
 		Name: "Load Test", Email: "loadtest@example.com", Password: "correct horse battery staple", OrganizationName: "Load Test",
 	}, false)

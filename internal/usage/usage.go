@@ -162,7 +162,7 @@ type Batch struct {
 	LastRefused map[int64]LastUse
 }
 
-// Sink stores batches (internal/sqlite.UsageStore).
+// Sink stores batches (internal/sqlstore.UsageStore).
 type Sink interface {
 	WriteUsage(ctx context.Context, b *Batch) error
 }

@@ -1,0 +1,489 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keygate"
+)
+
+// Ensure the service implements its interface.
+var _ keygate.APIKeyService = (*APIKeyService)(nil)
+
+// APIKeyService manages API keys.
+type APIKeyService struct {
+	db *DB
+
+	// MaxKeysPerOrg caps each organization's active keys (neither revoked
+	// nor expired), --max-keys-per-org; 0 means
+	// keygate.DefaultMaxKeysPerOrg.
+	MaxKeysPerOrg int
+}
+
+// NewAPIKeyService returns an APIKeyService on db.
+func NewAPIKeyService(db *DB) *APIKeyService { return &APIKeyService{db: db} }
+
+var (
+	errKeyNotFound   = keygate.Errorf(keygate.ENOTFOUND, "API key not found.")
+	errKeyFormReused = keygate.Errorf(keygate.ECONFLICT, "This form was already submitted. For your security, a key's secret is shown only once.")
+)
+
+// keyAdmin loads the organization and checks that the acting user may
+// manage its keys.
+func keyAdmin(ctx context.Context, q queryer, orgID string) (*keygate.Organization, error) {
+	org, err := findOrganizationForUser(ctx, q, orgID)
+	if err != nil {
+		return nil, err
+	}
+	if !org.Role.AtLeast(keygate.RoleAdmin) {
+		return nil, keygate.Errorf(keygate.EFORBIDDEN, "You need the Admin role to manage API keys")
+	}
+	return org, nil
+}
+
+const apiKeyColumns = `k.id, k.public_id, k.organization_id, k.name, k.environment, k.scopes, k.hint, k.note,
+	COALESCE(k.created_by, 0), COALESCE(cu.name, CASE WHEN ck.id IS NOT NULL THEN 'API key “' || ck.name || '” (' || ck.public_id || ')' ELSE '' END), k.created_at, k.updated_at, k.expires_at,
+	k.revoked_at, COALESCE(k.revoked_by, 0), COALESCE(ru.name, ''), k.last_used_at, k.last_used_ip,
+	COALESCE(pk.public_id, ''), COALESCE((SELECT n.public_id FROM api_keys n WHERE n.rolled_from_id = k.id ORDER BY n.id LIMIT 1), ''),
+	k.last_used_user_agent, k.rate_limit, k.exposed_at,
+	COALESCE(cu.public_id, ''), COALESCE(cu.name, ''), COALESCE(ck.public_id, ''), COALESCE(ck.name, '')`
+
+const apiKeyFrom = ` FROM api_keys k
+	LEFT JOIN users cu ON cu.id = k.created_by
+	LEFT JOIN users ru ON ru.id = k.revoked_by
+	LEFT JOIN api_keys pk ON pk.id = k.rolled_from_id
+	LEFT JOIN api_keys ck ON ck.id = k.created_by_key_id`
+
+func scanAPIKey(row scanner) (*keygate.APIKey, error) {
+	var k keygate.APIKey
+	var scopes string
+	var created, updated int64
+	var expires, revoked, lastUsed, exposed sql.NullInt64
+	var userID, userName, keyID, keyName string
+	if err := row.Scan(&k.ID, &k.PublicID, &k.OrganizationID, &k.Name, &k.Environment, &scopes, &k.Hint, &k.Note,
+		&k.CreatedByID, &k.CreatedByName, &created, &updated, &expires,
+		&revoked, &k.RevokedByID, &k.RevokedByName, &lastUsed, &k.LastUsedIP,
+		&k.RolledFrom, &k.RolledTo, &k.LastUsedUserAgent, &k.RateLimit, &exposed,
+		&userID, &userName, &keyID, &keyName); err != nil {
+		return nil, err
+	}
+	k.CreatedBy = newCreator(userID, userName, keyID, keyName)
+	k.Scopes = keygate.ParseScopes(scopes)
+	k.CreatedAt, k.UpdatedAt = fromMS(created), fromMS(updated)
+	k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.ExposedAt = fromNullMS(expires), fromNullMS(revoked), fromNullMS(lastUsed), fromNullMS(exposed)
+	return &k, nil
+}
+
+// newCreator names a key's creator from the ids and names of its creating
+// user and key ("" where there is none): the user if there is one, else
+// the key, else nil (the user was deleted).
+func newCreator(userID, userName, keyID, keyName string) *keygate.Creator {
+	switch {
+	case userID != "":
+		return &keygate.Creator{Type: keygate.CreatorUser, PublicID: userID, Name: userName}
+	case keyID != "":
+		return &keygate.Creator{Type: keygate.CreatorKey, PublicID: keyID, Name: keyName}
+	}
+	return nil
+}
+
+func findAPIKey(ctx context.Context, q queryer, orgID int64, keyID string) (*keygate.APIKey, error) {
+	k, err := scanAPIKey(q.QueryRowContext(ctx, `SELECT `+apiKeyColumns+apiKeyFrom+` WHERE k.organization_id = $1 AND k.public_id = $2`, orgID, keyID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errKeyNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("find api key: %w", err)
+	}
+	return k, nil
+}
+
+func nullTime(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: ms(*t), Valid: true}
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// CreateAPIKey creates a key; the secret is returned and nowhere kept.
+func (s *APIKeyService) CreateAPIKey(ctx context.Context, orgID string, in *keygate.APIKeyCreate) (*keygate.APIKey, string, error) {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer tx.Rollback()
+	org, err := keyAdmin(ctx, tx, orgID)
+	if err != nil {
+		return nil, "", err
+	}
+	if in.ExpiresAt == nil && in.DefaultExpiry {
+		// The one default of the dashboard and the API alike.
+		t := tx.now.Add(keygate.DefaultKeyLifetime)
+		in.ExpiresAt = &t
+	}
+	if err := in.Validate(tx.now).Err(); err != nil {
+		return nil, "", err
+	}
+	scopes := keygate.NewScopes(in.Scopes...)
+	// A key never carries more rights than its creator has: a user's role,
+	// or the scopes of the key that creates it through the API.
+	limit := keygate.NewScopes(keygate.MaxScopeForRole(org.Role))
+	if actor := keygate.KeyFromContext(ctx); actor != nil {
+		limit = actor.Scopes
+	}
+	if !limit.Covers(scopes) {
+		return nil, "", keygate.FieldError("scopes", "You cannot grant a scope you do not have.")
+	}
+	// Counted in the write transaction that inserts (one writer), so
+	// concurrent creates cannot all pass the check.
+	if err := s.checkKeyLimit(ctx, tx, org.ID, 1); err != nil {
+		return nil, "", err
+	}
+	key := &keygate.APIKey{
+		OrganizationID: org.ID, Name: in.Name, Environment: in.Environment, Scopes: scopes,
+		Note: in.Note, ExpiresAt: in.ExpiresAt,
+	}
+	secret, err := insertAPIKey(ctx, tx, key, in.FormToken, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
+		OrganizationID: org.ID, Action: keygate.AuditAPIKeyCreate, TargetType: "api_key", TargetID: key.PublicID, TargetName: key.Name,
+	}); err != nil {
+		return nil, "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, "", fmt.Errorf("create api key: %w", err)
+	}
+	return key, secret, nil
+}
+
+// maxKeys is the cap of active keys per organization.
+func (s *APIKeyService) maxKeys() int {
+	if s.MaxKeysPerOrg > 0 {
+		return s.MaxKeysPerOrg
+	}
+	return keygate.DefaultMaxKeysPerOrg
+}
+
+// checkKeyLimit refuses a change that adds more active keys to the
+// organization than its cap leaves room for.
+func (s *APIKeyService) checkKeyLimit(ctx context.Context, tx *Tx, orgID int64, more int) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys
+		WHERE organization_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+		orgID, ms(tx.now)).Scan(&n); err != nil {
+		return fmt.Errorf("count active api keys: %w", err)
+	}
+	if limit := s.maxKeys(); n+more > limit {
+		return keygate.KeyLimitError(limit)
+	}
+	return nil
+}
+
+// insertAPIKey generates a secret and stores key with its hash and hint.
+func insertAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, formToken string, rolledFrom int64) (string, error) {
+	secret, err := apikey.Generate()
+	if err != nil {
+		return "", fmt.Errorf("generate api key: %w", err)
+	}
+	hash := secret.Hash()
+	user := keygate.UserFromContext(ctx)
+	key.PublicID, key.Hint = newPublicID("key"), secret.Hint()
+	key.CreatedAt, key.UpdatedAt = tx.now, tx.now
+	var createdBy, createdByKey, rolled sql.NullInt64
+	if user != nil {
+		key.CreatedByID, key.CreatedByName = user.ID, user.Name
+		key.CreatedBy = newCreator(user.PublicID, user.Name, "", "")
+		createdBy = sql.NullInt64{Int64: user.ID, Valid: true}
+	} else if actor := keygate.KeyFromContext(ctx); actor != nil {
+		key.CreatedByName = keyActorName(actor)
+		key.CreatedBy = newCreator("", "", actor.PublicID, actor.Name)
+		createdByKey = sql.NullInt64{Int64: actor.KeyID, Valid: true}
+	}
+	if rolledFrom != 0 {
+		rolled = sql.NullInt64{Int64: rolledFrom, Valid: true}
+	}
+	err = tx.QueryRowContext(ctx, `
+		INSERT INTO api_keys (public_id, organization_id, name, environment, scopes, secret_hash, hint, note,
+			created_by, created_at, updated_at, expires_at, rolled_from_id, form_token, created_by_key_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)
+		RETURNING id`,
+		key.PublicID, key.OrganizationID, key.Name, key.Environment, key.Scopes.String(), hash[:], key.Hint, key.Note,
+		createdBy, ms(tx.now), nullTime(key.ExpiresAt), rolled, nullString(formToken), createdByKey,
+	).Scan(&key.ID)
+	if err != nil {
+		if keygate.ErrorCode(formatError(err)) == keygate.ECONFLICT && formToken != "" {
+			return "", errKeyFormReused
+		}
+		return "", fmt.Errorf("insert api key: %w", err)
+	}
+	return secret.String(), nil
+}
+
+// FindAPIKeys lists an organization's keys in the filter's order.
+func (s *APIKeyService) FindAPIKeys(ctx context.Context, f keygate.APIKeyFilter) ([]*keygate.APIKey, int, error) {
+	org, err := keyAdmin(ctx, s.db.reader(), f.OrganizationID)
+	if err != nil {
+		return nil, 0, err
+	}
+	now := ms(s.db.Now())
+	where, args := []string{"k.organization_id = $1"}, []any{org.ID}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	where = append(where, keyStateCond(f.State, now, arg))
+	if f.Environment != "" {
+		where = append(where, "k.environment = "+arg(string(f.Environment)))
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		where = append(where, "k.name LIKE "+arg("%"+escapeLike(q)+"%")+" ESCAPE '\\'")
+	}
+	cond := " WHERE " + strings.Join(where, " AND ")
+
+	var total int
+	if err := s.db.reader().QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys k`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count api keys: %w", err)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 100 {
+		limit = 50
+	}
+	query := `SELECT ` + apiKeyColumns + apiKeyFrom + cond + ` ORDER BY ` + apiKeyOrder(f) + ` LIMIT ` + arg(limit) + ` OFFSET ` + arg(max(f.Offset, 0))
+	rows, err := s.db.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find api keys: %w", err)
+	}
+	keys, err := collect(rows, scanAPIKey)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find api keys: %w", err)
+	}
+	return keys, total, nil
+}
+
+// keyStateCond is the condition on k of keys in state at now ("" means
+// active); arg binds a value and returns its placeholder.
+func keyStateCond(state keygate.KeyState, now int64, arg func(any) string) string {
+	switch state {
+	case keygate.KeyRevoked:
+		return "k.revoked_at IS NOT NULL"
+	case keygate.KeyExpired:
+		return "k.revoked_at IS NULL AND k.expires_at IS NOT NULL AND k.expires_at <= " + arg(now)
+	}
+	return "k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > " + arg(now) + ")"
+}
+
+// FindAPIKeyPage lists one page of an organization's keys in one state,
+// newest first, by cursor.
+func (s *APIKeyService) FindAPIKeyPage(ctx context.Context, f keygate.APIKeyFilter) ([]*keygate.APIKey, bool, error) {
+	org, err := keyAdmin(ctx, s.db.reader(), f.OrganizationID)
+	if err != nil {
+		return nil, false, err
+	}
+	args := []any{org.ID}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	where := []string{"k.organization_id = $1", keyStateCond(f.State, ms(s.db.Now()), arg)}
+	cur, err := newIDCursor(f.Page)
+	if err != nil {
+		return nil, false, err
+	}
+	where, tail := cur.sql("k.id", where, arg)
+	rows, err := s.db.reader().QueryContext(ctx, `SELECT `+apiKeyColumns+apiKeyFrom+` WHERE `+strings.Join(where, " AND ")+tail, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("find api key page: %w", err)
+	}
+	keys, err := collect(rows, scanAPIKey)
+	if err != nil {
+		return nil, false, fmt.Errorf("find api key page: %w", err)
+	}
+	keys, hasMore := finishIDPage(keys, cur)
+	return keys, hasMore, nil
+}
+
+// escapeLike escapes LIKE's wildcards in user input.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// FindAPIKeyByID returns one of the organization's keys.
+func (s *APIKeyService) FindAPIKeyByID(ctx context.Context, orgID, keyID string) (*keygate.APIKey, error) {
+	org, err := keyAdmin(ctx, s.db.reader(), orgID)
+	if err != nil {
+		return nil, err
+	}
+	return findAPIKey(ctx, s.db.reader(), org.ID, keyID)
+}
+
+// UpdateAPIKey changes a key's name, environment or note.
+func (s *APIKeyService) UpdateAPIKey(ctx context.Context, orgID, keyID string, upd keygate.APIKeyUpdate) (*keygate.APIKey, error) {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	org, err := keyAdmin(ctx, tx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	key, err := findAPIKey(ctx, tx, org.ID, keyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := upd.Validate().Err(); err != nil {
+		return nil, err
+	}
+	if key.RevokedAt != nil {
+		return nil, keygate.Errorf(keygate.EINVALID, "A revoked key cannot be changed.")
+	}
+	if upd.Name != nil {
+		key.Name = *upd.Name
+	}
+	if upd.Environment != nil {
+		key.Environment = *upd.Environment
+	}
+	if upd.Note != nil {
+		key.Note = *upd.Note
+	}
+	if upd.RateLimit != nil {
+		key.RateLimit = *upd.RateLimit
+	}
+	key.UpdatedAt = tx.now
+	if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET name = $1, environment = $2, note = $3, rate_limit = $4, updated_at = $5 WHERE id = $6`,
+		key.Name, key.Environment, key.Note, key.RateLimit, ms(tx.now), key.ID); err != nil {
+		return nil, fmt.Errorf("update api key: %w", err)
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
+		OrganizationID: org.ID, Action: keygate.AuditAPIKeyUpdate, TargetType: "api_key", TargetID: key.PublicID, TargetName: key.Name,
+	}); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("update api key: %w", err)
+	}
+	s.db.keysChanged()
+	return key, nil
+}
+
+// RevokeAPIKey revokes a key now.
+func (s *APIKeyService) RevokeAPIKey(ctx context.Context, orgID, keyID string) (*keygate.APIKey, error) {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	org, err := keyAdmin(ctx, tx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	key, err := findAPIKey(ctx, tx, org.ID, keyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := revokeAPIKey(ctx, tx, key, keygate.AuditAPIKeyRevoke); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("revoke api key: %w", err)
+	}
+	s.db.keysChanged()
+	return key, nil
+}
+
+// revokeAPIKey marks key revoked by the acting user, if it is not already,
+// and records action.
+func revokeAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, action string) error {
+	var by sql.NullInt64
+	user := keygate.UserFromContext(ctx)
+	if user != nil {
+		by = sql.NullInt64{Int64: user.ID, Valid: true}
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1, revoked_by = $2, updated_at = $1 WHERE id = $3 AND revoked_at IS NULL`,
+		ms(tx.now), by, key.ID)
+	if err != nil {
+		return fmt.Errorf("revoke api key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return keygate.Errorf(keygate.EINVALID, "This key is already revoked.")
+	}
+	now := tx.now
+	key.RevokedAt, key.UpdatedAt = &now, now
+	if user != nil {
+		key.RevokedByID, key.RevokedByName = user.ID, user.Name
+	}
+	return insertAuditEvent(ctx, tx, &keygate.AuditEvent{
+		OrganizationID: key.OrganizationID, Action: action, TargetType: "api_key", TargetID: key.PublicID, TargetName: key.Name,
+	})
+}
+
+// RollAPIKey replaces a key with a new one and lets the old one live for
+// the grace period.
+func (s *APIKeyService) RollAPIKey(ctx context.Context, orgID, keyID string, grace time.Duration, formToken string) (*keygate.APIKey, string, *keygate.APIKey, error) {
+	if !slices.Contains(keygate.RollGracePeriods, grace) {
+		return nil, "", nil, keygate.FieldError("grace", "Choose how long the old key keeps working.")
+	}
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	defer tx.Rollback()
+	org, err := keyAdmin(ctx, tx, orgID)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	old, err := findAPIKey(ctx, tx, org.ID, keyID)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if old.State(tx.now) != keygate.KeyActive {
+		return nil, "", nil, keygate.Errorf(keygate.EINVALID, "Only an active key can be rolled.")
+	}
+	if !keygate.NewScopes(keygate.MaxScopeForRole(org.Role)).Covers(old.Scopes) {
+		return nil, "", nil, keygate.Errorf(keygate.EFORBIDDEN, "You cannot grant a scope you do not have.")
+	}
+	// The old key counts while it keeps working: a roll with a grace
+	// period adds a key; one that revokes the old key at once never does,
+	// so an organization at its cap can always roll that way.
+	if grace > 0 {
+		if err := s.checkKeyLimit(ctx, tx, org.ID, 1); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	next := &keygate.APIKey{
+		OrganizationID: org.ID, Name: old.Name, Environment: old.Environment, Scopes: old.Scopes,
+		Note: old.Note, ExpiresAt: old.ExpiresAt, RolledFrom: old.PublicID,
+	}
+	secret, err := insertAPIKey(ctx, tx, next, formToken, old.ID)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if grace == 0 {
+		if err := revokeAPIKey(ctx, tx, old, keygate.AuditAPIKeyRevoke); err != nil {
+			return nil, "", nil, err
+		}
+	} else {
+		until := tx.now.Add(grace)
+		if old.ExpiresAt == nil || until.Before(*old.ExpiresAt) {
+			old.ExpiresAt = &until
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET expires_at = $1, updated_at = $2 WHERE id = $3`,
+			nullTime(old.ExpiresAt), ms(tx.now), old.ID); err != nil {
+			return nil, "", nil, fmt.Errorf("roll api key: %w", err)
+		}
+	}
+	old.RolledTo = next.PublicID
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
+		OrganizationID: org.ID, Action: keygate.AuditAPIKeyRoll, TargetType: "api_key", TargetID: old.PublicID, TargetName: old.Name,
+	}); err != nil {
+		return nil, "", nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, "", nil, fmt.Errorf("roll api key: %w", err)
+	}
+	s.db.keysChanged()
+	return next, secret, old, nil
+}

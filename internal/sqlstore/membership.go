@@ -1,0 +1,610 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/keygate/keygate/internal/keygate"
+)
+
+// Ensure the service implements its interface.
+var _ keygate.MembershipService = (*MembershipService)(nil)
+
+// MembershipService manages members and invitations.
+type MembershipService struct {
+	db *DB
+}
+
+// NewMembershipService returns a MembershipService on db.
+func NewMembershipService(db *DB) *MembershipService { return &MembershipService{db: db} }
+
+var errNotMember = keygate.Errorf(keygate.ENOTFOUND, "Member not found.")
+
+// memberAdmin loads the organization and checks the actor may manage its
+// members.
+func memberAdmin(ctx context.Context, q queryer, orgID string) (*keygate.Organization, error) {
+	org, err := findOrganizationForUser(ctx, q, orgID)
+	if err != nil {
+		return nil, err
+	}
+	if !org.Role.AtLeast(keygate.RoleAdmin) {
+		return nil, keygate.Errorf(keygate.EFORBIDDEN, "You need the Admin role to manage members")
+	}
+	return org, nil
+}
+
+// FindMemberDetails lists members with their sign-in method and activity.
+func (s *MembershipService) FindMemberDetails(ctx context.Context, orgID string) ([]*keygate.MemberDetail, error) {
+	org, err := memberAdmin(ctx, s.db.reader(), orgID)
+	if err != nil {
+		return nil, err
+	}
+	now := ms(s.db.Now())
+	rows, err := s.db.reader().QueryContext(ctx, `
+		SELECT `+userColumns+`, m.role, m.created_at,
+		       (SELECT MAX(se.last_seen_at) FROM sessions se WHERE se.user_id = u.id),
+		       (SELECT COUNT(*) FROM api_keys k WHERE k.organization_id = m.organization_id AND k.created_by = u.id
+		           AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2))
+		FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.organization_id = $1 ORDER BY lower(u.name), u.id`, org.ID, now)
+	if err != nil {
+		return nil, fmt.Errorf("find members: %w", err)
+	}
+	defer rows.Close()
+	var out []*keygate.MemberDetail
+	for rows.Next() {
+		var u keygate.User
+		var d keygate.MemberDetail
+		var disabled, lastSeen sql.NullInt64
+		var created, updated, joined int64
+		if err := rows.Scan(&u.ID, &u.PublicID, &u.Name, &u.Email, &u.IsSuperuser, &u.HasPassword, &disabled, &created, &updated,
+			&d.Role, &joined, &lastSeen, &d.ActiveKeys); err != nil {
+			return nil, fmt.Errorf("scan member: %w", err)
+		}
+		u.DisabledAt, u.CreatedAt, u.UpdatedAt = fromNullMS(disabled), fromMS(created), fromMS(updated)
+		d.User, d.JoinedAt, d.LastActive = &u, fromMS(joined), fromNullMS(lastSeen)
+		d.SignIn = "Password"
+		if !u.HasPassword {
+			d.SignIn = "Single sign-on"
+		}
+		out = append(out, &d)
+	}
+	return out, rows.Err()
+}
+
+func hashInviteToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// Invite creates an invitation; the token is returned once.
+func (s *MembershipService) Invite(ctx context.Context, orgID, email string, role keygate.Role) (*keygate.Invitation, string, error) {
+	email = keygate.NormalizeEmail(email)
+	if err := keygate.ValidateInvitation(email, role).Err(); err != nil {
+		return nil, "", err
+	}
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer tx.Rollback()
+	org, err := memberAdmin(ctx, tx, orgID)
+	if err != nil {
+		return nil, "", err
+	}
+	if role == keygate.RoleOwner && org.Role != keygate.RoleOwner {
+		return nil, "", keygate.FieldError("role", "Only an Owner can invite an Owner.")
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.organization_id = $1 AND u.email = $2`, org.ID, email).Scan(&n); err != nil {
+		return nil, "", fmt.Errorf("invite: %w", err)
+	}
+	if n > 0 {
+		return nil, "", &keygate.Error{Code: keygate.ECONFLICT, Message: "Already a member of this organization.",
+			Fields: map[string]string{"email": "Already a member of this organization."}}
+	}
+	// A pending invitation is never replaced behind the inviter's back:
+	// its link and role stay as they are until it is resent or revoked.
+	var pending keygate.Role
+	err = tx.QueryRowContext(ctx, `SELECT role FROM invitations
+		WHERE organization_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3
+		ORDER BY id DESC LIMIT 1`, org.ID, email, ms(tx.now)).Scan(&pending)
+	if err == nil {
+		return nil, "", keygate.InvitationPendingError(email, pending)
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, "", fmt.Errorf("invite: %w", err)
+	}
+	inv := &keygate.Invitation{
+		PublicID: newPublicID("inv"), OrganizationID: org.ID, OrganizationName: org.Name, OrgPublicID: org.PublicID,
+		Email: email, Role: role, CreatedAt: tx.now, ExpiresAt: tx.now.Add(keygate.InvitationTTL),
+	}
+	token := rand.Text() + rand.Text()
+	var invitedBy sql.NullInt64
+	if user := keygate.UserFromContext(ctx); user != nil {
+		invitedBy = sql.NullInt64{Int64: user.ID, Valid: true}
+		inv.InvitedByName = user.Name
+	}
+	if err := tx.QueryRowContext(ctx, `
+		INSERT INTO invitations (public_id, organization_id, email, role, token_hash, invited_by, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		inv.PublicID, org.ID, email, role, hashInviteToken(token), invitedBy, ms(tx.now), ms(inv.ExpiresAt)).Scan(&inv.ID); err != nil {
+		return nil, "", fmt.Errorf("insert invitation: %w", err)
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditInvite,
+		TargetType: "invitation", TargetID: inv.PublicID, TargetName: email + " as " + role.Label()}); err != nil {
+		return nil, "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, "", fmt.Errorf("invite: %w", err)
+	}
+	return inv, token, nil
+}
+
+// invitationColumns name the inviter: the user, or else the actor of the
+// invitation's audit event, which names the key of an invitation made
+// through the API. That event shares the invitation's created_at (one
+// transaction); a resend's event is marked "(re-sent)". Pending
+// invitations are recent: the search runs from the newest event.
+const invitationColumns = `i.id, i.public_id, i.organization_id, o.name, o.public_id, i.email, i.role,
+	COALESCE(u.name, (SELECT e.actor_name FROM audit_events e WHERE e.organization_id = i.organization_id
+		AND e.action = '` + keygate.AuditInvite + `' AND e.target_id = i.public_id AND e.created_at = i.created_at
+		AND e.target_name NOT LIKE '%` + resentMark + `' ORDER BY e.id DESC LIMIT 1), ''),
+	i.created_at, i.expires_at, i.accepted_at, i.revoked_at`
+
+// resentMark ends the audit target of a resent invitation.
+const resentMark = "(re-sent)"
+
+const invitationFrom = ` FROM invitations i JOIN organizations o ON o.id = i.organization_id LEFT JOIN users u ON u.id = i.invited_by`
+
+func scanInvitation(row interface{ Scan(...any) error }) (*keygate.Invitation, error) {
+	var inv keygate.Invitation
+	var created, expires int64
+	var accepted, revoked sql.NullInt64
+	if err := row.Scan(&inv.ID, &inv.PublicID, &inv.OrganizationID, &inv.OrganizationName, &inv.OrgPublicID, &inv.Email, &inv.Role,
+		&inv.InvitedByName, &created, &expires, &accepted, &revoked); err != nil {
+		return nil, err
+	}
+	inv.CreatedAt, inv.ExpiresAt, inv.AcceptedAt, inv.RevokedAt = fromMS(created), fromMS(expires), fromNullMS(accepted), fromNullMS(revoked)
+	return &inv, nil
+}
+
+// FindInvitations lists pending invitations.
+func (s *MembershipService) FindInvitations(ctx context.Context, orgID string) ([]*keygate.Invitation, error) {
+	org, err := memberAdmin(ctx, s.db.reader(), orgID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.reader().QueryContext(ctx, `SELECT `+invitationColumns+invitationFrom+`
+		WHERE i.organization_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2
+		ORDER BY i.id DESC`, org.ID, ms(s.db.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("find invitations: %w", err)
+	}
+	defer rows.Close()
+	var out []*keygate.Invitation
+	for rows.Next() {
+		inv, err := scanInvitation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan invitation: %w", err)
+		}
+		out = append(out, inv)
+	}
+	return out, rows.Err()
+}
+
+func findPendingInvitation(ctx context.Context, tx *Tx, orgID int64, invitationID string) (*keygate.Invitation, error) {
+	inv, err := scanInvitation(tx.QueryRowContext(ctx, `SELECT `+invitationColumns+invitationFrom+`
+		WHERE i.organization_id = $1 AND i.public_id = $2`, orgID, invitationID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keygate.Errorf(keygate.ENOTFOUND, "Invitation not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("find invitation: %w", err)
+	}
+	if inv.AcceptedAt != nil || inv.RevokedAt != nil {
+		return nil, keygate.Errorf(keygate.EINVALID, "This invitation was already used or revoked.")
+	}
+	return inv, nil
+}
+
+// ResendInvitation gives a pending invitation a new token and expiry.
+func (s *MembershipService) ResendInvitation(ctx context.Context, orgID, invitationID string) (*keygate.Invitation, string, error) {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer tx.Rollback()
+	org, err := memberAdmin(ctx, tx, orgID)
+	if err != nil {
+		return nil, "", err
+	}
+	inv, err := findPendingInvitation(ctx, tx, org.ID, invitationID)
+	if err != nil {
+		return nil, "", err
+	}
+	if inv.Role == keygate.RoleOwner && org.Role != keygate.RoleOwner {
+		return nil, "", keygate.Errorf(keygate.EFORBIDDEN, "Only an Owner can invite an Owner.")
+	}
+	token := rand.Text() + rand.Text()
+	inv.ExpiresAt = tx.now.Add(keygate.InvitationTTL)
+	if _, err := tx.ExecContext(ctx, `UPDATE invitations SET token_hash = $1, expires_at = $2 WHERE id = $3`,
+		hashInviteToken(token), ms(inv.ExpiresAt), inv.ID); err != nil {
+		return nil, "", fmt.Errorf("resend invitation: %w", err)
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditInvite,
+		TargetType: "invitation", TargetID: inv.PublicID, TargetName: inv.Email + " as " + inv.Role.Label() + " " + resentMark}); err != nil {
+		return nil, "", err
+	}
+	return inv, token, tx.Commit()
+}
+
+// RevokeInvitation cancels a pending invitation.
+func (s *MembershipService) RevokeInvitation(ctx context.Context, orgID, invitationID string) error {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	org, err := memberAdmin(ctx, tx, orgID)
+	if err != nil {
+		return err
+	}
+	inv, err := findPendingInvitation(ctx, tx, org.ID, invitationID)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE invitations SET revoked_at = $1 WHERE id = $2`, ms(tx.now), inv.ID); err != nil {
+		return fmt.Errorf("revoke invitation: %w", err)
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditInviteRevoke,
+		TargetType: "invitation", TargetID: inv.PublicID, TargetName: inv.Email}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// invitationProblem explains why an invitation cannot be used at now.
+func invitationProblem(inv *keygate.Invitation, now interface{ UnixMilli() int64 }) error {
+	switch {
+	case inv.AcceptedAt != nil:
+		return keygate.Errorf(keygate.EINVALID, "This invitation has already been used.")
+	case inv.RevokedAt != nil:
+		return keygate.Errorf(keygate.EINVALID, "This invitation was revoked. Ask for a new one.")
+	case inv.ExpiresAt.UnixMilli() <= now.UnixMilli():
+		return keygate.Errorf(keygate.EINVALID, "This invitation has expired. Ask for a new one.")
+	}
+	return nil
+}
+
+// FindInvitationByToken returns the invitation a link names.
+func (s *MembershipService) FindInvitationByToken(ctx context.Context, token string) (*keygate.Invitation, error) {
+	inv, err := scanInvitation(s.db.reader().QueryRowContext(ctx, `SELECT `+invitationColumns+invitationFrom+`
+		WHERE i.token_hash = $1`, hashInviteToken(token)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keygate.Errorf(keygate.ENOTFOUND, "This invitation link is not valid. Check that you copied all of it.")
+	} else if err != nil {
+		return nil, fmt.Errorf("find invitation: %w", err)
+	}
+	if err := invitationProblem(inv, s.db.Now()); err != nil {
+		return inv, err
+	}
+	return inv, nil
+}
+
+// AcceptInvitation makes the acting user a member, once.
+func (s *MembershipService) AcceptInvitation(ctx context.Context, token string) (*keygate.Invitation, error) {
+	user := keygate.UserFromContext(ctx)
+	if user == nil {
+		return nil, keygate.Errorf(keygate.EUNAUTHORIZED, "Log in to accept the invitation.")
+	}
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	inv, err := scanInvitation(tx.QueryRowContext(ctx, `SELECT `+invitationColumns+invitationFrom+` WHERE i.token_hash = $1`, hashInviteToken(token)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keygate.Errorf(keygate.ENOTFOUND, "This invitation link is not valid. Check that you copied all of it.")
+	} else if err != nil {
+		return nil, fmt.Errorf("accept invitation: %w", err)
+	}
+	if err := invitationProblem(inv, tx.now); err != nil {
+		return nil, err
+	}
+	if keygate.NormalizeEmail(user.Email) != inv.Email {
+		return nil, keygate.Errorf(keygate.EFORBIDDEN, "This invitation was sent to another email address. Log in as the invited person to accept it.")
+	}
+	// Single use, even against a concurrent accept.
+	res, err := tx.ExecContext(ctx, `UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3 AND accepted_at IS NULL AND revoked_at IS NULL`,
+		ms(tx.now), user.ID, inv.ID)
+	if err != nil {
+		return nil, fmt.Errorf("accept invitation: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, keygate.Errorf(keygate.EINVALID, "This invitation has already been used.")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (organization_id, user_id, role, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $4) ON CONFLICT (organization_id, user_id) DO NOTHING`, inv.OrganizationID, user.ID, inv.Role, ms(tx.now)); err != nil {
+		return nil, fmt.Errorf("accept invitation: %w", err)
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: inv.OrganizationID, Action: keygate.AuditJoin,
+		TargetType: "user", TargetID: user.PublicID, TargetName: user.Email + " as " + inv.Role.Label()}); err != nil {
+		return nil, err
+	}
+	return inv, tx.Commit()
+}
+
+// target is a member an action is about.
+type target struct {
+	UserID   int64
+	PublicID string
+	Email    string
+	Role     keygate.Role
+}
+
+func findTarget(ctx context.Context, tx *Tx, orgID int64, userID string) (*target, error) {
+	var t target
+	err := tx.QueryRowContext(ctx, `SELECT u.id, u.public_id, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.organization_id = $1 AND u.public_id = $2`, orgID, userID).Scan(&t.UserID, &t.PublicID, &t.Email, &t.Role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNotMember
+	} else if err != nil {
+		return nil, fmt.Errorf("find member: %w", err)
+	}
+	return &t, nil
+}
+
+func countOwners(ctx context.Context, tx *Tx, orgID int64) (int, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE organization_id = $1 AND role = 'owner'`, orgID).Scan(&n)
+	return n, err
+}
+
+var errLastOwner = keygate.Errorf(keygate.EINVALID, "An organization needs at least one Owner. Make someone else an Owner first.")
+
+// ChangeRole sets a member's role.
+func (s *MembershipService) ChangeRole(ctx context.Context, orgID, userID string, role keygate.Role) error {
+	if !role.Valid() {
+		return keygate.FieldError("role", "Choose a role.")
+	}
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	org, err := memberAdmin(ctx, tx, orgID)
+	if err != nil {
+		return err
+	}
+	t, err := findTarget(ctx, tx, org.ID, userID)
+	if err != nil {
+		return err
+	}
+	if org.Role != keygate.RoleOwner && (role == keygate.RoleOwner || t.Role == keygate.RoleOwner) {
+		return keygate.Errorf(keygate.EFORBIDDEN, "Only an Owner can grant the Owner role or change an Owner.")
+	}
+	if t.Role == role {
+		return tx.Commit()
+	}
+	if t.Role == keygate.RoleOwner {
+		if n, err := countOwners(ctx, tx, org.ID); err != nil {
+			return err
+		} else if n <= 1 {
+			return errLastOwner
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE memberships SET role = $1, updated_at = $2 WHERE organization_id = $3 AND user_id = $4`,
+		role, ms(tx.now), org.ID, t.UserID); err != nil {
+		return fmt.Errorf("change role: %w", err)
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditRoleChange,
+		TargetType: "user", TargetID: t.PublicID, TargetName: t.Email + ": " + t.Role.Label() + " → " + role.Label()}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// RemoveMember removes a member and, if asked, revokes their active keys.
+func (s *MembershipService) RemoveMember(ctx context.Context, orgID, userID string, revokeKeys bool) (int, error) {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	org, err := memberAdmin(ctx, tx, orgID)
+	if err != nil {
+		return 0, err
+	}
+	t, err := findTarget(ctx, tx, org.ID, userID)
+	if err != nil {
+		return 0, err
+	}
+	if t.Role == keygate.RoleOwner {
+		if org.Role != keygate.RoleOwner {
+			return 0, keygate.Errorf(keygate.EFORBIDDEN, "Only an Owner can remove an Owner.")
+		}
+		if n, err := countOwners(ctx, tx, org.ID); err != nil {
+			return 0, err
+		} else if n <= 1 {
+			return 0, errLastOwner
+		}
+	}
+	revoked, err := removeMembership(ctx, tx, org.ID, t, revokeKeys, keygate.AuditMemberRemove)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("remove member: %w", err)
+	}
+	if revoked > 0 {
+		s.db.keysChanged()
+	}
+	return revoked, nil
+}
+
+// removeMembership deletes the membership, revokes the member's keys when
+// asked, and records action.
+func removeMembership(ctx context.Context, tx *Tx, orgID int64, t *target, revokeKeys bool, action string) (int, error) {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, orgID, t.UserID); err != nil {
+		return 0, fmt.Errorf("remove member: %w", err)
+	}
+	// The organization's provider signs in members only: a link it made
+	// is of no use once the person leaves.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM identities WHERE user_id = $1
+		AND provider = 'org:' || (SELECT public_id FROM organizations WHERE id = $2)`, t.UserID, orgID); err != nil {
+		return 0, fmt.Errorf("remove member: %w", err)
+	}
+	revoked := 0
+	if revokeKeys {
+		rows, err := tx.QueryContext(ctx, `SELECT `+apiKeyColumns+apiKeyFrom+`
+			WHERE k.organization_id = $1 AND k.created_by = $2 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $3)`,
+			orgID, t.UserID, ms(tx.now))
+		if err != nil {
+			return 0, fmt.Errorf("find member keys: %w", err)
+		}
+		var keys []*keygate.APIKey
+		for rows.Next() {
+			k, err := scanAPIKey(rows)
+			if err != nil {
+				rows.Close()
+				return 0, err
+			}
+			keys = append(keys, k)
+		}
+		rows.Close()
+		for _, k := range keys {
+			if err := revokeAPIKey(ctx, tx, k, keygate.AuditAPIKeyRevoke); err != nil {
+				return 0, err
+			}
+			revoked++
+		}
+	}
+	err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: orgID, Action: action,
+		TargetType: "user", TargetID: t.PublicID, TargetName: t.Email})
+	return revoked, err
+}
+
+// LeaveOrganization removes the acting user.
+func (s *MembershipService) LeaveOrganization(ctx context.Context, orgID string) error {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	org, err := findOrganizationForUser(ctx, tx, orgID)
+	if err != nil {
+		return err
+	}
+	user := keygate.UserFromContext(ctx)
+	if user == nil {
+		return keygate.Errorf(keygate.EUNAUTHORIZED, "You must be logged in.")
+	}
+	if org.Role == keygate.RoleOwner {
+		if n, err := countOwners(ctx, tx, org.ID); err != nil {
+			return err
+		} else if n <= 1 {
+			return keygate.Errorf(keygate.EINVALID, "You are the last Owner. Make someone else an Owner, or delete the organization.")
+		}
+	}
+	t := &target{UserID: user.ID, PublicID: user.PublicID, Email: user.Email, Role: org.Role}
+	if _, err := removeMembership(ctx, tx, org.ID, t, false, keygate.AuditMemberLeave); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// TransferOwnership makes userID an Owner and the acting Owner an Admin.
+func (s *MembershipService) TransferOwnership(ctx context.Context, orgID, userID string) error {
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	org, err := findOrganizationForUser(ctx, tx, orgID)
+	if err != nil {
+		return err
+	}
+	user := keygate.UserFromContext(ctx)
+	if org.Role != keygate.RoleOwner || user == nil {
+		return keygate.Errorf(keygate.EFORBIDDEN, "Only an Owner can transfer ownership.")
+	}
+	t, err := findTarget(ctx, tx, org.ID, userID)
+	if err != nil {
+		return err
+	}
+	if t.UserID == user.ID {
+		return keygate.FieldError("user", "Choose another member.")
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE memberships SET role = 'owner', updated_at = $1 WHERE organization_id = $2 AND user_id = $3`,
+		ms(tx.now), org.ID, t.UserID); err != nil {
+		return fmt.Errorf("transfer ownership: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE memberships SET role = 'admin', updated_at = $1 WHERE organization_id = $2 AND user_id = $3`,
+		ms(tx.now), org.ID, user.ID); err != nil {
+		return fmt.Errorf("transfer ownership: %w", err)
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditOwnershipTransfer,
+		TargetType: "user", TargetID: t.PublicID, TargetName: t.Email}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// SignupWithInvitation creates an account for the invited email and makes
+// it a member with the invited role, in one transaction, instead of giving
+// it an organization of its own. Closed signup refuses it; invite and open
+// signup allow it.
+func (s *UserService) SignupWithInvitation(ctx context.Context, in *keygate.Signup, token string) (*keygate.User, *keygate.Invitation, error) {
+	in.OrganizationName = "-" // not asked: the invitation names the organization
+	hash, err := s.validateAndHash(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tx.Rollback()
+	if mode, err := s.signupMode(ctx, tx); err != nil {
+		return nil, nil, err
+	} else if mode == SignupClosed {
+		return nil, nil, keygate.Errorf(keygate.EFORBIDDEN, "Signup is closed on this instance.")
+	}
+	inv, err := scanInvitation(tx.QueryRowContext(ctx, `SELECT `+invitationColumns+invitationFrom+` WHERE i.token_hash = $1`, hashInviteToken(token)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, keygate.Errorf(keygate.ENOTFOUND, "This invitation link is not valid. Check that you copied all of it.")
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("signup: %w", err)
+	}
+	if err := invitationProblem(inv, tx.now); err != nil {
+		return nil, nil, err
+	}
+	if in.Email != inv.Email {
+		return nil, nil, keygate.FieldError("email", "This invitation is for another email address.")
+	}
+	user := &keygate.User{PublicID: newPublicID("usr"), Name: in.Name, Email: in.Email, HasPassword: true, CreatedAt: tx.now, UpdatedAt: tx.now}
+	err = tx.QueryRowContext(ctx, `INSERT INTO users (public_id, name, email, password_hash, is_superuser, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 0, $5, $5) RETURNING id`, user.PublicID, user.Name, user.Email, hash, ms(tx.now)).Scan(&user.ID)
+	if err != nil {
+		if keygate.ErrorCode(formatError(err)) == keygate.ECONFLICT {
+			return nil, nil, &keygate.Error{Code: keygate.ECONFLICT, Message: "An account with this email already exists.",
+				Fields: map[string]string{"email": "An account with this email already exists. Log in to accept the invitation."}}
+		}
+		return nil, nil, fmt.Errorf("insert user: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3`, ms(tx.now), user.ID, inv.ID); err != nil {
+		return nil, nil, fmt.Errorf("signup: %w", err)
+	}
+	if err := insertMembership(ctx, tx, inv.OrganizationID, user.ID, inv.Role); err != nil {
+		return nil, nil, err
+	}
+	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: inv.OrganizationID, ActorUserID: user.ID, ActorName: user.Name,
+		Action: keygate.AuditJoin, TargetType: "user", TargetID: user.PublicID, TargetName: user.Email + " as " + inv.Role.Label()}); err != nil {
+		return nil, nil, err
+	}
+	return user, inv, tx.Commit()
+}
