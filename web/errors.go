@@ -37,6 +37,7 @@ var statusTitles = map[int]string{
 	http.StatusConflict:            "Conflict",
 	http.StatusTooManyRequests:     "Too many requests",
 	http.StatusInternalServerError: "Something went wrong",
+	http.StatusServiceUnavailable:  "Temporarily unavailable",
 }
 
 // Error is the one error sink: it logs internal errors (and only those, with
@@ -46,6 +47,10 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code, status := keygate.ErrorCode(err), ErrorStatus(err)
 	info := keygate.RequestInfoFromContext(r.Context())
 	msg := keygate.ErrorMessage(err)
+	if code == keygate.EINTERNAL && s.databaseUnavailable(err) {
+		s.unavailable(w, r, err)
+		return
+	}
 	if code == keygate.EINTERNAL {
 		s.logger.Error("internal error", "request_id", info.RequestID, "method", r.Method, "route", r.Pattern, "error", err.Error())
 		msg = "The server could not complete the request. If it keeps happening, give this request ID to your administrator."
@@ -55,6 +60,38 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	s.errorPage(w, r, status, msg)
+}
+
+// CodeDatabaseUnavailable is the API's error code while the database
+// cannot be reached.
+const CodeDatabaseUnavailable = "database_unavailable"
+
+// unavailableRetryAfter is the Retry-After of a 503, in seconds: about
+// how long a replica takes to notice the database is back.
+const unavailableRetryAfter = "5"
+
+// databaseUnavailable reports whether err is the database's being out of
+// reach (sqlstore.Unavailable), which is no bug of the request's.
+func (s *Server) databaseUnavailable(err error) bool {
+	u, ok := s.db.(interface{ Unavailable(error) bool })
+	return ok && u.Unavailable(err)
+}
+
+// unavailable answers a request that needs the database while it cannot be
+// reached: 503 with Retry-After, as JSON under /api/ or as a page. It is
+// logged as a warning: the error is the database's, and not this
+// request's; the database's own log says more.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	info := keygate.RequestInfoFromContext(r.Context())
+	s.logger.Warn("database unavailable", "request_id", info.RequestID, "method", r.Method, "route", r.Pattern, "error", err.Error())
+	w.Header().Set("Retry-After", unavailableRetryAfter)
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		apiError(w, http.StatusServiceUnavailable, CodeDatabaseUnavailable,
+			"The database is unavailable. Try again in a few seconds.")
+		return
+	}
+	s.errorPage(w, r, http.StatusServiceUnavailable,
+		"Keygate cannot reach its database right now. Try again in a few seconds.")
 }
 
 // errorPage renders an HTML error page in the site's layout.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
@@ -23,6 +24,26 @@ const (
 
 var idempotentReplayed = []string{"true"}
 
+// idempotencyClaimTTL bounds how long a request's claim on its
+// Idempotency-Key holds when the replica serving it stops mid-request:
+// longer than any request runs (the HTTPS server's write timeout is a
+// minute), short enough that a retry is not refused for long.
+const idempotencyClaimTTL = 2 * time.Minute
+
+// idempotencyReleaseTimeout bounds the release of a claim once its
+// request has been answered.
+const idempotencyReleaseTimeout = 5 * time.Second
+
+// IdempotencyClaims marks API requests with an Idempotency-Key in flight
+// where every replica sees them (sqlstore.IdempotencyService).
+type IdempotencyClaims interface {
+	// ClaimIdempotencyKey claims key for ttl unless it is claimed already
+	// (ok false), and returns the token that releases the claim.
+	ClaimIdempotencyKey(ctx context.Context, orgID int64, method, path, key string, ttl time.Duration) (token string, ok bool, err error)
+	// ReleaseIdempotencyKey ends the claim with token.
+	ReleaseIdempotencyKey(ctx context.Context, orgID int64, method, path, key, token string) error
+}
+
 // idempotency makes POST requests that carry an Idempotency-Key safe to
 // retry, with Stripe's semantics: a retry within keygate.IdempotencyTTL
 // with the same body gets the first answer again (Idempotent-Replayed:
@@ -31,12 +52,14 @@ var idempotentReplayed = []string{"true"}
 // refused for its input can be corrected and sent again with the same key.
 type idempotency struct {
 	svc keygate.IdempotencyService // nil: the header is ignored
+	// claims holds the keys whose first request is being served, for
+	// several replicas; nil means running does, for one process.
+	claims IdempotencyClaims
 
 	mu sync.Mutex
-	// running holds the keys whose first request is being served. One
-	// process serves the API, so memory is where this belongs: a request
-	// cut short by a restart leaves nothing behind that would block its
-	// retry.
+	// running holds the keys whose first request this process serves:
+	// a request cut short by a restart leaves nothing behind that would
+	// block its retry.
 	running map[idempotencySlot]struct{}
 }
 
@@ -47,24 +70,38 @@ type idempotencySlot struct {
 	method, path, key string
 }
 
-func newIdempotency(svc keygate.IdempotencyService) *idempotency {
-	return &idempotency{svc: svc, running: map[idempotencySlot]struct{}{}}
+func newIdempotency(svc keygate.IdempotencyService, claims IdempotencyClaims) *idempotency {
+	return &idempotency{svc: svc, claims: claims, running: map[idempotencySlot]struct{}{}}
 }
 
-func (i *idempotency) claim(slot idempotencySlot) bool {
+// claim marks slot's request in flight. It returns ok false if another
+// request with the key is, and otherwise the func that ends the claim.
+func (i *idempotency) claim(ctx context.Context, slot idempotencySlot) (release func(), ok bool, err error) {
+	if i.claims != nil {
+		token, ok, err := i.claims.ClaimIdempotencyKey(ctx, slot.orgID, slot.method, slot.path, slot.key, idempotencyClaimTTL)
+		if !ok || err != nil {
+			return nil, false, err
+		}
+		return func() {
+			// A claim not released (the database failed, or the client
+			// left and the release took too long) lapses after
+			// idempotencyClaimTTL.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), idempotencyReleaseTimeout)
+			defer cancel()
+			i.claims.ReleaseIdempotencyKey(ctx, slot.orgID, slot.method, slot.path, slot.key, token)
+		}, true, nil
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if _, busy := i.running[slot]; busy {
-		return false
+		return nil, false, nil
 	}
 	i.running[slot] = struct{}{}
-	return true
-}
-
-func (i *idempotency) release(slot idempotencySlot) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	delete(i.running, slot)
+	return func() {
+		i.mu.Lock()
+		defer i.mu.Unlock()
+		delete(i.running, slot)
+	}, true, nil
 }
 
 // idempotent wraps an API handler of a POST route.
@@ -87,11 +124,15 @@ func (s *Server) idempotent(h http.HandlerFunc) http.HandlerFunc {
 		slot := idempotencySlot{orgID: apiKeyFrom(r.Context()).OrganizationID, method: r.Method, path: r.URL.Path, key: key}
 		// Claimed before the lookup, so that a retry cannot miss an answer
 		// being kept between its lookup and its run.
-		if !s.idem.claim(slot) {
+		release, ok, err := s.idem.claim(r.Context(), slot)
+		if err != nil {
+			s.apiErr(w, r, err)
+			return
+		} else if !ok {
 			apiError(w, http.StatusConflict, "idempotency_key_in_use", msgIdempotencyKeyInUse)
 			return
 		}
-		defer s.idem.release(slot)
+		defer release()
 		hash := requestHash(body)
 		kept, err := s.idem.svc.FindIdempotentResponse(r.Context(), slot.orgID, slot.method, slot.path, key, s.now().Add(-keygate.IdempotencyTTL))
 		switch {

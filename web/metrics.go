@@ -99,6 +99,25 @@ func (s *Server) registerServiceMetrics() {
 			func() float64 { h, _ := v.Stats(); return float64(h) })
 		m.counterFunc("keygate_verifier_cache_misses_total", "API key verifications that read the database.",
 			func() float64 { _, miss := v.Stats(); return float64(miss) })
+		m.counterFunc("keygate_verifier_cache_flushes_total", "Times the API key cache was emptied by a change to keys, here or on another replica.",
+			func() float64 { return float64(v.Flushes()) })
+		m.counterFunc("keygate_verifier_cache_fallbacks_total", "API key verifications answered from the cache because the database could not be read.",
+			func() float64 { return float64(v.Fallbacks()) })
+	}
+	if s.listener != nil {
+		l := s.listener
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keygate_listener_connected", Help: "1 while this replica listens for the other replicas' changes to keys, else 0.",
+		}, func() float64 {
+			if l.Connected() {
+				return 1
+			}
+			return 0
+		}))
+		m.counterFunc("keygate_listener_reconnects_total", "Times the listener listened again after losing its connection.",
+			func() float64 { return float64(l.Reconnects()) })
+		m.counterFunc("keygate_listener_notifications_total", "Changes to keys the listener heard of, from any replica.",
+			func() float64 { return float64(l.Notifications()) })
 	}
 	if s.usage != nil {
 		u := s.usage

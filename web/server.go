@@ -96,6 +96,7 @@ type Server struct {
 	usage         *usage.Buffer
 	metrics       *Metrics
 	db            Pinger
+	listener      ListenerStatus
 	monitoring    keygate.MonitoringService
 	memberships   keygate.MembershipService
 	mailer        Mailer
@@ -169,6 +170,16 @@ type Services struct {
 	// Idempotency keeps the answers to API requests made with an
 	// Idempotency-Key; nil ignores the header.
 	Idempotency keygate.IdempotencyService
+	// Throttles keeps the login and signup throttles where every replica
+	// sees them; nil keeps them in this process, enough for one.
+	Throttles ThrottleStore
+	// IdempotencyClaims marks API requests with an Idempotency-Key in
+	// flight where every replica sees them; nil keeps the marks in this
+	// process, enough for one.
+	IdempotencyClaims IdempotencyClaims
+	// Listener tells this process of the other replicas' changes to keys
+	// (PostgreSQL); nil on SQLite, where there are none.
+	Listener ListenerStatus
 }
 
 // AnalyticsService sums up an organization's usage (internal/sqlstore).
@@ -191,7 +202,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		users: svc.Users, orgs: svc.Orgs, sessions: svc.Sessions, apiKeys: svc.APIKeys, audit: svc.Audit,
 		bots: svc.Bots, conversations: svc.Conversations, analytics: svc.Analytics,
 		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(), db: svc.DB, monitoring: svc.Monitoring,
-		memberships: svc.Memberships, mailer: svc.Mailer,
+		memberships: svc.Memberships, mailer: svc.Mailer, listener: svc.Listener,
 		admin:         svc.Admin,
 		identities:    svc.Identities,
 		integrations:  svc.Integrations,
@@ -200,12 +211,12 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		flowCodec:     newFlowCodec(cfg.SessionKey),
 		dns:           cfg.DNS,
 		outbound:      outbound.Policy{AllowPrivate: cfg.AllowPrivateDestinations},
-		loginAccounts: newLoginThrottle(loginAccountFailures, cfg.Now),
-		loginIPs:      newLoginThrottle(loginIPFailures, cfg.Now),
-		loginDevices:  newLoginThrottle(loginDeviceFailures, cfg.Now),
-		signups:       &ratelimit.GCRA{Now: cfg.Now},
+		loginAccounts: newLoginThrottle(loginAccountFailures, cfg.Now, svc.Throttles, logger),
+		loginIPs:      newLoginThrottle(loginIPFailures, cfg.Now, svc.Throttles, logger),
+		loginDevices:  newLoginThrottle(loginDeviceFailures, cfg.Now, svc.Throttles, logger),
+		signups:       newSignupLimiter(cfg.Now, svc.Throttles, logger),
 		deviceCodec:   newDeviceCodec(cfg.SessionKey),
-		idem:          newIdempotency(svc.Idempotency),
+		idem:          newIdempotency(svc.Idempotency, svc.IdempotencyClaims),
 	}
 	if cfg.Now != nil {
 		s.now = cfg.Now

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"time"
@@ -23,11 +24,36 @@ const (
 // defaultSignupRateLimit applies when Config.SignupRateLimit is zero.
 var defaultSignupRateLimit = ratelimit.Limit{Count: 10, Period: time.Hour}
 
+// ThrottleStore keeps the login and signup throttles where every replica
+// sees them (sqlstore.RateLimitStore).
+type ThrottleStore interface {
+	ratelimit.FailureStore
+	ratelimit.BucketStore
+}
+
 // newLoginThrottle returns a throttle of password attempts that blocks a
 // key after limit failures in loginWindow, on the server's clock (nil means
-// time.Now) so that tests can advance it.
-func newLoginThrottle(limit int, now func() time.Time) *ratelimit.FailureWindow {
-	return &ratelimit.FailureWindow{Limit: limit, Window: loginWindow, Now: now}
+// time.Now) so that tests can advance it: in store, shared by every
+// replica, or in this process's memory when store is nil.
+func newLoginThrottle(limit int, now func() time.Time, store ThrottleStore, logger *slog.Logger) ratelimit.Throttler {
+	if store == nil {
+		return &ratelimit.FailureWindow{Limit: limit, Window: loginWindow, Now: now}
+	}
+	return &ratelimit.SharedFailureWindow{Limit: limit, Window: loginWindow, Now: now, Store: store,
+		OnError: func(err error) { logger.Warn("login throttle", "error", err.Error()) }}
+}
+
+// newSignupLimiter returns the limiter of signups per client address: in
+// store, where each signup is one exact trip, or in memory when store is
+// nil.
+func newSignupLimiter(now func() time.Time, store ThrottleStore, logger *slog.Logger) ratelimit.Limiter {
+	if store == nil {
+		return &ratelimit.GCRA{Now: now}
+	}
+	l := ratelimit.NewShared(store)
+	l.Now, l.MaxBatch = now, 1
+	l.OnError = func(err error) { logger.Warn("signup limit", "error", err.Error()) }
+	return l
 }
 
 // throttleKey is one key of one throttle.

@@ -6,6 +6,11 @@
 // itself after -duration (or -max-requests).
 //
 //	go run ./cmd/keygate-bench [-duration 5s] [-rounds 5] [-warmup 1s] [-workers 32] [-keys 100000] [-rotate 1000] [-json]
+//	go run ./cmd/keygate-bench -postgres                      # also PostgreSQL, on a throwaway server
+//	go run ./cmd/keygate-bench -database postgres://...       # also PostgreSQL, on this empty database
+//
+// With PostgreSQL it also measures GET /api/v1/me and a bot read on one
+// replica and on two replicas in turn, against the same on SQLite.
 //
 // The scenarios run in interleaved rounds, so that whatever else the
 // machine does weighs on each alike. Progress goes to stderr, the report
@@ -21,9 +26,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/internal/loadtest"
+	"github.com/keygate/keygate/internal/testpg"
 )
 
 func main() {
@@ -56,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.MaxRequests, "max-requests", 5_000_000, "most requests of any one round of a scenario")
 	fs.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&o.Postgres, "database", "", "also measure PostgreSQL on this empty database: postgres://user:pass@host:5432/db")
+	startPG := fs.Bool("postgres", false, "also measure PostgreSQL, on a throwaway server started for the run (Debian's postgresql package)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -65,7 +74,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if *startPG && o.Postgres != "" {
+		return errors.New("-postgres and -database exclude each other")
+	}
+	if o.Postgres != "" && !strings.HasPrefix(o.Postgres, "postgres://") && !strings.HasPrefix(o.Postgres, "postgresql://") {
+		return errors.New("-database must be a postgres:// or postgresql:// URL")
+	}
 	o.Progress = stderr
+	if *startPG {
+		fmt.Fprintln(stderr, "starting a throwaway PostgreSQL server")
+		srv, err := testpg.Start()
+		if err != nil {
+			return fmt.Errorf("start PostgreSQL: %w", err)
+		}
+		defer srv.Stop()
+		if o.Postgres, err = srv.CreateDatabase(context.Background(), ""); err != nil {
+			return err
+		}
+		defer srv.DropDatabase(context.Background(), o.Postgres)
+	}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/keygate/keygate/internal/keygate"
@@ -21,6 +20,7 @@ func runMigrate(args []string, stdout, stderr io.Writer) error {
 	var c Config
 	fs := newFlagSet("migrate", "keygate migrate [flags]", stderr)
 	commonFlags(fs, &c)
+	databaseFlag(fs, &c)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func runMigrate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	fmt.Fprintf(stdout, "Database %s is up to date.\n", db.Path)
+	fmt.Fprintf(stdout, "Database %s is up to date.\n", c.databaseName())
 	return nil
 }
 
@@ -37,6 +37,7 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 	var c Config
 	fs := newFlagSet("backup", "keygate backup [flags] FILE", stderr)
 	commonFlags(fs, &c)
+	databaseFlag(fs, &c)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,12 +46,18 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	dest := fs.Arg(0)
+	if err := c.checkDatabase(); err != nil {
+		return err
+	}
+	if c.onPostgres() {
+		return errBackupPostgres(&c, dest)
+	}
 	if _, err := os.Stat(dest); err == nil {
 		return fmt.Errorf("backup: %s already exists; choose a new file name", dest)
 	}
 	// Opening creates a missing database, so without this check a mistyped
 	// --data-dir would "succeed" with an empty backup.
-	if _, err := os.Stat(filepath.Join(c.DataDir, "keygate.db")); err != nil {
+	if _, err := os.Stat(sqlitePath(&c)); err != nil {
 		return fmt.Errorf("backup: %w; check --data-dir", err)
 	}
 	db, err := openDB(context.Background(), &c, false)
@@ -86,6 +93,7 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&name, "name", "", "the user's name (required)")
 	fs.StringVar(&org, "organization", "", "name of the organization created for the user, who becomes its Owner (required)")
 	fs.BoolVar(&superuser, "superuser", false, "make the user an instance administrator")
+	databaseFlag(fs, &c)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/keygate/keygate/internal/testpg"
 	_ "modernc.org/sqlite"
 )
 
@@ -57,6 +58,7 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	testpg.StopShared()
 	os.Exit(code)
 }
 
@@ -166,6 +168,7 @@ type server struct {
 	waitErr   error
 	httpsAddr string // host:port
 	httpURL   string // http://host:port
+	started   time.Time
 	startup   time.Duration
 }
 
@@ -173,11 +176,27 @@ type server struct {
 // ports and waits until it says it is running.
 func mustStart(t *testing.T, bin, dataDir string) *server {
 	t.Helper()
+	return mustStartWith(t, bin, dataDir, nil)
+}
+
+// mustStartWith is mustStart with more environment variables (KEY=VALUE)
+// for the child: its database, its secret key.
+func mustStartWith(t *testing.T, bin, dataDir string, env []string) *server {
+	t.Helper()
+	s := startServe(t, bin, dataDir, env)
+	s.mustBeRunning(t)
+	return s
+}
+
+// startServe starts the binary on dataDir with both listeners on free
+// ports, without waiting: mustBeRunning waits.
+func startServe(t *testing.T, bin, dataDir string, env []string) *server {
+	t.Helper()
 	s := &server{log: &logBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
-	s.cmd.Env = childEnv()
+	s.cmd.Env = append(childEnv(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	start := time.Now()
+	s.started = time.Now()
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -193,11 +212,17 @@ func mustStart(t *testing.T, bin, dataDir string) *server {
 			<-s.done
 		}
 	})
+	return s
+}
 
+// mustBeRunning waits until the server says it is running and reads its
+// addresses from that line.
+func (s *server) mustBeRunning(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(startDeadline)
 	for {
 		if l, ok := s.log.find(`msg="Keygate is running"`); ok {
-			s.startup = l.at.Sub(start)
+			s.startup = l.at.Sub(s.started)
 			s.httpsAddr = logAttr(l.text, "https_addr")
 			s.httpURL = logAttr(l.text, "http_redirect")
 			if got, want := logAttr(l.text, "tls"), "self-signed"; got != want {
@@ -220,7 +245,6 @@ func mustStart(t *testing.T, bin, dataDir string) *server {
 	if !strings.HasPrefix(s.httpURL, "http://127.0.0.1:") || strings.HasSuffix(s.httpURL, ":0") {
 		t.Fatalf("http_redirect = %q; log:\n%s", s.httpURL, s.log)
 	}
-	return s
 }
 
 // url returns the HTTPS URL of path.

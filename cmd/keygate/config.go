@@ -40,6 +40,8 @@ type Config struct {
 	// SecretKey is the master key of stored credentials, in base64; empty
 	// means <data-dir>/secret.key.
 	SecretKey string
+	// Database is the PostgreSQL URL; empty means SQLite in DataDir.
+	Database string
 	// SSO is the single sign-on providers' configuration.
 	SSO SSOConfig
 	// MaxKeysPerOrg caps each organization's active API keys.
@@ -62,6 +64,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	commonFlags(fs, c)
 	fs.StringVar(&c.Addr, "addr", "localhost:8443", "HTTPS listen address")
 	fs.StringVar(&c.HTTPAddr, "http-addr", "localhost:8080", "plain HTTP listen address, which redirects pages to HTTPS and refuses API calls and requests with an Authorization header; empty disables it")
+	databaseFlag(fs, c)
 	fs.StringVar(&c.BaseURL, "base-url", "", "public URL of this instance, used in links (e.g. https://keys.example.com)")
 	tlsFlags(fs, c)
 	fs.StringVar(&c.ACMEEmail, "acme-email", "", "contact email for the ACME account")
@@ -132,6 +135,9 @@ func envName(flagName string) string {
 
 // validate checks the server's configuration.
 func (c *Config) validate() error {
+	if err := c.checkDatabase(); err != nil {
+		return err
+	}
 	switch c.Signup {
 	case "open", "invite", "closed":
 	default:

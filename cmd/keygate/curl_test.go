@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/PuerkitoBio/goquery"
 )
 
 // TestCurlAgainstBinary runs the two documented curl commands, unchanged but
@@ -41,14 +39,7 @@ func TestCurlAgainstBinary(t *testing.T) {
 		"name": {"curl"}, "environment": {"development"}, "scopes": {"read", "write"}, "expiration": {"30"},
 		"form_token": {"curl-test"}, "from": {"page"},
 	})
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(p.body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := doc.Find("#new-api-key").Attr("value")
-	if !strings.HasPrefix(key, "kg_") {
-		t.Fatalf("no key in the modal (status %d)", p.StatusCode)
-	}
+	key := mustNewKey(t, p)
 
 	run := func(args ...string) (int, map[string]any) {
 		t.Helper()

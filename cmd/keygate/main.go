@@ -20,12 +20,15 @@ Usage:
   keygate user create [flags]    create a user (password read from stdin or a prompt)
   keygate backup [flags] FILE    write a consistent copy of the database to FILE
   keygate rotate-secret-key      re-encrypt stored credentials under a new secret key
+  keygate copy-db --to URL       copy the SQLite database into an empty PostgreSQL database
   keygate cert [flags]           show the TLS certificate in use: file, fingerprint, names, expiry
   keygate version                print the version, commit and build date
 
 Run "keygate COMMAND --help" for a command's flags. Every flag can also be set
 by an environment variable: KEYGATE_ and the flag name in upper case, with
 underscores for dashes (--data-dir is KEYGATE_DATA_DIR). Flags win.
+--database postgres://... (KEYGATE_DATABASE) runs every command on PostgreSQL
+instead of SQLite in the data directory.
 `
 
 func main() {
@@ -53,6 +56,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runBackup(args, stdout, stderr)
 	case "rotate-secret-key":
 		err = runRotateSecretKey(args, stdout, stderr)
+	case "copy-db":
+		err = runCopyDB(args, stdout, stderr)
 	case "cert":
 		err = runCert(args, stdout, stderr)
 	case "version":

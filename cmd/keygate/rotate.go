@@ -23,6 +23,7 @@ func runRotateSecretKey(args []string, stdout, stderr io.Writer) error {
 	var newKey string
 	fs := newFlagSet("rotate-secret-key", "keygate rotate-secret-key [flags]", stderr)
 	commonFlags(fs, &c)
+	databaseFlag(fs, &c)
 	secretKeyFlag(fs, &c)
 	fs.StringVar(&newKey, "new-secret-key", "", "the new master key, 32 bytes in base64 (default: a new random key)")
 	if err := parseFlags(fs, args); err != nil {
@@ -31,9 +32,12 @@ func runRotateSecretKey(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("rotate-secret-key takes no arguments, got %q", fs.Args())
 	}
-	// Opening creates a missing database: a mistyped --data-dir must not
-	// "rotate" an empty one.
-	if _, err := os.Stat(filepath.Join(c.DataDir, "keygate.db")); err != nil {
+	if err := c.checkDatabase(); err != nil {
+		return err
+	}
+	// Opening creates a missing SQLite database: a mistyped --data-dir
+	// must not "rotate" an empty one.
+	if _, err := os.Stat(sqlitePath(&c)); err != nil && !c.onPostgres() {
 		return fmt.Errorf("rotate-secret-key: %w; check --data-dir", err)
 	}
 	oldKey, fromFlag, err := readSecretKey(&c)
@@ -101,6 +105,9 @@ func runRotateSecretKey(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Wrote the new key to %s; kept the old key in %s.\n", secretKeyPath(&c), oldPath)
 	fmt.Fprintln(stdout, "Back up the new key now, away from the database's backups: without it the credentials cannot be decrypted.")
 	fmt.Fprintln(stdout, "Restart a running keygate serve: until then it cannot save credentials.")
+	if c.onPostgres() {
+		fmt.Fprintln(stdout, "Every replica needs the new key: give each the new --secret-key (KEYGATE_SECRET_KEY) before it restarts.")
+	}
 	if fromFlag {
 		fmt.Fprintf(stdout, "--secret-key or KEYGATE_SECRET_KEY is set and wins over the file: replace its value with the contents of %s before the next start.\n", secretKeyPath(&c))
 	}

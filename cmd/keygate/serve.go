@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -50,12 +49,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 }
 
 // openDB creates the data directory (or restricts an existing one to its
-// owner) and opens (and migrates) the database.
+// owner) and opens (and migrates) the database: SQLite in the data
+// directory, or the PostgreSQL database of --database.
 func openDB(ctx context.Context, c *Config, migrate bool) (*sqlstore.DB, error) {
+	if err := c.checkDatabase(); err != nil {
+		return nil, err
+	}
 	if err := prepareDataDir(c.DataDir); err != nil {
 		return nil, err
 	}
-	db := sqlstore.NewDB(filepath.Join(c.DataDir, "keygate.db"))
+	db := c.newDB()
 	if !migrate {
 		return db, db.Open()
 	}
@@ -69,6 +72,11 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
+	// Replicas on PostgreSQL derive their session key from the secret key:
+	// without one, each would create keys of its own.
+	if c.onPostgres() && c.SecretKey == "" {
+		return errReplicaSecretKey
+	}
 	// The master key of stored credentials is checked first, before
 	// anything else is created or written: a wrong key stops here.
 	secretBox, newSecretKey, err := openSecretBox(ctx, c, db)
@@ -80,7 +88,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 			"path", secretKeyPath(c), "readme", "README.md#integrations-and-the-secret-key")
 	}
 
-	sessionKey, err := loadOrCreateKey(filepath.Join(c.DataDir, "session.key"), 64)
+	sessionKey, err := loadSessionKey(c)
 	if err != nil {
 		return err
 	}
@@ -102,10 +110,19 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	}
 	sessions := sqlstore.NewSessionService(db)
 	idempotency := sqlstore.NewIdempotencyService(db)
+	shared := newSharedState(db, idempotency, logger)
 	keys := sqlstore.NewAPIKeyService(db)
 	keys.MaxKeysPerOrg = c.MaxKeysPerOrg
 	verifier := apikey.NewVerifier(keys)
 	db.OnKeysChanged = verifier.Invalidate
+	// On PostgreSQL other replicas change keys too: the listener hears of
+	// it, and until it listens the cache reads through.
+	var listener web.ListenerStatus
+	if db.Engine() == sqlstore.EnginePostgres {
+		l := sqlstore.NewListener(c.Database, verifier, logger)
+		db.Bus, listener = l, l
+		go l.Run(ctx)
+	}
 	usageStore := sqlstore.NewUsageStore(db)
 	usageBuf := usage.NewBuffer(usageStore)
 	rateLimit, _ := ratelimit.ParseLimit(c.RateLimit)
@@ -139,7 +156,8 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		Verifier: verifier, Exposer: keys, Usage: usageBuf, DB: db,
 		Admin:       sqlstore.NewAdminService(db, users),
 		Memberships: sqlstore.NewMembershipService(db), Mailer: mail, Monitoring: sqlstore.NewMonitoringService(db), Integrations: sqlstore.NewIntegrationService(db, secretBox),
-		Identities: sqlstore.NewIdentityService(db, users), OrgSSO: sqlstore.NewOrgSSOService(db, secretBox), Idempotency: idempotency,
+		Identities: sqlstore.NewIdentityService(db, users), OrgSSO: sqlstore.NewOrgSSOService(db, secretBox), Idempotency: idempotency, Listener: listener,
+		Limiter: shared.limiter, Throttles: shared.throttles, IdempotencyClaims: shared.claims,
 	}, logger)
 	if err != nil {
 		httpsLn.Close()
@@ -172,8 +190,12 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		go func() { errc <- httpSrv.Serve(httpLn) }()
 	}
 
-	srv.Metrics().RegisterDB(db.WriteConn(), "writer")
-	srv.Metrics().RegisterDB(db.ReadConn(), "reader")
+	if db.ReadConn() == db.WriteConn() {
+		srv.Metrics().RegisterDB(db.WriteConn(), "pool") // PostgreSQL: one pool
+	} else {
+		srv.Metrics().RegisterDB(db.WriteConn(), "writer")
+		srv.Metrics().RegisterDB(db.ReadConn(), "reader")
+	}
 	if c.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", c.MetricsAddr)
 		if err != nil {
@@ -189,8 +211,8 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		go func() { errc <- msrv.Serve(mln) }()
 		logger.Info("metrics", "url", "http://"+displayAddr(c.MetricsAddr, mln.Addr().String())+"/metrics")
 	}
-	go sweepSessions(ctx, sessions, idempotency, logger)
-	go sweepRequestLog(ctx, usageStore, c.RequestLogRetention, logger)
+	go runJob(ctx, db, "sweep sessions", 10*time.Minute, logger, sweepSessions(sessions, idempotency, sqlstore.NewRateLimitStore(db), logger))
+	go runJob(ctx, db, "sweep request log", 5*time.Minute, logger, sweepRequestLog(usageStore, c.RequestLogRetention))
 	// Usage is flushed once a second, and once more after the listeners
 	// have drained at shutdown.
 	usageCtx, stopUsage := context.WithCancel(context.Background())
@@ -208,7 +230,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 	// Said before "running", which those who wait for the start wait for.
 	logFirstRun(ctx, users, url, logger)
 	logger.Info("Keygate is running", "url", url, "https_addr", httpsLn.Addr().String(), "http_redirect", httpURL,
-		"tls", tlsResult.Mode, "data_dir", c.DataDir, "signup", c.Signup, "version", buildVersion())
+		"tls", tlsResult.Mode, "data_dir", c.DataDir, slog.Group("", databaseAttrs(c, db)...), "signup", c.Signup, "version", buildVersion())
 
 	select {
 	case <-ctx.Done():
@@ -248,50 +270,42 @@ func displayAddr(configured, actual string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// sweepSessions deletes ended sessions, and the API answers kept for
-// retries past keygate.IdempotencyTTL, every ten minutes.
-func sweepSessions(ctx context.Context, sessions *sqlstore.SessionService, idempotency *sqlstore.IdempotencyService, logger *slog.Logger) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		if n, err := sessions.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
-			logger.Warn("sweep sessions", "error", err.Error())
+// sweepSessions is the job that deletes ended sessions, the API answers
+// kept for retries past keygate.IdempotencyTTL, and what replicas left of
+// their rate limits, login throttles and Idempotency-Key claims once it no
+// longer counts.
+func sweepSessions(sessions *sqlstore.SessionService, idempotency *sqlstore.IdempotencyService, limits *sqlstore.RateLimitStore, logger *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		n, err := sessions.DeleteExpiredSessions(ctx)
+		if err != nil {
+			return err
 		} else if n > 0 {
 			logger.Debug("swept sessions", "count", n)
 		}
-		if _, err := idempotency.DeleteIdempotentResponsesBefore(ctx, time.Now().Add(-keygate.IdempotencyTTL)); err != nil && ctx.Err() == nil {
-			logger.Warn("sweep idempotency keys", "error", err.Error())
+		now := time.Now()
+		if _, err := idempotency.DeleteIdempotentResponsesBefore(ctx, now.Add(-keygate.IdempotencyTTL)); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if _, err := idempotency.DeleteLapsedIdempotencyClaims(ctx, now); err != nil {
+			return err
 		}
+		if _, err := limits.DeleteFullBuckets(ctx, now); err != nil {
+			return err
+		}
+		_, err = limits.DeleteExpiredThrottles(ctx, now)
+		return err
 	}
 }
 
-// sweepRequestLog deletes the request log past the retention every few
-// minutes, in small batches so the writer is never held for long.
-func sweepRequestLog(ctx context.Context, store *sqlstore.UsageStore, retention time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
+// sweepRequestLog is the job that deletes the request log past the
+// retention, in small batches so the writer is never held for long.
+func sweepRequestLog(store *sqlstore.UsageStore, retention time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
 		for {
 			n, err := store.DeleteRequestLogBefore(ctx, time.Now().Add(-retention), 1000)
-			if err != nil {
-				if ctx.Err() == nil {
-					logger.Warn("sweep request log", "error", err.Error())
-				}
-				break
+			if err != nil || n < 1000 {
+				return err
 			}
-			if n < 1000 {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -58,6 +58,20 @@ func (i *Invitation) Pending(now time.Time) bool {
 	return i.AcceptedAt == nil && i.RevokedAt == nil && now.Before(i.ExpiresAt)
 }
 
+// Usable returns nil if the invitation can be accepted at now, or else an
+// EINVALID error that tells the person why not.
+func (i *Invitation) Usable(now time.Time) error {
+	switch {
+	case i.AcceptedAt != nil:
+		return Errorf(EINVALID, "This invitation has already been used.")
+	case i.RevokedAt != nil:
+		return Errorf(EINVALID, "This invitation was revoked. Ask for a new one.")
+	case !now.Before(i.ExpiresAt):
+		return Errorf(EINVALID, "This invitation has expired. Ask for a new one.")
+	}
+	return nil
+}
+
 // MemberDetail is a member as the Members page shows them.
 type MemberDetail struct {
 	Member

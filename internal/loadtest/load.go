@@ -49,14 +49,18 @@ func newClient(roots *x509.CertPool, workers int) *client {
 	return c
 }
 
-// target is what a scenario requests: one URL, with the keys used in turn.
+// target is what a scenario requests: one URL, or the same path on
+// several replicas in turn (as a round-robin balancer sends it), with the
+// keys used in turn.
 type target struct {
-	url  string
+	urls []string
 	auth []string // Authorization header values
 }
 
-func newTarget(url string, keys []string) target {
-	t := target{url: url, auth: make([]string, len(keys))}
+func newTarget(url string, keys []string) target { return newTargets([]string{url}, keys) }
+
+func newTargets(urls []string, keys []string) target {
+	t := target{urls: urls, auth: make([]string, len(keys))}
 	for i, k := range keys {
 		t.auth[i] = "Bearer " + k
 	}
@@ -74,7 +78,7 @@ type response struct {
 
 // get makes one request with the target's first key.
 func (c *client) get(t target) (*response, error) {
-	req, err := http.NewRequest(http.MethodGet, t.url, nil)
+	req, err := http.NewRequest(http.MethodGet, t.urls[0], nil)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +148,7 @@ func (c *client) work(t target, stop *atomic.Bool, issued *atomic.Int64, limit i
 		if n > limit {
 			break
 		}
-		req, err := http.NewRequest(http.MethodGet, t.url, nil)
+		req, err := http.NewRequest(http.MethodGet, t.urls[(n-1)%int64(len(t.urls))], nil)
 		if err != nil {
 			p.fail(err)
 			break

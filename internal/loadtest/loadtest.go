@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/keygate/keygate/internal/sqlstore"
 )
 
 // Bots is how many bots the organization has, one default API page.
@@ -37,6 +39,10 @@ type Options struct {
 	MaxRequests int
 	// FlushInterval is how often usage is written (default 1s, as serve).
 	FlushInterval time.Duration
+	// Postgres, if set, is the URL of an empty PostgreSQL database: the
+	// run then also measures /me and a bot read on one replica and on two
+	// replicas over it, against the same on SQLite.
+	Postgres string
 	// Progress, if set, receives a line as each step starts.
 	Progress io.Writer
 }
@@ -83,11 +89,16 @@ func (o Options) withDefaults() (Options, error) {
 
 // Result is one measured scenario, over all its rounds.
 type Result struct {
-	// Scenario is bare, me, bots or me-rotate; Name says it in words.
+	// Scenario is bare, me, bots, bot or me-rotate; Name says it in
+	// words.
 	Scenario string `json:"scenario"`
 	Name     string `json:"name"`
 	// FullStack is false for the bare handler.
 	FullStack bool `json:"full_stack"`
+	// Engine is the full stack's database, sqlite or postgres; Replicas
+	// how many servers on it the requests go to in turn.
+	Engine   string `json:"engine,omitempty"`
+	Replicas int    `json:"replicas,omitempty"`
 	// KeysInDB is the number of keys in the database, 0 for bare;
 	// KeysUsed how many of them the requests take in turn.
 	KeysInDB int `json:"keys_in_db"`
@@ -108,6 +119,10 @@ type Result struct {
 	// flushes and GC included) per request, in microseconds: unlike RPS it
 	// hardly moves when other programs load the machine.
 	CPUPerRequestUS float64 `json:"cpu_per_request_us"`
+	// DBCPUPerRequestUS is PostgreSQL's CPU time per request, its
+	// backends' on the benchmark's database read from /proc; 0 on SQLite
+	// (whose work is in the process) or where it cannot be read.
+	DBCPUPerRequestUS float64 `json:"db_cpu_per_request_us"`
 	// RoundSpreadPct is (max-min)/mean of the rounds' throughputs: how much
 	// the machine moved under this scenario.
 	RoundSpreadPct float64 `json:"round_spread_pct"`
@@ -123,13 +138,17 @@ type Result struct {
 	Elapsed   time.Duration `json:"-"`
 	TailFlush time.Duration `json:"-"`
 	CPU       time.Duration `json:"-"`
+	DBCPU     time.Duration `json:"-"`
 	P50, P99  time.Duration `json:"-"`
 }
 
 // Database is what one full-stack database wrote over the whole
 // measurement, all its scenarios' rounds and the final usage flush.
 type Database struct {
-	Keys int `json:"keys"`
+	// Engine is sqlite or postgres; Replicas the servers on it.
+	Engine   string `json:"engine"`
+	Replicas int    `json:"replicas"`
+	Keys     int    `json:"keys"`
 	// Requests is the sum of its scenarios' requests.
 	Requests int `json:"requests"`
 	// WindowS runs from the first measured request to the last flush;
@@ -138,7 +157,7 @@ type Database struct {
 	MeasuredS float64 `json:"measured_s"`
 	Slices    int     `json:"slices"`
 	// WriteTx is the SQLite write transactions committed on the database,
-	// counted by a commit hook.
+	// counted by a commit hook (0 on PostgreSQL, which is not counted).
 	WriteTx uint64 `json:"write_transactions"`
 	// Flushes is the usage buffer's successful flushes, FlushFailures its
 	// failed ones and Drops its dropped events.
@@ -231,9 +250,12 @@ type runner struct {
 	tls    *loopbackTLS
 	c      *client
 	rep    *Report
-	stacks []*stack
-	bare   *tlsServer
-	jobs   []*job
+	stacks []*stack // every server, to close
+	// databases are the first stack on each database, whose writes are
+	// reported.
+	databases []*stack
+	bare      *tlsServer
+	jobs      []*job
 }
 
 func (r *runner) progress(format string, args ...any) {
@@ -249,7 +271,7 @@ func (r *runner) setUp(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	r.stacks = append(r.stacks, small)
+	r.stacks, r.databases = append(r.stacks, small), append(r.databases, small)
 	me := newTarget(small.server.URL+"/api/v1/me", small.keys[:1])
 	// The baseline answers what the real /me answers, byte for byte.
 	model, err := r.c.get(me)
@@ -270,17 +292,49 @@ func (r *runner) setUp(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	r.stacks = append(r.stacks, big)
+	r.stacks, r.databases = append(r.stacks, big), append(r.databases, big)
 	r.rep.SeedS = time.Since(start).Seconds()
 
 	r.jobs = []*job{
-		newJob(scBare, newTarget(r.bare.URL+"/api/v1/me", small.keys[:1]), nil),
+		newJob(scBare, newTarget(r.bare.URL+"/api/v1/me", small.keys[:1])),
 		newJob(scMe, me, small),
 		newJob(scBots, newTarget(small.server.URL+"/api/v1/bots", small.keys[:1]), small),
+		newJob(scBot, newTarget(small.server.URL+"/api/v1/bots/"+small.bots[0], small.keys[:1]), small),
 		newJob(scMe, newTarget(big.server.URL+"/api/v1/me", big.keys[:1]), big),
 		newJob(scBots, newTarget(big.server.URL+"/api/v1/bots", big.keys[:1]), big),
 		newJob(scRotate, newTarget(big.server.URL+"/api/v1/me", big.keys[:r.o.Rotate]), big),
 	}
+	if r.o.Postgres != "" {
+		return r.setUpPostgres(ctx)
+	}
+	return nil
+}
+
+// setUpPostgres starts two replicas on the PostgreSQL database, seeded as
+// the 1-key SQLite one, and adds /me and the bot read on one replica and
+// on both in turn.
+func (r *runner) setUpPostgres(ctx context.Context) error {
+	r.progress("seeding PostgreSQL (%s) and starting two replicas on it", sqlstore.RedactDSN(r.o.Postgres))
+	reps, err := openPostgresStacks(ctx, r.o.Postgres, 2, 1, Bots, r.o.FlushInterval, r.tls.server)
+	if err != nil {
+		return fmt.Errorf("PostgreSQL: %w", err)
+	}
+	r.stacks, r.databases = append(r.stacks, reps...), append(r.databases, reps[0])
+	a, b := reps[0], reps[1]
+	urls := func(path string, sts ...*stack) []string {
+		var out []string
+		for _, st := range sts {
+			out = append(out, st.server.URL+path)
+		}
+		return out
+	}
+	bot := "/api/v1/bots/" + a.bots[0]
+	r.jobs = append(r.jobs,
+		newJob(scMe, newTargets(urls("/api/v1/me", a), a.keys), a),
+		newJob(scBot, newTargets(urls(bot, a), a.keys), a),
+		newJob(scMe, newTargets(urls("/api/v1/me", a, b), a.keys), a, b),
+		newJob(scBot, newTargets(urls(bot, a, b), a.keys), a, b),
+	)
 	return nil
 }
 

@@ -15,6 +15,10 @@ import (
 const (
 	TargetFullVsBare = 0.85 // full-stack /me throughput over bare
 	TargetKeysPct    = 5.0  // many keys vs 1 key, in percent either way
+	// TargetPostgres is /me on PostgreSQL over /me on SQLite, one replica.
+	TargetPostgres = 0.90
+	// TargetReplicas is what two replicas serve over what one serves.
+	TargetReplicas = 1.8
 )
 
 func newReport(o Options) *Report {
@@ -68,6 +72,9 @@ type Summary struct {
 	// its requests, with no flush failed and no event dropped.
 	AllLogged bool `json:"all_requests_logged"`
 
+	// Postgres is the PostgreSQL comparison; nil without Options.Postgres.
+	Postgres *PostgresSummary `json:"postgres,omitempty"`
+
 	// Whether the targets are met, by req/s and by CPU time.
 	MeetsFullVsBare    bool `json:"meets_full_vs_bare_target"`
 	MeetsKeys          bool `json:"meets_keys_target"`
@@ -75,10 +82,70 @@ type Summary struct {
 	MeetsKeysCPU       bool `json:"meets_keys_target_cpu"`
 }
 
+// PostgresSummary compares PostgreSQL with SQLite, and two replicas with
+// one. Ratios are throughputs: above 1 is faster.
+type PostgresSummary struct {
+	// MeVsSQLite and BotVsSQLite are one replica on PostgreSQL over SQLite
+	// (1 key), by req/s; the CPU figures by CPU time per request,
+	// Keygate's (client included) plus PostgreSQL's backends'.
+	MeVsSQLite     float64 `json:"me_vs_sqlite"`
+	MeVsSQLiteCPU  float64 `json:"me_vs_sqlite_cpu"`
+	BotVsSQLite    float64 `json:"bot_vs_sqlite"`
+	BotVsSQLiteCPU float64 `json:"bot_vs_sqlite_cpu"`
+	// MeTwoVsOne and BotTwoVsOne are two replicas over one, by req/s on
+	// this machine, where both share its cores and cannot do better than
+	// about 1. The CPU figures are what two replicas on machines of
+	// their own serve over one: 2 × one replica's Keygate CPU per request
+	// over two replicas'. The database's CPU per request, which the
+	// replicas share, is reported beside them.
+	MeTwoVsOne     float64 `json:"me_two_vs_one_replica"`
+	MeTwoVsOneCPU  float64 `json:"me_two_vs_one_replica_cpu"`
+	BotTwoVsOne    float64 `json:"bot_two_vs_one_replica"`
+	BotTwoVsOneCPU float64 `json:"bot_two_vs_one_replica_cpu"`
+	// DBCPUMeUS and DBCPUBotUS are PostgreSQL's CPU per request with two
+	// replicas, in microseconds: 0 if it could not be read.
+	DBCPUMeUS  float64 `json:"db_cpu_per_me_us"`
+	DBCPUBotUS float64 `json:"db_cpu_per_bot_us"`
+
+	MeetsMe          bool `json:"meets_me_target"`
+	MeetsMeCPU       bool `json:"meets_me_target_cpu"`
+	MeetsReplicasCPU bool `json:"meets_replicas_target_cpu"`
+}
+
+// findResult returns the result of scenario id on engine with keys keys
+// in the database and replicas servers, or a zero Result.
+func findResult(rep *Report, id, engine string, keys, replicas int) *Result {
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Scenario == id && r.KeysInDB == keys && r.Engine == engine && r.Replicas == replicas {
+			return r
+		}
+	}
+	return &Result{}
+}
+
+// summarizePostgres compares the PostgreSQL scenarios with SQLite's.
+func summarizePostgres(rep *Report) *PostgresSummary {
+	sqMe, sqBot := findResult(rep, "me", "sqlite", 1, 1), findResult(rep, "bot", "sqlite", 1, 1)
+	me1, bot1 := findResult(rep, "me", "postgres", 1, 1), findResult(rep, "bot", "postgres", 1, 1)
+	me2, bot2 := findResult(rep, "me", "postgres", 1, 2), findResult(rep, "bot", "postgres", 1, 2)
+	total := func(r *Result) float64 { return r.CPUPerRequestUS + r.DBCPUPerRequestUS }
+	p := &PostgresSummary{
+		MeVsSQLite: ratio(me1.RPS, sqMe.RPS), MeVsSQLiteCPU: ratio(total(sqMe), total(me1)),
+		BotVsSQLite: ratio(bot1.RPS, sqBot.RPS), BotVsSQLiteCPU: ratio(total(sqBot), total(bot1)),
+		MeTwoVsOne: ratio(me2.RPS, me1.RPS), MeTwoVsOneCPU: 2 * ratio(me1.CPUPerRequestUS, me2.CPUPerRequestUS),
+		BotTwoVsOne: ratio(bot2.RPS, bot1.RPS), BotTwoVsOneCPU: 2 * ratio(bot1.CPUPerRequestUS, bot2.CPUPerRequestUS),
+		DBCPUMeUS: me2.DBCPUPerRequestUS, DBCPUBotUS: bot2.DBCPUPerRequestUS,
+	}
+	p.MeetsMe, p.MeetsMeCPU = p.MeVsSQLite >= TargetPostgres, p.MeVsSQLiteCPU >= TargetPostgres
+	p.MeetsReplicasCPU = p.MeTwoVsOneCPU >= TargetReplicas && p.BotTwoVsOneCPU >= TargetReplicas
+	return p
+}
+
 func summarize(rep *Report, o Options) Summary {
 	find := func(id string, keys int) *Result {
 		for i := range rep.Results {
-			if r := &rep.Results[i]; r.Scenario == id && r.KeysInDB == keys {
+			if r := &rep.Results[i]; r.Scenario == id && r.KeysInDB == keys && r.Engine != "postgres" {
 				return r
 			}
 		}
@@ -94,11 +161,16 @@ func summarize(rep *Report, o Options) Summary {
 		RotatePct: pct(rot.RPS, meN.RPS), RotateCPUPct: pct(meN.CPUPerRequestUS, rot.CPUPerRequestUS), BareSpreadPct: bare.RoundSpreadPct,
 		WritesAreFlushes: len(rep.Databases) > 0, AllLogged: len(rep.Databases) > 0,
 	}
+	if o.Postgres != "" {
+		s.Postgres = summarizePostgres(rep)
+	}
 	for _, d := range rep.Databases {
 		s.Requests += d.Requests
 		s.WriteTx += d.WriteTx
 		s.Flushes += d.Flushes
-		if d.WriteTx != d.Flushes || d.WriteTx > d.MaxFlushes(o.FlushInterval) {
+		// PostgreSQL's transactions are not counted; its flushes are
+		// bounded all the same, one a replica per interval and slice.
+		if d.Engine == "sqlite" && d.WriteTx != d.Flushes || d.Flushes > uint64(d.Replicas)*d.MaxFlushes(o.FlushInterval) {
 			s.WritesAreFlushes = false
 		}
 		if d.Logged != d.Requests || d.Drops > 0 || d.FlushFailures > 0 {
@@ -143,16 +215,23 @@ func (r *Report) WriteText(w io.Writer) error {
 		group(r.Keys), r.SeedS)
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tkeys in db\tkeys used\trequests\treq/s\tround spread\tCPU/req\tp50\tp99\tnon-2xx\terrors\tnew conns\tcache hit/miss\ttail flush\t")
+	fmt.Fprintln(tw, "scenario\tdatabase\tkeys in db\tkeys used\trequests\treq/s\tround spread\tCPU/req\tdb CPU/req\tp50\tp99\tnon-2xx\terrors\tnew conns\tcache hit/miss\ttail flush\t")
 	for _, res := range r.Results {
-		keysDB, keysUsed, cache, flush := "-", "-", "-", "-"
+		engine, keysDB, keysUsed, cache, flush, dbCPU := "-", "-", "-", "-", "-", "-"
 		if res.FullStack {
+			engine = res.Engine
+			if res.Replicas > 1 {
+				engine = fmt.Sprintf("%s x%d", res.Engine, res.Replicas)
+			}
 			keysDB, keysUsed = group(res.KeysInDB), group(res.KeysUsed)
 			cache = fmt.Sprintf("%s/%s", group(int(res.CacheHits)), group(int(res.CacheMisses)))
 			flush = fmt.Sprintf("%.0fms", float64(res.TailFlush.Microseconds())/1000)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f%%\t%.1fµs\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t\n", res.Name, keysDB, keysUsed,
-			group(res.Requests), group(int(math.Round(res.RPS))), res.RoundSpreadPct, res.CPUPerRequestUS, latency(res.P50), latency(res.P99),
+		if res.Engine == "postgres" {
+			dbCPU = fmt.Sprintf("%.1fµs", res.DBCPUPerRequestUS)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%.1fµs\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t\n", res.Name, engine, keysDB, keysUsed,
+			group(res.Requests), group(int(math.Round(res.RPS))), res.RoundSpreadPct, res.CPUPerRequestUS, dbCPU, latency(res.P50), latency(res.P99),
 			res.Non2xx, res.Errors, res.NewConns, cache, flush)
 	}
 	tw.Flush()
@@ -161,8 +240,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "database\tmeasured\tslices\trequests\twrite tx\tusage flushes\tflush failures\tdropped\trequest_log rows\t")
 	for _, d := range r.Databases {
-		fmt.Fprintf(tw, "%s keys\t%.1fs\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t\n", group(d.Keys), d.MeasuredS, d.Slices, group(d.Requests),
-			d.WriteTx, d.Flushes, d.FlushFailures, d.Drops, group(d.Logged))
+		writeTx := strconv.FormatUint(d.WriteTx, 10)
+		if d.Engine != "sqlite" {
+			writeTx = "-"
+		}
+		fmt.Fprintf(tw, "%s, %s keys\t%.1fs\t%d\t%s\t%s\t%d\t%d\t%d\t%s\t\n", d.Engine, group(d.Keys), d.MeasuredS, d.Slices, group(d.Requests),
+			writeTx, d.Flushes, d.FlushFailures, d.Drops, group(d.Logged))
 	}
 	tw.Flush()
 	for _, res := range r.Results {
@@ -193,6 +276,20 @@ func (r *Report) WriteText(w io.Writer) error {
 		s.WriteTx, group(s.Requests), seconds(r.FlushIntervalS))
 	ew.printf("none per request): %s\n", verdict(s.WritesAreFlushes))
 	ew.printf("request_log rows after the final flush: one per request: %s\n", verdict(s.AllLogged))
+	if p := s.Postgres; p != nil {
+		ew.printf("\nPostgreSQL (one database, replicas in this process, each with its own pool, key cache, listener and usage buffer;\n")
+		ew.printf("CPU/req counts Keygate and the client, db CPU/req PostgreSQL's backends on the database, read from /proc)\n")
+		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "\tby req/s\tby CPU/req\ttarget\t")
+		fmt.Fprintf(tw, "/me, PostgreSQL vs SQLite, one replica\t%.2f %s\t%.2f %s\t>= %.2f\t\n", p.MeVsSQLite, verdict(p.MeetsMe), p.MeVsSQLiteCPU, verdict(p.MeetsMeCPU), TargetPostgres)
+		fmt.Fprintf(tw, "bot read, PostgreSQL vs SQLite, one replica\t%.2f\t%.2f\t\t\n", p.BotVsSQLite, p.BotVsSQLiteCPU)
+		fmt.Fprintf(tw, "/me, two replicas vs one\t%.2f\t%.2f\t>= %.1f\t\n", p.MeTwoVsOne, p.MeTwoVsOneCPU, TargetReplicas)
+		fmt.Fprintf(tw, "bot read, two replicas vs one\t%.2f\t%.2f\t>= %.1f\t\n", p.BotTwoVsOne, p.BotTwoVsOneCPU, TargetReplicas)
+		tw.Flush()
+		ew.printf("Two replicas share this machine's cores, so by req/s they cannot beat one; by CPU/req, 2 x one replica's over two\n")
+		ew.printf("replicas' is what two machines serve over one while the database keeps up (its CPU per request with two replicas:\n")
+		ew.printf("/me %.1fµs, bot read %.1fµs): %s\n", p.DBCPUMeUS, p.DBCPUBotUS, verdict(p.MeetsReplicasCPU))
+	}
 	return ew.err
 }
 

@@ -22,25 +22,36 @@ var (
 	scMe     = scenario{id: "me", name: "full GET /api/v1/me", check: checkMe}
 	scBots   = scenario{id: "bots", name: "full GET /api/v1/bots", check: checkBots}
 	scRotate = scenario{id: "me-rotate", name: "full GET /api/v1/me, keys in turn", check: checkMe}
+	scBot    = scenario{id: "bot", name: "full GET /api/v1/bots/{id}", check: checkBot}
 )
 
-// job is a scenario against one server, with what its rounds add up to.
+// job is a scenario against one server, or against replicas in turn,
+// with what its rounds add up to.
 type job struct {
 	sc  scenario
 	t   target
-	st  *stack // nil for the bare handler
+	sts []*stack // none for the bare handler
 	res Result
 
 	latencies []time.Duration
 	roundRPS  []float64
 }
 
-func newJob(sc scenario, t target, st *stack) *job {
-	j := &job{sc: sc, t: t, st: st, res: Result{Scenario: sc.id, Name: sc.name, FullStack: st != nil}}
-	if st != nil {
-		j.res.KeysInDB, j.res.KeysUsed = len(st.keys), len(t.auth)
+func newJob(sc scenario, t target, sts ...*stack) *job {
+	j := &job{sc: sc, t: t, sts: sts, res: Result{Scenario: sc.id, Name: sc.name, FullStack: len(sts) > 0}}
+	if len(sts) > 0 {
+		j.res.KeysInDB, j.res.KeysUsed = len(sts[0].keys), len(t.auth)
+		j.res.Engine, j.res.Replicas = string(sts[0].engine), len(sts)
 	}
 	return j
+}
+
+// database is the stack whose database the job's stacks share.
+func (j *job) database() *stack {
+	if len(j.sts) == 0 {
+		return nil
+	}
+	return j.sts[0].replicas[0]
 }
 
 // checkMe accepts a 200 with a key and its organization.
@@ -72,18 +83,36 @@ func checkBots(r *response) error {
 	return nil
 }
 
-// counters are the full stack's running totals.
+// checkBot accepts a 200 with one bot.
+func checkBot(r *response) error {
+	var body struct {
+		ID string `json:"id"`
+	}
+	if r.status != 200 {
+		return fmt.Errorf("status %d: %.200s", r.status, r.body)
+	}
+	if err := json.Unmarshal(r.body, &body); err != nil || !strings.HasPrefix(body.ID, "bot_") {
+		return fmt.Errorf("unexpected body: %.200s", r.body)
+	}
+	return nil
+}
+
+// counters are a database's running totals, over its replicas.
 type counters struct {
-	commits, flushes, failures, drops, hits, misses uint64
-	rows                                            int
+	commits, flushes, failures, drops uint64
+	rows                              int
 }
 
 func (s *stack) counters(ctx context.Context) (counters, error) {
 	var c counters
 	var err error
-	c.commits = s.commits.Load()
-	c.flushes, c.failures, c.drops = s.usage.Stats()
-	c.hits, c.misses = s.verifier.Stats()
+	if s.commits != nil {
+		c.commits = s.commits.Load()
+	}
+	for _, r := range s.replicas {
+		f, fails, d := r.usage.Stats()
+		c.flushes, c.failures, c.drops = c.flushes+f, c.failures+fails, c.drops+d
+	}
 	c.rows, err = s.requestLogRows(ctx)
 	return c, err
 }
@@ -111,8 +140,8 @@ func (r *runner) measure(ctx context.Context) error {
 		r.progress("warm-up %s (%d keys in db): %s", j.sc.name, j.res.KeysInDB, r.o.Warmup)
 		j.res.WarmupRequests = r.slice(ctx, j, r.o.Warmup).requests
 	}
-	before := make([]counters, len(r.stacks))
-	for i, st := range r.stacks {
+	before := make([]counters, len(r.databases))
+	for i, st := range r.databases {
 		var err error
 		if before[i], err = st.counters(ctx); err != nil {
 			return err
@@ -141,7 +170,7 @@ func (r *runner) measure(ctx context.Context) error {
 	for _, j := range r.jobs {
 		r.rep.Results = append(r.rep.Results, j.finish())
 	}
-	for i, st := range r.stacks {
+	for i, st := range r.databases {
 		after, err := st.counters(ctx)
 		if err != nil {
 			return err
@@ -158,29 +187,51 @@ type slice struct {
 	hits, misses uint64
 	flush        time.Duration // the final usage flush, included in elapsed
 	cpu          time.Duration // the process's, flush included
+	dbCPU        time.Duration // PostgreSQL's backends', where readable
+}
+
+// verifierStats sums the key caches' hits and misses over the job's
+// stacks.
+func (j *job) verifierStats() (hits, misses uint64) {
+	for _, st := range j.sts {
+		h, m := st.verifier.Stats()
+		hits, misses = hits+h, misses+m
+	}
+	return hits, misses
 }
 
 // slice runs j for d, flushing usage as described at measure.
 func (r *runner) slice(ctx context.Context, j *job, d time.Duration) slice {
 	var s slice
-	var hits, misses uint64
-	if j.st != nil {
-		hits, misses = j.st.verifier.Stats()
-		j.st.startUsage()
+	hits, misses := j.verifierStats()
+	for _, st := range j.sts {
+		st.startUsage()
+	}
+	var dbBefore map[int]time.Duration
+	db := j.database()
+	if db != nil && db.dbCPU != nil {
+		dbBefore, _ = db.dbCPU.snapshot(ctx)
 	}
 	cpu := cpuTime()
 	dials := r.c.dials.Load()
 	s.phase = r.c.run(ctx, j.t, r.o.Workers, d, r.o.MaxRequests)
 	s.dials = r.c.dials.Load() - dials
-	if j.st != nil {
+	if len(j.sts) > 0 {
 		start := time.Now()
-		j.st.stopUsage()
+		for _, st := range j.sts {
+			st.stopUsage()
+		}
 		s.flush = time.Since(start)
 		s.elapsed += s.flush
-		h, m := j.st.verifier.Stats()
+		h, m := j.verifierStats()
 		s.hits, s.misses = h-hits, m-misses
 	}
 	s.cpu = cpuTime() - cpu
+	if dbBefore != nil {
+		if after, err := db.dbCPU.snapshot(ctx); err == nil {
+			s.dbCPU = cpuBetween(dbBefore, after)
+		}
+	}
 	return s
 }
 
@@ -198,6 +249,7 @@ func (j *job) add(s slice) {
 	j.res.Elapsed += s.elapsed
 	j.res.TailFlush += s.flush
 	j.res.CPU += s.cpu
+	j.res.DBCPU += s.dbCPU
 	j.latencies = append(j.latencies, s.latencies...)
 	j.roundRPS = append(j.roundRPS, float64(s.requests)/s.elapsed.Seconds())
 }
@@ -214,6 +266,7 @@ func (j *job) finish() Result {
 	}
 	if res.Requests > 0 {
 		res.CPUPerRequestUS = micros(res.CPU) / float64(res.Requests)
+		res.DBCPUPerRequestUS = micros(res.DBCPU) / float64(res.Requests)
 	}
 	if res.RPS > 0 && len(j.roundRPS) > 1 {
 		res.RoundSpreadPct = (slices.Max(j.roundRPS) - slices.Min(j.roundRPS)) / res.RPS * 100
@@ -224,21 +277,24 @@ func (j *job) finish() Result {
 // database sums up what st wrote between the two counters.
 func (r *runner) database(st *stack, before, after counters, window time.Duration) Database {
 	d := Database{
+		Engine: string(st.engine), Replicas: len(st.replicas),
 		Keys: len(st.keys), Window: window, WindowS: window.Seconds(),
 		WriteTx: after.commits - before.commits, Flushes: after.flushes - before.flushes,
 		FlushFailures: after.failures - before.failures, Drops: after.drops - before.drops,
 		Logged: after.rows - before.rows,
 	}
 	for _, j := range r.jobs {
-		if j.st == st {
+		if j.database() == st {
 			d.Requests += j.res.Requests
 			d.Measured += j.res.Elapsed
 			d.Slices += len(j.roundRPS)
 		}
 	}
 	d.MeasuredS = d.Measured.Seconds()
-	if e := st.flushErr.Load(); e != nil {
-		d.FirstError = "flush usage: " + (*e).Error()
+	for _, rep := range st.replicas {
+		if e := rep.flushErr.Load(); e != nil && d.FirstError == "" {
+			d.FirstError = "flush usage: " + (*e).Error()
+		}
 	}
 	return d
 }

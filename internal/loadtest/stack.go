@@ -23,18 +23,24 @@ import (
 // neverThrottle is a default rate limit no benchmark can reach.
 var neverThrottle = ratelimit.Limit{Count: 1_000_000_000, Period: time.Hour}
 
-// stack is Keygate's real HTTPS handler on real SQLite services over a fresh
+// stack is Keygate's real HTTPS handler on real services over a fresh
 // database, wired as cmd/keygate's serve wires them, with one organization
-// that owns every key and the bots.
+// that owns every key and the bots. On PostgreSQL a stack is one replica,
+// and replicas share one database (replicas lists them all, on the first).
 type stack struct {
-	path     string
+	engine   sqlstore.Engine
+	path     string // the SQLite file, or the redacted PostgreSQL URL
 	db       *sqlstore.DB
 	verifier *apikey.Verifier
 	usage    *usage.Buffer
 	server   *tlsServer
-	commits  *atomic.Uint64
+	commits  *atomic.Uint64 // SQLite only
+	replicas []*stack       // the stacks on this database, this one first
+	dbCPU    *pgCPU         // PostgreSQL only; nil where its CPU cannot be read
+	cancel   context.CancelFunc
 
 	keys     []string // secrets; keys[0] is the benchmark's own key
+	bots     []string // the bots' public ids
 	flush    time.Duration
 	stop     chan struct{}
 	done     chan struct{}
@@ -42,19 +48,52 @@ type stack struct {
 	closed   bool
 }
 
-// openStack creates the database under dir, seeds it with nKeys keys and
-// nBots bots, and starts the server.
-func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Duration, tlsCfg *tls.Config) (_ *stack, err error) {
+// openStack creates the SQLite database under dir, seeds it with nKeys
+// keys and nBots bots, and starts the server.
+func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Duration, tlsCfg *tls.Config) (*stack, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	s := &stack{path: filepath.Join(dir, "keygate.db"), flush: flush}
+	s := &stack{engine: sqlstore.EngineSQLite, path: filepath.Join(dir, "keygate.db"), flush: flush}
 	s.commits = countCommits(s.path)
 	s.db = sqlstore.NewDB(s.path)
+	return s.start(ctx, nKeys, nBots, tlsCfg, nil)
+}
+
+// openPostgresStacks migrates the empty PostgreSQL database at dsn, seeds
+// it with nKeys keys and nBots bots, and starts n replicas on it, each
+// with its own pool, key cache, listener and usage buffer.
+func openPostgresStacks(ctx context.Context, dsn string, n, nKeys, nBots int, flush time.Duration, tlsCfg *tls.Config) ([]*stack, error) {
+	var out []*stack
+	for i := range n {
+		s := &stack{engine: sqlstore.EnginePostgres, path: sqlstore.RedactDSN(dsn), flush: flush}
+		s.db = sqlstore.NewPostgresDB(dsn)
+		var first *stack
+		if i > 0 {
+			first = out[0]
+		}
+		if _, err := s.start(ctx, nKeys, nBots, tlsCfg, first); err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	out[0].replicas = out
+	return out, nil
+}
+
+// start opens and migrates the database, seeds it unless first (an
+// earlier replica on the same database) did, and starts the server.
+func (s *stack) start(ctx context.Context, nKeys, nBots int, tlsCfg *tls.Config, first *stack) (_ *stack, err error) {
 	if err := s.db.OpenAndMigrate(ctx); err != nil {
-		forgetCommits(s.path)
+		if s.commits != nil {
+			forgetCommits(s.path)
+		}
 		return nil, err
 	}
+	s.replicas = []*stack{s}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -72,9 +111,42 @@ func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Dur
 	s.db.OnKeysChanged = s.verifier.Invalidate
 	s.usage = usage.NewBuffer(sqlstore.NewUsageStore(s.db))
 	bots := sqlstore.NewBotService(s.db)
+	idempotency := sqlstore.NewIdempotencyService(s.db)
 
-	if err := s.seed(ctx, users, keys, bots, nKeys, nBots); err != nil {
-		return nil, err
+	services := web.Services{
+		Users: users, Orgs: sqlstore.NewOrganizationService(s.db), Sessions: sqlstore.NewSessionService(s.db),
+		APIKeys: keys, Audit: sqlstore.NewAuditService(s.db),
+		Bots: bots, Conversations: sqlstore.NewConversationService(s.db), Analytics: sqlstore.NewAnalyticsService(s.db),
+		Verifier: s.verifier, Exposer: keys, Usage: s.usage, DB: s.db,
+		Admin: sqlstore.NewAdminService(s.db, users), Memberships: sqlstore.NewMembershipService(s.db), Idempotency: idempotency,
+	}
+	if s.engine == sqlstore.EnginePostgres {
+		// As serve wires a replica: the listener keeps the key cache in
+		// step with the others, and limits and throttles are shared.
+		var lctx context.Context
+		lctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		l := sqlstore.NewListener(s.db.DSN, s.verifier, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		s.db.Bus = l
+		go l.Run(lctx)
+		if err := waitListening(ctx, l); err != nil {
+			return nil, err
+		}
+		store := sqlstore.NewRateLimitStore(s.db)
+		services.Limiter, services.Throttles, services.IdempotencyClaims, services.Listener = ratelimit.NewShared(store), store, idempotency, l
+		if s.dbCPU, err = newPGCPU(ctx, s.db); err != nil {
+			return nil, err
+		}
+	}
+
+	if first == nil {
+		if err := s.mustBeEmpty(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.seed(ctx, users, keys, bots, nKeys, nBots); err != nil {
+			return nil, err
+		}
+	} else {
+		s.keys, s.bots = first.keys, first.bots
 	}
 
 	// Production logs one line per request at Info; formatting it is part
@@ -82,13 +154,7 @@ func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Dur
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := web.NewServer(web.Config{SessionKey: []byte("loadtest-session-key-loadtest-session-key-loadtest-session-key!!"),
 		SignupMode: sqlstore.SignupOpen, RateLimit: neverThrottle,
-	}, web.Services{
-		Users: users, Orgs: sqlstore.NewOrganizationService(s.db), Sessions: sqlstore.NewSessionService(s.db),
-		APIKeys: keys, Audit: sqlstore.NewAuditService(s.db),
-		Bots: bots, Conversations: sqlstore.NewConversationService(s.db), Analytics: sqlstore.NewAnalyticsService(s.db),
-		Verifier: s.verifier, Exposer: keys, Usage: s.usage, DB: s.db,
-		Admin: sqlstore.NewAdminService(s.db, users), Memberships: sqlstore.NewMembershipService(s.db),
-	}, logger)
+	}, services, logger)
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
@@ -96,6 +162,36 @@ func openStack(ctx context.Context, dir string, nKeys, nBots int, flush time.Dur
 		return nil, err
 	}
 	return s, nil
+}
+
+// mustBeEmpty refuses a database that has users: the benchmark seeds and
+// loads its own, and must not write into anybody's data.
+func (s *stack) mustBeEmpty(ctx context.Context) error {
+	var n int
+	if err := s.db.ReadConn().QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+		return fmt.Errorf("count users: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("the database %s has %d users: the benchmark needs an empty database of its own (CREATE DATABASE)", s.path, n)
+	}
+	return nil
+}
+
+// waitListening waits until the listener listens: until then the key
+// cache reads through, which is not the steady state being measured.
+func waitListening(ctx context.Context, l *sqlstore.Listener) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for !l.Connected() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the PostgreSQL listener did not connect in 10s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // seed creates the owner, the organization, the benchmark's key through the
@@ -123,12 +219,14 @@ func (s *stack) seed(ctx context.Context, users *sqlstore.UserService, keys *sql
 
 	botCtx := keygate.NewContextWithOrganization(ctx, org.ID)
 	for i := range nBots {
-		if _, err := bots.CreateBot(botCtx, &keygate.BotCreate{
+		b, err := bots.CreateBot(botCtx, &keygate.BotCreate{
 			MeetingURL: fmt.Sprintf("https://meet.example.com/load-test-%03d", i), BotName: fmt.Sprintf("Load bot %d", i),
 			Metadata: []byte(`{"team":"load","n":` + fmt.Sprint(i) + `}`),
-		}); err != nil {
+		})
+		if err != nil {
 			return fmt.Errorf("seed bot: %w", err)
 		}
+		s.bots = append(s.bots, b.PublicID)
 	}
 	return nil
 }
@@ -174,11 +272,10 @@ func (s *stack) stopUsage() {
 	s.stop = nil
 }
 
-// requestLogRows counts the requests in the request log (its chunks'
-// entries).
+// requestLogRows counts the requests in the request log.
 func (s *stack) requestLogRows(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.ReadConn().QueryRowContext(ctx, `SELECT COALESCE(SUM(n), 0) FROM request_log_chunk`).Scan(&n); err != nil {
+	if err := s.db.ReadConn().QueryRowContext(ctx, `SELECT COUNT(*) FROM request_log`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count request log: %w", err)
 	}
 	return n, nil
@@ -195,6 +292,11 @@ func (s *stack) Close() {
 		s.server.Close()
 	}
 	s.stopUsage()
+	if s.cancel != nil {
+		s.cancel()
+	}
 	s.db.Close()
-	forgetCommits(s.path)
+	if s.commits != nil {
+		forgetCommits(s.path)
+	}
 }

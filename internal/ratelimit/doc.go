@@ -1,5 +1,6 @@
-// Package ratelimit provides the two in-memory rate-limiting mechanisms used
-// by Keygate:
+// Package ratelimit provides Keygate's rate-limiting mechanisms: two in
+// memory, for one process, and their shared forms, for several replicas on
+// one database:
 //
 //   - FailureWindow, a Throttler that blocks a key (an account, a client IP)
 //     after too many failures, such as failed logins, within a sliding window.
@@ -8,20 +9,25 @@
 //   - GCRA, a Limiter that enforces per-API-key request quotas such as
 //     "1000/h" with the generic cell rate algorithm, in O(1) time and one
 //     timestamp of state per key.
+//   - SharedFailureWindow, FailureWindow's rules over a FailureStore that
+//     every replica sees, one trip to it per call.
+//   - Shared, GCRA over a BucketStore that every replica sees: a replica
+//     reserves small batches of requests (leases) and spends them locally,
+//     so that the replicas together stay within a key's limit plus Slack
+//     without a trip to the store per request.
 //
-// Each mechanism sits behind a small interface (Throttler, Limiter) so that a
-// shared store, for example Redis, can replace it when several replicas serve
-// the same keys; the in-memory types only see the traffic of their own
-// process.
+// Callers see only the small interfaces (Throttler, Limiter), so the
+// in-memory and shared forms are interchangeable. internal/sqlstore
+// implements the stores.
 //
 // # Clock
 //
-// Both types read the time from their Now field, which defaults to time.Now.
+// Every type reads the time from their Now field, which defaults to time.Now.
 // Tests inject a fake clock instead of sleeping.
 //
 // # Concurrency and memory
 //
-// Both types are safe for concurrent use. State is spread over 64 shards,
+// Every type is safe for concurrent use. State is spread over 64 shards,
 // each a map guarded by its own mutex, chosen by a randomly seeded hash of the
 // key, so unrelated keys rarely contend.
 //
@@ -37,5 +43,5 @@
 //   - explicitly, by Sweep(now), which callers may run from a ticker, and which
 //     reports how many entries it evicted.
 //
-// Fields of FailureWindow and GCRA must not be modified after first use.
+// Fields must not be modified after first use.
 package ratelimit

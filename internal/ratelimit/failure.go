@@ -254,12 +254,16 @@ func (r *failures) push(t time.Time, limit int) {
 }
 
 // retryAfter returns 0 if fewer than limit failures are held, or else the
-// time until the oldest of the last limit failures leaves the window,
-// clamped to (0, window] in case the clock went backwards.
+// time until the oldest of the last limit failures leaves the window.
 func (r *failures) retryAfter(limit int, window time.Duration, now time.Time) time.Duration {
 	if r.n < limit {
 		return 0
 	}
-	d := r.at(r.n - limit).Add(window).Sub(now)
-	return min(max(d, time.Nanosecond), window)
+	return untilLeaves(r.at(r.n-limit), window, now)
+}
+
+// untilLeaves is the time until a failure at t leaves the window, clamped
+// to (0, window] in case the clock went backwards.
+func untilLeaves(t time.Time, window time.Duration, now time.Time) time.Duration {
+	return min(max(t.Add(window).Sub(now), time.Nanosecond), window)
 }

@@ -136,6 +136,11 @@ func (s *AdminService) SetPlan(ctx context.Context, orgPublicID string, plan key
 		return nil, fmt.Errorf("set plan: %w", err)
 	}
 	org.CreatedAt, org.UpdatedAt = fromMS(created), fromMS(updated)
+	// The plan decides whether the organization's keys reach the API: no
+	// cache may answer from before the change.
+	if err := tx.keysChanged(ctx, "org:"+org.PublicID); err != nil {
+		return nil, err
+	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
 		OrganizationID: org.ID, Action: keygate.AuditOrganizationPlan,
 		TargetType: "organization", TargetID: org.PublicID, TargetName: org.Name + " to " + plan.Label(),
@@ -145,9 +150,6 @@ func (s *AdminService) SetPlan(ctx context.Context, orgPublicID string, plan key
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("set plan: %w", err)
 	}
-	// The plan decides whether the organization's keys reach the API: the
-	// verifier's cache must not answer from before the change.
-	s.db.keysChanged()
 	return &org, nil
 }
 
@@ -231,6 +233,14 @@ func (s *AdminService) setDisabled(ctx context.Context, userPublicID string, dis
 		return nil, err
 	}
 	defer tx.Rollback()
+	// Two superusers disabling each other at once would both pass the
+	// checks below and lock everyone out of the area: both accounts are
+	// locked first, so the second reads the first's change.
+	if actor := keygate.UserFromContext(ctx); actor != nil {
+		if err := tx.lockUsers(ctx, `id = $1 OR public_id = $2`, actor.ID, userPublicID); err != nil {
+			return nil, err
+		}
+	}
 	actor, err := superuser(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -267,11 +277,13 @@ func (s *AdminService) setDisabled(ctx context.Context, userPublicID string, dis
 	if err := recordAdminUserEvent(ctx, tx, target, action); err != nil {
 		return nil, err
 	}
+	// Keys created by the user may stop or start working.
+	if err := tx.keysChanged(ctx, "user:"+target.PublicID); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("%s: %w", action, err)
 	}
-	// Keys created by the user may stop or start working.
-	s.db.keysChanged()
 	return target, nil
 }
 

@@ -114,11 +114,19 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 
 // CreateAPIKey creates a key; the secret is returned and nowhere kept.
 func (s *APIKeyService) CreateAPIKey(ctx context.Context, orgID string, in *keygate.APIKeyCreate) (*keygate.APIKey, string, error) {
-	tx, err := s.db.BeginTx(ctx)
+	var key *keygate.APIKey
+	var secret string
+	err := s.db.inTx(ctx, func(tx *Tx) (err error) {
+		key, secret, err = s.createAPIKey(ctx, tx, orgID, in)
+		return err
+	})
 	if err != nil {
 		return nil, "", err
 	}
-	defer tx.Rollback()
+	return key, secret, nil
+}
+
+func (s *APIKeyService) createAPIKey(ctx context.Context, tx *Tx, orgID string, in *keygate.APIKeyCreate) (*keygate.APIKey, string, error) {
 	org, err := keyAdmin(ctx, tx, orgID)
 	if err != nil {
 		return nil, "", err
@@ -141,8 +149,8 @@ func (s *APIKeyService) CreateAPIKey(ctx context.Context, orgID string, in *keyg
 	if !limit.Covers(scopes) {
 		return nil, "", keygate.FieldError("scopes", "You cannot grant a scope you do not have.")
 	}
-	// Counted in the write transaction that inserts (one writer), so
-	// concurrent creates cannot all pass the check.
+	// Counted under the organization's lock (keyAdmin), in the transaction
+	// that inserts, so concurrent creates cannot all pass the check.
 	if err := s.checkKeyLimit(ctx, tx, org.ID, 1); err != nil {
 		return nil, "", err
 	}
@@ -158,9 +166,6 @@ func (s *APIKeyService) CreateAPIKey(ctx context.Context, orgID string, in *keyg
 		OrganizationID: org.ID, Action: keygate.AuditAPIKeyCreate, TargetType: "api_key", TargetID: key.PublicID, TargetName: key.Name,
 	}); err != nil {
 		return nil, "", err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, "", fmt.Errorf("create api key: %w", err)
 	}
 	return key, secret, nil
 }
@@ -321,16 +326,25 @@ func (s *APIKeyService) FindAPIKeyByID(ctx context.Context, orgID, keyID string)
 
 // UpdateAPIKey changes a key's name, environment or note.
 func (s *APIKeyService) UpdateAPIKey(ctx context.Context, orgID, keyID string, upd keygate.APIKeyUpdate) (*keygate.APIKey, error) {
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
+	return inTxValue(ctx, s.db, func(tx *Tx) (*keygate.APIKey, error) { return updateAPIKey(ctx, tx, orgID, keyID, upd) })
+}
+
+// keyToChange returns the organization, as keyAdmin does (locked), and
+// its key keyID.
+func keyToChange(ctx context.Context, tx *Tx, orgID, keyID string) (*keygate.Organization, *keygate.APIKey, error) {
 	org, err := keyAdmin(ctx, tx, orgID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key, err := findAPIKey(ctx, tx, org.ID, keyID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return org, key, nil
+}
+
+func updateAPIKey(ctx context.Context, tx *Tx, orgID, keyID string, upd keygate.APIKeyUpdate) (*keygate.APIKey, error) {
+	org, key, err := keyToChange(ctx, tx, orgID, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -357,45 +371,35 @@ func (s *APIKeyService) UpdateAPIKey(ctx context.Context, orgID, keyID string, u
 		key.Name, key.Environment, key.Note, key.RateLimit, ms(tx.now), key.ID); err != nil {
 		return nil, fmt.Errorf("update api key: %w", err)
 	}
+	if err := tx.keysChanged(ctx, "key:"+key.PublicID); err != nil {
+		return nil, err
+	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
 		OrganizationID: org.ID, Action: keygate.AuditAPIKeyUpdate, TargetType: "api_key", TargetID: key.PublicID, TargetName: key.Name,
 	}); err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("update api key: %w", err)
-	}
-	s.db.keysChanged()
 	return key, nil
 }
 
 // RevokeAPIKey revokes a key now.
 func (s *APIKeyService) RevokeAPIKey(ctx context.Context, orgID, keyID string) (*keygate.APIKey, error) {
-	tx, err := s.db.BeginTx(ctx)
+	key, err := inTxValue(ctx, s.db, func(tx *Tx) (*keygate.APIKey, error) {
+		_, key, err := keyToChange(ctx, tx, orgID, keyID)
+		if err != nil {
+			return nil, err
+		}
+		return key, revokeAPIKey(ctx, tx, key, keygate.AuditAPIKeyRevoke)
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
-	org, err := keyAdmin(ctx, tx, orgID)
-	if err != nil {
-		return nil, err
-	}
-	key, err := findAPIKey(ctx, tx, org.ID, keyID)
-	if err != nil {
-		return nil, err
-	}
-	if err := revokeAPIKey(ctx, tx, key, keygate.AuditAPIKeyRevoke); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("revoke api key: %w", err)
-	}
-	s.db.keysChanged()
 	return key, nil
 }
 
 // revokeAPIKey marks key revoked by the acting user, if it is not already,
-// and records action.
+// and records action. The write is conditional: of concurrent revokes, one
+// revokes and records, the others find it revoked.
 func revokeAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, action string) error {
 	var by sql.NullInt64
 	user := keygate.UserFromContext(ctx)
@@ -409,6 +413,9 @@ func revokeAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, action strin
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return keygate.Errorf(keygate.EINVALID, "This key is already revoked.")
+	}
+	if err := tx.keysChanged(ctx, "key:"+key.PublicID); err != nil {
+		return err
 	}
 	now := tx.now
 	key.RevokedAt, key.UpdatedAt = &now, now
@@ -426,21 +433,38 @@ func (s *APIKeyService) RollAPIKey(ctx context.Context, orgID, keyID string, gra
 	if !slices.Contains(keygate.RollGracePeriods, grace) {
 		return nil, "", nil, keygate.FieldError("grace", "Choose how long the old key keeps working.")
 	}
-	tx, err := s.db.BeginTx(ctx)
+	var next, old *keygate.APIKey
+	var secret string
+	err := s.db.inTx(ctx, func(tx *Tx) (err error) {
+		next, secret, old, err = s.rollAPIKey(ctx, tx, orgID, keyID, grace, formToken)
+		return err
+	})
 	if err != nil {
 		return nil, "", nil, err
 	}
-	defer tx.Rollback()
-	org, err := keyAdmin(ctx, tx, orgID)
+	return next, secret, old, nil
+}
+
+var errKeyRolled = keygate.Errorf(keygate.EINVALID, "This key has already been rolled. Roll the key that replaced it instead.")
+
+// rollAPIKey is RollAPIKey in tx. Under the organization's lock (keyAdmin),
+// a key is rolled once: a second roll, concurrent or not, finds the key
+// that replaced it and creates no other.
+func (s *APIKeyService) rollAPIKey(ctx context.Context, tx *Tx, orgID, keyID string, grace time.Duration, formToken string) (*keygate.APIKey, string, *keygate.APIKey, error) {
+	org, old, err := keyToChange(ctx, tx, orgID, keyID)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	old, err := findAPIKey(ctx, tx, org.ID, keyID)
-	if err != nil {
+	if used, err := formTokenUsed(ctx, tx, org.ID, formToken); err != nil {
 		return nil, "", nil, err
+	} else if used {
+		return nil, "", nil, errKeyFormReused
 	}
 	if old.State(tx.now) != keygate.KeyActive {
 		return nil, "", nil, keygate.Errorf(keygate.EINVALID, "Only an active key can be rolled.")
+	}
+	if old.RolledTo != "" {
+		return nil, "", nil, errKeyRolled
 	}
 	if !keygate.NewScopes(keygate.MaxScopeForRole(org.Role)).Covers(old.Scopes) {
 		return nil, "", nil, keygate.Errorf(keygate.EFORBIDDEN, "You cannot grant a scope you do not have.")
@@ -474,6 +498,9 @@ func (s *APIKeyService) RollAPIKey(ctx context.Context, orgID, keyID string, gra
 			nullTime(old.ExpiresAt), ms(tx.now), old.ID); err != nil {
 			return nil, "", nil, fmt.Errorf("roll api key: %w", err)
 		}
+		if err := tx.keysChanged(ctx, "key:"+old.PublicID); err != nil {
+			return nil, "", nil, err
+		}
 	}
 	old.RolledTo = next.PublicID
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
@@ -481,9 +508,19 @@ func (s *APIKeyService) RollAPIKey(ctx context.Context, orgID, keyID string, gra
 	}); err != nil {
 		return nil, "", nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, "", nil, fmt.Errorf("roll api key: %w", err)
-	}
-	s.db.keysChanged()
 	return next, secret, old, nil
+}
+
+// formTokenUsed reports whether a key of the organization was made with
+// the form token: its form was submitted already.
+func formTokenUsed(ctx context.Context, tx *Tx, orgID int64, formToken string) (bool, error) {
+	if formToken == "" {
+		return false, nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE organization_id = $1 AND form_token = $2`,
+		orgID, formToken).Scan(&n); err != nil {
+		return false, fmt.Errorf("check form token: %w", err)
+	}
+	return n > 0, nil
 }

@@ -29,7 +29,9 @@ func botForWrite(ctx context.Context, tx *Tx, orgID int64, id string) (int64, st
 	var botID int64
 	var state string
 	var joinAt sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT id, state, join_at FROM bots WHERE organization_id = $1 AND public_id = $2`,
+	// Locked: the state read here decides the writes that follow, and a
+	// concurrent leave must not be overwritten by a join stored late.
+	err := tx.QueryRowContext(ctx, `SELECT id, state, join_at FROM bots WHERE organization_id = $1 AND public_id = $2`+tx.forUpdate(),
 		orgID, id).Scan(&botID, &state, &joinAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", errBotNotFound

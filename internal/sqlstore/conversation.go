@@ -64,13 +64,13 @@ func (s *ConversationService) CreateConversation(ctx context.Context, in *keygat
 		return nil, err
 	}
 	defer tx.Rollback()
-	// The bot is looked up inside the write transaction, so it cannot be
-	// deleted between the check and the insert. Another organization's bot
-	// gets the same message as a missing one: its existence is not ours to
-	// reveal.
+	// The bot is looked up inside the write transaction, and held, so it
+	// cannot be deleted between the check and the insert. Another
+	// organization's bot gets the same message as a missing one: its
+	// existence is not ours to reveal.
 	var botRowID sql.NullInt64
 	if c.BotID != "" {
-		err := tx.QueryRowContext(ctx, `SELECT id, bot_name FROM bots WHERE organization_id = $1 AND public_id = $2`,
+		err := tx.QueryRowContext(ctx, `SELECT id, bot_name FROM bots WHERE organization_id = $1 AND public_id = $2`+tx.forKeyShare(),
 			orgID, c.BotID).Scan(&botRowID, &c.BotName)
 		if errors.Is(err, sql.ErrNoRows) {
 			v.Add("bot_id", keygate.MsgUnknownObject(c.BotID))

@@ -44,8 +44,11 @@ type DB struct {
 
 	// OnKeysChanged, if set, is called after every committed change that
 	// can alter what an API key may do (revoke, roll, rename, organization
-	// changes), so caches of keys can drop what they hold.
+	// changes), so this process's caches of keys can drop what they hold.
 	OnKeysChanged func()
+	// Bus carries those changes to the other processes on the database:
+	// a Listener on PostgreSQL. Nil is InProcessBus, all SQLite needs.
+	Bus Bus
 
 	// DefaultPlan is the plan of new organizations (--default-plan) unless
 	// a superuser set the instance setting; "" means Professional.
@@ -150,6 +153,9 @@ type Tx struct {
 	*sql.Tx
 	db  *DB
 	now time.Time
+	// afterCommit runs once the transaction has committed (bus.go).
+	afterCommit   []func()
+	keysPublished bool
 }
 
 // BeginTx starts a write transaction on the writer connection.

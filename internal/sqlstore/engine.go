@@ -196,6 +196,44 @@ func (tx *Tx) forUpdate() string {
 	return ""
 }
 
+// forNoKeyUpdate is forUpdate for a row locked to keep what the
+// transaction reads about it true (an organization, for the rules on its
+// members and keys) rather than to delete it: PostgreSQL's FOR NO KEY
+// UPDATE, which leaves other transactions free to insert rows that
+// reference it (their foreign key check takes FOR KEY SHARE).
+func (tx *Tx) forNoKeyUpdate() string {
+	if tx.db.engine == EnginePostgres {
+		return " FOR NO KEY UPDATE"
+	}
+	return ""
+}
+
+// lockKey holds the lock named key until the transaction ends, for a rule
+// that no row carries (which account is the first): a PostgreSQL advisory
+// transaction lock. SQLite needs none, as for forUpdate.
+func (tx *Tx) lockKey(ctx context.Context, key int64) error {
+	if tx.db.engine != EnginePostgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	return nil
+}
+
+// retryable reports whether err means that the database gave up on the
+// transaction because of another one, so that running it again can
+// succeed: a serialization failure or deadlock on PostgreSQL (40001,
+// 40P01), or on SQLite a lock not obtained within busy_timeout.
+func retryable(err error) bool {
+	var perr *pgconn.PgError
+	if errors.As(err, &perr) {
+		return perr.Code == "40001" || perr.Code == "40P01"
+	}
+	var serr *sqlite.Error
+	return errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // formatError maps driver errors to domain errors where one fits.
 func formatError(err error) error {
 	var serr *sqlite.Error

@@ -44,30 +44,39 @@ var errSSOEmailTaken = keygate.Errorf(keygate.ECONFLICT,
 	"An account with this email already exists, and this provider does not confirm the address. Log in with your password, then link this sign-in method from Settings > Sign-in methods.")
 
 // LoginWithIdentity finds, links or creates the user of ext, in one
-// transaction so that two first logins at once cannot create two accounts.
+// transaction so that two first logins at once cannot create two accounts:
+// the one that loses the race for the account or the link runs again and
+// logs in to what the other made.
 func (s *IdentityService) LoginWithIdentity(ctx context.Context, ext *keygate.ExternalIdentity) (*keygate.User, keygate.SSOOutcome, error) {
 	if ext.Provider == "" || ext.Issuer == "" || ext.Subject == "" {
 		return nil, 0, keygate.Errorf(keygate.EINVALID, "The sign-in provider did not identify you.")
 	}
 	ext.Email = keygate.NormalizeEmail(ext.Email)
-	tx, err := s.db.BeginTx(ctx)
+	var user *keygate.User
+	var outcome keygate.SSOOutcome
+	err := s.db.inTx(ctx, func(tx *Tx) (err error) {
+		if user, outcome, err = s.loginWithIdentity(ctx, tx, ext); err != nil {
+			return err
+		}
+		return finishIdentityLogin(ctx, tx, user, ext)
+	})
 	if err != nil {
-		return nil, 0, err
-	}
-	defer tx.Rollback()
-
-	user, outcome, err := s.loginWithIdentity(ctx, tx, ext)
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := finishIdentityLogin(ctx, tx, user, ext); err != nil {
 		return nil, 0, err
 	}
 	return user, outcome, nil
 }
 
+// lostRace marks a unique row's conflict (an account or a link that a
+// concurrent login inserted first) as a race to run again (inTx).
+func lostRace(err error) error {
+	if keygate.ErrorCode(err) == keygate.ECONFLICT {
+		return &raceLost{err: err}
+	}
+	return err
+}
+
 // finishIdentityLogin refuses a disabled user, or else notes the
-// identity's use and the login, and commits tx.
+// identity's use and the login; the caller commits tx.
 func finishIdentityLogin(ctx context.Context, tx *Tx, user *keygate.User, ext *keygate.ExternalIdentity) error {
 	if user.DisabledAt != nil {
 		return keygate.Errorf(keygate.EUNAUTHORIZED, "This account is disabled.")
@@ -76,13 +85,7 @@ func finishIdentityLogin(ctx context.Context, tx *Tx, user *keygate.User, ext *k
 		ms(tx.now), ext.Email, ext.Provider, ext.Issuer, ext.Subject); err != nil {
 		return fmt.Errorf("sso login: %w", err)
 	}
-	if err := recordUserEvent(ctx, tx, user, keygate.AuditLoginSSO); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sso login: %w", err)
-	}
-	return nil
+	return recordUserEvent(ctx, tx, user, keygate.AuditLoginSSO)
 }
 
 func (s *IdentityService) loginWithIdentity(ctx context.Context, tx *Tx, ext *keygate.ExternalIdentity) (*keygate.User, keygate.SSOOutcome, error) {
@@ -107,7 +110,7 @@ func (s *IdentityService) loginWithIdentity(ctx context.Context, tx *Tx, ext *ke
 			return user, 0, nil
 		}
 		if _, err := insertIdentity(ctx, tx, user, ext); err != nil {
-			return nil, 0, err
+			return nil, 0, lostRace(err)
 		}
 		return user, keygate.SSOLinked, nil
 	case !errors.Is(err, sql.ErrNoRows):
@@ -123,7 +126,7 @@ func (s *IdentityService) loginWithIdentity(ctx context.Context, tx *Tx, ext *ke
 // createSSOUser creates a user without a password, their organization and
 // the identity, subject to the signup mode.
 func (s *IdentityService) createSSOUser(ctx context.Context, tx *Tx, ext *keygate.ExternalIdentity) (*keygate.User, error) {
-	n, err := countUsers(ctx, tx)
+	n, err := tx.lockFirstAccount(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +149,7 @@ func (s *IdentityService) createSSOUser(ctx context.Context, tx *Tx, ext *keygat
 		VALUES ($1, $2, $3, NULL, $4, $5, $5) RETURNING id`,
 		user.PublicID, user.Name, user.Email, user.IsSuperuser, ms(tx.now)).Scan(&user.ID); err != nil {
 		if keygate.ErrorCode(formatError(err)) == keygate.ECONFLICT {
-			return nil, errSSOEmailTaken
+			return nil, lostRace(errSSOEmailTaken)
 		}
 		return nil, fmt.Errorf("insert user: %w", err)
 	}
@@ -160,7 +163,7 @@ func (s *IdentityService) createSSOUser(ctx context.Context, tx *Tx, ext *keygat
 		return nil, err
 	}
 	if _, err := insertIdentity(ctx, tx, user, ext); err != nil {
-		return nil, err
+		return nil, lostRace(err)
 	}
 	return user, nil
 }
@@ -247,6 +250,11 @@ func (s *IdentityService) UnlinkIdentity(ctx context.Context, publicID string) e
 		return err
 	}
 	defer tx.Rollback()
+	// Two unlinks at once would each see the other identity: the account
+	// is locked so that the second sees what the first left.
+	if err := tx.lockUsers(ctx, `id = $1`, user.ID); err != nil {
+		return err
+	}
 	var others int
 	var hasPassword bool
 	err = tx.QueryRowContext(ctx, `

@@ -218,7 +218,10 @@ var (
 // stores one sealed with box if there is none yet (first use).
 func verifyKeyCheck(ctx context.Context, tx *Tx, box *secretbox.Box) error {
 	var value []byte
-	err := tx.QueryRowContext(ctx, `SELECT value FROM secret_key_check WHERE id = 1`).Scan(&value)
+	// Locked until tx ends: a rotation by another process waits for a save
+	// that checked the key, and re-encrypts what it saved; a save waits for
+	// a rotation, and then finds its key outdated.
+	err := tx.QueryRowContext(ctx, `SELECT value FROM secret_key_check WHERE id = 1`+tx.forUpdate()).Scan(&value)
 	if errors.Is(err, sql.ErrNoRows) {
 		// No check yet, but a credential (the check row was lost): the key
 		// must open it before it becomes the one the check records.

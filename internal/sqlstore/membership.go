@@ -87,11 +87,22 @@ func (s *MembershipService) Invite(ctx context.Context, orgID, email string, rol
 	if err := keygate.ValidateInvitation(email, role).Err(); err != nil {
 		return nil, "", err
 	}
-	tx, err := s.db.BeginTx(ctx)
+	var inv *keygate.Invitation
+	var token string
+	err := s.db.inTx(ctx, func(tx *Tx) (err error) {
+		inv, token, err = invite(ctx, tx, orgID, email, role)
+		return err
+	})
 	if err != nil {
 		return nil, "", err
 	}
-	defer tx.Rollback()
+	return inv, token, nil
+}
+
+// invite is Invite in tx. The organization's lock (memberAdmin) makes the
+// check for a pending invitation and the insert one step: of concurrent
+// invitations of one email, one is made.
+func invite(ctx context.Context, tx *Tx, orgID, email string, role keygate.Role) (*keygate.Invitation, string, error) {
 	org, err := memberAdmin(ctx, tx, orgID)
 	if err != nil {
 		return nil, "", err
@@ -138,9 +149,6 @@ func (s *MembershipService) Invite(ctx context.Context, orgID, email string, rol
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditInvite,
 		TargetType: "invitation", TargetID: inv.PublicID, TargetName: email + " as " + role.Label()}); err != nil {
 		return nil, "", err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, "", fmt.Errorf("invite: %w", err)
 	}
 	return inv, token, nil
 }
@@ -206,18 +214,26 @@ func findPendingInvitation(ctx context.Context, tx *Tx, orgID int64, invitationI
 		return nil, fmt.Errorf("find invitation: %w", err)
 	}
 	if inv.AcceptedAt != nil || inv.RevokedAt != nil {
-		return nil, keygate.Errorf(keygate.EINVALID, "This invitation was already used or revoked.")
+		return nil, errInvitationUsed
 	}
 	return inv, nil
 }
 
 // ResendInvitation gives a pending invitation a new token and expiry.
 func (s *MembershipService) ResendInvitation(ctx context.Context, orgID, invitationID string) (*keygate.Invitation, string, error) {
-	tx, err := s.db.BeginTx(ctx)
+	var inv *keygate.Invitation
+	var token string
+	err := s.db.inTx(ctx, func(tx *Tx) (err error) {
+		inv, token, err = resendInvitation(ctx, tx, orgID, invitationID)
+		return err
+	})
 	if err != nil {
 		return nil, "", err
 	}
-	defer tx.Rollback()
+	return inv, token, nil
+}
+
+func resendInvitation(ctx context.Context, tx *Tx, orgID, invitationID string) (*keygate.Invitation, string, error) {
 	org, err := memberAdmin(ctx, tx, orgID)
 	if err != nil {
 		return nil, "", err
@@ -231,68 +247,116 @@ func (s *MembershipService) ResendInvitation(ctx context.Context, orgID, invitat
 	}
 	token := rand.Text() + rand.Text()
 	inv.ExpiresAt = tx.now.Add(keygate.InvitationTTL)
-	if _, err := tx.ExecContext(ctx, `UPDATE invitations SET token_hash = $1, expires_at = $2 WHERE id = $3`,
-		hashInviteToken(token), ms(inv.ExpiresAt), inv.ID); err != nil {
-		return nil, "", fmt.Errorf("resend invitation: %w", err)
+	// Accepting takes no organization lock: the write is conditional, so an
+	// invitation accepted meanwhile is not given a new life.
+	if err := updatePendingInvitation(ctx, tx, inv.ID, `token_hash = $2, expires_at = $3`,
+		hashInviteToken(token), ms(inv.ExpiresAt)); err != nil {
+		return nil, "", err
 	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditInvite,
 		TargetType: "invitation", TargetID: inv.PublicID, TargetName: inv.Email + " as " + inv.Role.Label() + " " + resentMark}); err != nil {
 		return nil, "", err
 	}
-	return inv, token, tx.Commit()
+	return inv, token, nil
 }
 
-// RevokeInvitation cancels a pending invitation.
-func (s *MembershipService) RevokeInvitation(ctx context.Context, orgID, invitationID string) error {
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	org, err := memberAdmin(ctx, tx, orgID)
-	if err != nil {
-		return err
-	}
-	inv, err := findPendingInvitation(ctx, tx, org.ID, invitationID)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE invitations SET revoked_at = $1 WHERE id = $2`, ms(tx.now), inv.ID); err != nil {
-		return fmt.Errorf("revoke invitation: %w", err)
-	}
-	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditInviteRevoke,
-		TargetType: "invitation", TargetID: inv.PublicID, TargetName: inv.Email}); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
+// errInvitationUsed is the error of a change to an invitation that was
+// used or revoked.
+var errInvitationUsed = keygate.Errorf(keygate.EINVALID, "This invitation was already used or revoked.")
 
-// invitationProblem explains why an invitation cannot be used at now.
-func invitationProblem(inv *keygate.Invitation, now interface{ UnixMilli() int64 }) error {
-	switch {
-	case inv.AcceptedAt != nil:
-		return keygate.Errorf(keygate.EINVALID, "This invitation has already been used.")
-	case inv.RevokedAt != nil:
-		return keygate.Errorf(keygate.EINVALID, "This invitation was revoked. Ask for a new one.")
-	case inv.ExpiresAt.UnixMilli() <= now.UnixMilli():
-		return keygate.Errorf(keygate.EINVALID, "This invitation has expired. Ask for a new one.")
+// updatePendingInvitation sets the columns of set ($2 on) on the
+// invitation with row id id ($1), provided it is still neither accepted
+// nor revoked.
+func updatePendingInvitation(ctx context.Context, tx *Tx, id int64, set string, args ...any) error {
+	res, err := tx.ExecContext(ctx, `UPDATE invitations SET `+set+` WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL`,
+		append([]any{id}, args...)...)
+	if err != nil {
+		return fmt.Errorf("update invitation: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errInvitationUsed
 	}
 	return nil
 }
 
+// RevokeInvitation cancels a pending invitation.
+func (s *MembershipService) RevokeInvitation(ctx context.Context, orgID, invitationID string) error {
+	return s.db.inTx(ctx, func(tx *Tx) error {
+		org, err := memberAdmin(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		inv, err := findPendingInvitation(ctx, tx, org.ID, invitationID)
+		if err != nil {
+			return err
+		}
+		// Of a revoke and an accept at once, one wins: the other finds the
+		// invitation used or revoked.
+		if err := updatePendingInvitation(ctx, tx, inv.ID, `revoked_at = $2`, ms(tx.now)); err != nil {
+			return err
+		}
+		return insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditInviteRevoke,
+			TargetType: "invitation", TargetID: inv.PublicID, TargetName: inv.Email})
+	})
+}
+
 // FindInvitationByToken returns the invitation a link names.
 func (s *MembershipService) FindInvitationByToken(ctx context.Context, token string) (*keygate.Invitation, error) {
-	inv, err := scanInvitation(s.db.reader().QueryRowContext(ctx, `SELECT `+invitationColumns+invitationFrom+`
+	inv, err := findInvitationByToken(ctx, s.db.reader(), token)
+	if err != nil {
+		return nil, err
+	}
+	if err := inv.Usable(s.db.Now()); err != nil {
+		return inv, err
+	}
+	return inv, nil
+}
+
+// findInvitationByToken returns the invitation a link names, whatever its
+// state.
+func findInvitationByToken(ctx context.Context, q queryer, token string) (*keygate.Invitation, error) {
+	inv, err := scanInvitation(q.QueryRowContext(ctx, `SELECT `+invitationColumns+invitationFrom+`
 		WHERE i.token_hash = $1`, hashInviteToken(token)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keygate.Errorf(keygate.ENOTFOUND, "This invitation link is not valid. Check that you copied all of it.")
 	} else if err != nil {
 		return nil, fmt.Errorf("find invitation: %w", err)
 	}
-	if err := invitationProblem(inv, s.db.Now()); err != nil {
-		return inv, err
+	return inv, nil
+}
+
+// findUsableInvitation returns the invitation a link names if it can be
+// accepted now.
+func findUsableInvitation(ctx context.Context, tx *Tx, token string) (*keygate.Invitation, error) {
+	inv, err := findInvitationByToken(ctx, tx, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := inv.Usable(tx.now); err != nil {
+		return nil, err
 	}
 	return inv, nil
+}
+
+// markAccepted records that userID accepted inv, found by token. Nothing
+// locks the invitation, so the write is conditional: if a concurrent
+// transaction accepted, revoked or re-sent it (a new token) first, this
+// one fails with the reason, and of two accepts at once one wins.
+func markAccepted(ctx context.Context, tx *Tx, inv *keygate.Invitation, token string, userID int64) error {
+	res, err := tx.ExecContext(ctx, `UPDATE invitations SET accepted_at = $1, accepted_by = $2
+		WHERE id = $3 AND token_hash = $4 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1`,
+		ms(tx.now), userID, inv.ID, hashInviteToken(token))
+	if err != nil {
+		return fmt.Errorf("accept invitation: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	// Read again, now that the other transaction has committed.
+	if _, err := findUsableInvitation(ctx, tx, token); err != nil {
+		return err
+	}
+	return errInvitationUsed
 }
 
 // AcceptInvitation makes the acting user a member, once.
@@ -301,41 +365,24 @@ func (s *MembershipService) AcceptInvitation(ctx context.Context, token string) 
 	if user == nil {
 		return nil, keygate.Errorf(keygate.EUNAUTHORIZED, "Log in to accept the invitation.")
 	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	inv, err := scanInvitation(tx.QueryRowContext(ctx, `SELECT `+invitationColumns+invitationFrom+` WHERE i.token_hash = $1`, hashInviteToken(token)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keygate.Errorf(keygate.ENOTFOUND, "This invitation link is not valid. Check that you copied all of it.")
-	} else if err != nil {
-		return nil, fmt.Errorf("accept invitation: %w", err)
-	}
-	if err := invitationProblem(inv, tx.now); err != nil {
-		return nil, err
-	}
-	if keygate.NormalizeEmail(user.Email) != inv.Email {
-		return nil, keygate.Errorf(keygate.EFORBIDDEN, "This invitation was sent to another email address. Log in as the invited person to accept it.")
-	}
-	// Single use, even against a concurrent accept.
-	res, err := tx.ExecContext(ctx, `UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3 AND accepted_at IS NULL AND revoked_at IS NULL`,
-		ms(tx.now), user.ID, inv.ID)
-	if err != nil {
-		return nil, fmt.Errorf("accept invitation: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, keygate.Errorf(keygate.EINVALID, "This invitation has already been used.")
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (organization_id, user_id, role, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $4) ON CONFLICT (organization_id, user_id) DO NOTHING`, inv.OrganizationID, user.ID, inv.Role, ms(tx.now)); err != nil {
-		return nil, fmt.Errorf("accept invitation: %w", err)
-	}
-	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: inv.OrganizationID, Action: keygate.AuditJoin,
-		TargetType: "user", TargetID: user.PublicID, TargetName: user.Email + " as " + inv.Role.Label()}); err != nil {
-		return nil, err
-	}
-	return inv, tx.Commit()
+	return inTxValue(ctx, s.db, func(tx *Tx) (*keygate.Invitation, error) {
+		inv, err := findUsableInvitation(ctx, tx, token)
+		if err != nil {
+			return nil, err
+		}
+		if keygate.NormalizeEmail(user.Email) != inv.Email {
+			return nil, keygate.Errorf(keygate.EFORBIDDEN, "This invitation was sent to another email address. Log in as the invited person to accept it.")
+		}
+		if err := markAccepted(ctx, tx, inv, token, user.ID); err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (organization_id, user_id, role, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $4) ON CONFLICT (organization_id, user_id) DO NOTHING`, inv.OrganizationID, user.ID, inv.Role, ms(tx.now)); err != nil {
+			return nil, fmt.Errorf("accept invitation: %w", err)
+		}
+		return inv, insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: inv.OrganizationID, Action: keygate.AuditJoin,
+			TargetType: "user", TargetID: user.PublicID, TargetName: user.Email + " as " + inv.Role.Label()})
+	})
 }
 
 // target is a member an action is about.
@@ -371,11 +418,12 @@ func (s *MembershipService) ChangeRole(ctx context.Context, orgID, userID string
 	if !role.Valid() {
 		return keygate.FieldError("role", "Choose a role.")
 	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	return s.db.inTx(ctx, func(tx *Tx) error { return changeRole(ctx, tx, orgID, userID, role) })
+}
+
+// changeRole is ChangeRole in tx, under the organization's lock
+// (memberAdmin): the last Owner is counted as it stands.
+func changeRole(ctx context.Context, tx *Tx, orgID, userID string, role keygate.Role) error {
 	org, err := memberAdmin(ctx, tx, orgID)
 	if err != nil {
 		return err
@@ -388,7 +436,7 @@ func (s *MembershipService) ChangeRole(ctx context.Context, orgID, userID string
 		return keygate.Errorf(keygate.EFORBIDDEN, "Only an Owner can grant the Owner role or change an Owner.")
 	}
 	if t.Role == role {
-		return tx.Commit()
+		return nil
 	}
 	if t.Role == keygate.RoleOwner {
 		if n, err := countOwners(ctx, tx, org.ID); err != nil {
@@ -401,20 +449,23 @@ func (s *MembershipService) ChangeRole(ctx context.Context, orgID, userID string
 		role, ms(tx.now), org.ID, t.UserID); err != nil {
 		return fmt.Errorf("change role: %w", err)
 	}
+	if err := tx.keysChanged(ctx, "member:"+t.PublicID); err != nil {
+		return err
+	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditRoleChange,
 		TargetType: "user", TargetID: t.PublicID, TargetName: t.Email + ": " + t.Role.Label() + " → " + role.Label()}); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return nil
 }
 
 // RemoveMember removes a member and, if asked, revokes their active keys.
 func (s *MembershipService) RemoveMember(ctx context.Context, orgID, userID string, revokeKeys bool) (int, error) {
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
+	return inTxValue(ctx, s.db, func(tx *Tx) (int, error) { return removeMember(ctx, tx, orgID, userID, revokeKeys) })
+}
+
+// removeMember is RemoveMember in tx, under the organization's lock.
+func removeMember(ctx context.Context, tx *Tx, orgID, userID string, revokeKeys bool) (int, error) {
 	org, err := memberAdmin(ctx, tx, orgID)
 	if err != nil {
 		return 0, err
@@ -433,17 +484,7 @@ func (s *MembershipService) RemoveMember(ctx context.Context, orgID, userID stri
 			return 0, errLastOwner
 		}
 	}
-	revoked, err := removeMembership(ctx, tx, org.ID, t, revokeKeys, keygate.AuditMemberRemove)
-	if err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("remove member: %w", err)
-	}
-	if revoked > 0 {
-		s.db.keysChanged()
-	}
-	return revoked, nil
+	return removeMembership(ctx, tx, org.ID, t, revokeKeys, keygate.AuditMemberRemove)
 }
 
 // removeMembership deletes the membership, revokes the member's keys when
@@ -451,6 +492,9 @@ func (s *MembershipService) RemoveMember(ctx context.Context, orgID, userID stri
 func removeMembership(ctx context.Context, tx *Tx, orgID int64, t *target, revokeKeys bool, action string) (int, error) {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, orgID, t.UserID); err != nil {
 		return 0, fmt.Errorf("remove member: %w", err)
+	}
+	if err := tx.keysChanged(ctx, "member:"+t.PublicID); err != nil {
+		return 0, err
 	}
 	// The organization's provider signs in members only: a link it made
 	// is of no use once the person leaves.
@@ -490,11 +534,12 @@ func removeMembership(ctx context.Context, tx *Tx, orgID int64, t *target, revok
 
 // LeaveOrganization removes the acting user.
 func (s *MembershipService) LeaveOrganization(ctx context.Context, orgID string) error {
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	return s.db.inTx(ctx, func(tx *Tx) error { return leaveOrganization(ctx, tx, orgID) })
+}
+
+// leaveOrganization is LeaveOrganization in tx, under the organization's
+// lock.
+func leaveOrganization(ctx context.Context, tx *Tx, orgID string) error {
 	org, err := findOrganizationForUser(ctx, tx, orgID)
 	if err != nil {
 		return err
@@ -514,16 +559,17 @@ func (s *MembershipService) LeaveOrganization(ctx context.Context, orgID string)
 	if _, err := removeMembership(ctx, tx, org.ID, t, false, keygate.AuditMemberLeave); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return nil
 }
 
 // TransferOwnership makes userID an Owner and the acting Owner an Admin.
 func (s *MembershipService) TransferOwnership(ctx context.Context, orgID, userID string) error {
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	return s.db.inTx(ctx, func(tx *Tx) error { return transferOwnership(ctx, tx, orgID, userID) })
+}
+
+// transferOwnership is TransferOwnership in tx, under the organization's
+// lock.
+func transferOwnership(ctx context.Context, tx *Tx, orgID, userID string) error {
 	org, err := findOrganizationForUser(ctx, tx, orgID)
 	if err != nil {
 		return err
@@ -547,11 +593,14 @@ func (s *MembershipService) TransferOwnership(ctx context.Context, orgID, userID
 		ms(tx.now), org.ID, user.ID); err != nil {
 		return fmt.Errorf("transfer ownership: %w", err)
 	}
+	if err := tx.keysChanged(ctx, "member:"+t.PublicID); err != nil {
+		return err
+	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditOwnershipTransfer,
 		TargetType: "user", TargetID: t.PublicID, TargetName: t.Email}); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return nil
 }
 
 // SignupWithInvitation creates an account for the invited email and makes
@@ -574,13 +623,8 @@ func (s *UserService) SignupWithInvitation(ctx context.Context, in *keygate.Sign
 	} else if mode == SignupClosed {
 		return nil, nil, keygate.Errorf(keygate.EFORBIDDEN, "Signup is closed on this instance.")
 	}
-	inv, err := scanInvitation(tx.QueryRowContext(ctx, `SELECT `+invitationColumns+invitationFrom+` WHERE i.token_hash = $1`, hashInviteToken(token)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, keygate.Errorf(keygate.ENOTFOUND, "This invitation link is not valid. Check that you copied all of it.")
-	} else if err != nil {
-		return nil, nil, fmt.Errorf("signup: %w", err)
-	}
-	if err := invitationProblem(inv, tx.now); err != nil {
+	inv, err := findUsableInvitation(ctx, tx, token)
+	if err != nil {
 		return nil, nil, err
 	}
 	if in.Email != inv.Email {
@@ -596,8 +640,8 @@ func (s *UserService) SignupWithInvitation(ctx context.Context, in *keygate.Sign
 		}
 		return nil, nil, fmt.Errorf("insert user: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3`, ms(tx.now), user.ID, inv.ID); err != nil {
-		return nil, nil, fmt.Errorf("signup: %w", err)
+	if err := markAccepted(ctx, tx, inv, token, user.ID); err != nil {
+		return nil, nil, err
 	}
 	if err := insertMembership(ctx, tx, inv.OrganizationID, user.ID, inv.Role); err != nil {
 		return nil, nil, err

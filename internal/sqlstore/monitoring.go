@@ -144,19 +144,20 @@ func statusClassArgs() []any {
 	return args
 }
 
-// summaryQuery sums the counters of [from, tomorrow) by class, and those
-// from today on apart.
+// summaryQuery sums the daily counters of [from, tomorrow) by class, and
+// those from today on apart (from, today and tomorrow are UTC days).
 func summaryQuery(scope usageScope, from, today, tomorrow time.Time) (string, []any) {
 	col, id := scope.column()
 	return `
-		SELECT status_class, SUM(count), SUM(CASE WHEN hour >= $3 THEN count ELSE 0 END)
-		FROM usage_hourly WHERE ` + col + ` = $1 AND status_class IN (` + placeholders(5, len(keygate.StatusClasses)) + `)
-			AND hour >= $2 AND hour < $4
+		SELECT status_class, SUM(count), SUM(CASE WHEN day >= $3 THEN count ELSE 0 END)
+		FROM usage_daily WHERE ` + col + ` = $1 AND status_class IN (` + placeholders(5, len(keygate.StatusClasses)) + `)
+			AND day >= $2 AND day < $4
 		GROUP BY status_class`,
 		append([]any{id, ms(from), ms(today), ms(tomorrow)}, statusClassArgs()...)
 }
 
-// latencyQuery sums the latency histograms of [from, to) by bucket.
+// latencyQuery sums the daily latency histograms of [from, to), UTC days,
+// by bucket.
 func latencyQuery(scope usageScope, from, to time.Time) (string, []any) {
 	col, id := scope.column()
 	args := []any{id, ms(from), ms(to)}
@@ -164,27 +165,26 @@ func latencyQuery(scope usageScope, from, to time.Time) (string, []any) {
 		args = append(args, b)
 	}
 	return `
-		SELECT bucket, SUM(count) FROM usage_latency_hourly
+		SELECT bucket, SUM(count) FROM usage_latency_daily
 		WHERE ` + col + ` = $1 AND bucket IN (` + placeholders(4, len(usage.LatencyBucketsUS)) + `)
-			AND hour >= $2 AND hour < $3
+			AND day >= $2 AND day < $3
 		GROUP BY bucket ORDER BY bucket`, args
 }
 
-// dailyQuery sums the counters of [from, to) by class and hour, the order
-// usage_hourly_org_class holds them in; Daily adds the hours up by day, as
-// grouping by day in SQL would sort every counter row first.
+// dailyQuery sums the daily counters of [from, to) by class and day, the
+// order usage_daily_org_class holds them in.
 func dailyQuery(scope usageScope, from, to time.Time) (string, []any) {
 	col, id := scope.column()
 	return `
-		SELECT status_class, hour, SUM(count) FROM usage_hourly
+		SELECT status_class, day, SUM(count) FROM usage_daily
 		WHERE ` + col + ` = $1 AND status_class IN (` + placeholders(4, len(keygate.StatusClasses)) + `)
-			AND hour >= $2 AND hour < $3
-		GROUP BY status_class, hour`,
+			AND day >= $2 AND day < $3
+		GROUP BY status_class, day`,
 		append([]any{id, ms(from), ms(to)}, statusClassArgs()...)
 }
 
 // Summary returns the organization's, or one key's, figures for today and
-// the last 30 days (today included), from the hourly counters.
+// the last 30 days (today included), from the daily counters.
 func (s *MonitoringService) Summary(ctx context.Context, orgID, keyID string) (*keygate.UsageSummary, error) {
 	tx, scope, err := s.beginFigures(ctx, orgID, keyID)
 	if err != nil {
@@ -333,12 +333,12 @@ func (s *MonitoringService) Daily(ctx context.Context, orgID, keyID string, n in
 	defer rows.Close()
 	for rows.Next() {
 		var class string
-		var hour int64
+		var day int64
 		var count int
-		if err := rows.Scan(&class, &hour, &count); err != nil {
+		if err := rows.Scan(&class, &day, &count); err != nil {
 			return nil, fmt.Errorf("daily usage: %w", err)
 		}
-		if i := (hour - ms(first)) / dayMS; hour >= ms(first) && i < int64(n) {
+		if i := (day - ms(first)) / dayMS; day >= ms(first) && i < int64(n) {
 			if _, ok := out[i].Counts[class]; ok {
 				out[i].Counts[class] += count
 			}
@@ -362,10 +362,10 @@ func (s *MonitoringService) TopIPs(ctx context.Context, orgID, keyID string, lim
 	return ips, err
 }
 
-// topQuery counts one key's requests of the seconds since $2 (Unix
-// seconds) by route and address, in one read of its log chunks
-// (request_log_chunk_key_id); the rankings are summed from it.
-const topQuery = `SELECT route, ip, SUM(n) FROM request_log_chunk WHERE api_key_id = $1 AND second >= $2 GROUP BY route, ip`
+// topQuery counts one key's requests since $2 (Unix milliseconds) by
+// route and address, in one read of its log (request_log_key_id); the
+// rankings are summed from it.
+const topQuery = `SELECT route, ip, COUNT(*) FROM request_log WHERE api_key_id = $1 AND created_at >= $2 GROUP BY route, ip`
 
 // TopRoutesAndIPs ranks one key's routes and addresses over the last 30
 // days, from one read of its log.
@@ -383,7 +383,7 @@ func (s *MonitoringService) TopRoutesAndIPs(ctx context.Context, orgID, keyID st
 	}
 	limit = min(limit, topMaxLimit)
 	// The period starts at midnight, a whole second.
-	rows, err := tx.QueryContext(ctx, topQuery, scope.keyID, daysAt(s.db.Now()).last(30).Unix())
+	rows, err := tx.QueryContext(ctx, topQuery, scope.keyID, ms(daysAt(s.db.Now()).last(30)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("top requests: %w", err)
 	}

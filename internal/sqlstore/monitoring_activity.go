@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,15 +10,16 @@ import (
 )
 
 // keyActivityQuery reads keys' last attempts and refusals, with their
-// refused requests since $3 and since $4 (hours, Unix milliseconds),
-// from usage_refused_hourly's primary key.
+// refused requests since $2 and since $3 (hours, Unix milliseconds),
+// from usage_refused_hourly's primary key; the keys' public ids follow in
+// an IN list (placeholders, from $4).
 const keyActivityQuery = `
 	SELECT k.public_id, k.last_attempt_at, k.last_attempt_ip, k.last_attempt_status,
 		k.last_refused_at, k.last_refused_ip, k.last_refused_code,
-		COALESCE((SELECT SUM(r.count) FROM usage_refused_hourly r WHERE r.api_key_id = k.id AND r.hour >= $3), 0),
-		COALESCE((SELECT SUM(r.count) FROM usage_refused_hourly r WHERE r.api_key_id = k.id AND r.hour >= $4), 0)
+		COALESCE((SELECT SUM(r.count) FROM usage_refused_hourly r WHERE r.api_key_id = k.id AND r.hour >= $2), 0),
+		COALESCE((SELECT SUM(r.count) FROM usage_refused_hourly r WHERE r.api_key_id = k.id AND r.hour >= $3), 0)
 	FROM api_keys k
-	WHERE k.organization_id = $1 AND k.public_id IN (SELECT value FROM json_each($2))`
+	WHERE k.organization_id = $1 AND k.public_id IN `
 
 // KeyActivity returns the named keys' last attempts and refusals.
 func (s *MonitoringService) KeyActivity(ctx context.Context, orgID string, keyIDs []string) (map[string]*keygate.KeyActivity, error) {
@@ -32,14 +32,14 @@ func (s *MonitoringService) KeyActivity(ctx context.Context, orgID string, keyID
 	if len(keyIDs) == 0 {
 		return out, nil
 	}
-	ids, err := json.Marshal(keyIDs)
-	if err != nil {
-		return nil, fmt.Errorf("key activity: %w", err)
-	}
 	now := s.db.Now().UTC()
 	// The last 24 hours by whole hours: the hour 24 hours ago, whole.
 	since24h := now.Add(-24 * time.Hour).Truncate(time.Hour)
-	rows, err := tx.QueryContext(ctx, keyActivityQuery, scope.orgID, string(ids), ms(since24h), ms(daysAt(now).last(30)))
+	args := []any{scope.orgID, ms(since24h), ms(daysAt(now).last(30))}
+	for _, id := range keyIDs {
+		args = append(args, id)
+	}
+	rows, err := tx.QueryContext(ctx, keyActivityQuery+`(`+placeholders(4, len(keyIDs))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("key activity: %w", err)
 	}

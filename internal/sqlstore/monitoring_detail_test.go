@@ -293,12 +293,7 @@ func TestMigrate_RequestDetailRefused(t *testing.T) {
 	if err := db.MigrateThrough(ctx, 14); err != nil {
 		t.Fatal(err)
 	}
-	exec := func(query string, args ...any) {
-		t.Helper()
-		if _, err := db.WriteConn().Exec(query, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	exec := func(query string, args ...any) { t.Helper(); mustExec(t, db, query, args...) }
 	exec(`INSERT INTO organizations (id, public_id, name, created_at, updated_at) VALUES (1, 'org_1', 'A', 0, 0)`)
 	for i, k := range []struct {
 		hint     string

@@ -63,9 +63,12 @@ const (
 	SweepQuery = sweepSelect
 )
 
-// ExplainQueryPlan returns query's plan as SQLite's shell prints it, one
-// line per step, indented by depth.
+// ExplainQueryPlan returns query's plan: on SQLite as its shell prints it,
+// one line per step, indented by depth; on PostgreSQL as EXPLAIN prints it.
 func (db *DB) ExplainQueryPlan(ctx context.Context, query string, args ...any) (string, error) {
+	if db.engine == EnginePostgres {
+		return db.explainPostgres(ctx, query, args...)
+	}
 	rows, err := db.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		return "", err
@@ -81,6 +84,23 @@ func (db *DB) ExplainQueryPlan(ctx context.Context, query string, args ...any) (
 		}
 		depth[id] = depth[parent] + 1
 		fmt.Fprintf(&b, "%s%s\n", strings.Repeat("  ", depth[id]-1), detail)
+	}
+	return b.String(), rows.Err()
+}
+
+func (db *DB) explainPostgres(ctx context.Context, query string, args ...any) (string, error) {
+	rows, err := db.read.QueryContext(ctx, "EXPLAIN (COSTS OFF) "+query, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return "", err
+		}
+		b.WriteString(line + "\n")
 	}
 	return b.String(), rows.Err()
 }

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -78,12 +77,12 @@ func findSuccessors(ctx context.Context, q queryer, orgID int64, r *keygate.Hygi
 	if len(ids) == 0 {
 		return out, nil
 	}
-	arg, err := json.Marshal(ids)
-	if err != nil {
-		return nil, fmt.Errorf("key hygiene: %w", err)
+	args := []any{orgID}
+	for _, id := range ids {
+		args = append(args, id)
 	}
 	rows, err := q.QueryContext(ctx, `SELECT public_id, name, hint FROM api_keys
-		WHERE organization_id = $1 AND public_id IN (SELECT value FROM json_each($2))`, orgID, string(arg))
+		WHERE organization_id = $1 AND public_id IN (`+placeholders(2, len(ids))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("key hygiene: %w", err)
 	}

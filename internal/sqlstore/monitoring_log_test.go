@@ -312,7 +312,11 @@ func TestMonitoringService_RequestLogRoutes(t *testing.T) {
 // index in id order and stop after a page: no scan of the log, no sort.
 // SQLite plans them the same on an empty table as on a full one (no
 // ANALYZE statistics), so a change that loses an index fails here.
+//
+// PostgreSQL plans by its statistics instead:
+// TestMonitoringService_QueryPlansPostgres.
 func TestMonitoringService_QueryPlans(t *testing.T) {
+	skipOnPostgres(t) // SQLite's planner; PostgreSQL's is checked below
 	db, _ := mustBotDB(t)
 	day := monAt(t, "2026-03-30T00:00:00Z")
 	for _, tt := range []struct {
@@ -322,19 +326,19 @@ func TestMonitoringService_QueryPlans(t *testing.T) {
 		walk   bool
 		index  string
 	}{
-		{"All", 0, keygate.RequestLogFilter{}, false, "request_log_chunk_org_id"},
-		{"Before", 0, keygate.RequestLogFilter{Before: 1000}, false, "request_log_chunk_org_id"},
-		{"Key", 7, keygate.RequestLogFilter{Before: 1000}, false, "request_log_chunk_key_id"},
-		{"Route", 0, keygate.RequestLogFilter{Route: "/api/v1/me", Before: 1000}, false, "request_log_chunk_org_route"},
+		{"All", 0, keygate.RequestLogFilter{}, false, "request_log_org_id"},
+		{"Before", 0, keygate.RequestLogFilter{Before: 1000}, false, "request_log_org_id"},
+		{"Key", 7, keygate.RequestLogFilter{Before: 1000}, false, "request_log_key_id"},
+		{"Route", 0, keygate.RequestLogFilter{Route: "/api/v1/me", Before: 1000}, false, "request_log_org_route"},
 		// Only errors are in the class index; 2xx, most of a log, is
 		// read from the organization's index.
-		{"Class2xx", 0, keygate.RequestLogFilter{Class: keygate.Class2xx, Before: 1000}, false, "request_log_chunk_org_id"},
-		{"Class429", 0, keygate.RequestLogFilter{Class: keygate.Class429, Before: 1000}, false, "request_log_chunk_org_class"},
-		{"Class5xx", 0, keygate.RequestLogFilter{Class: keygate.Class5xx}, false, "request_log_chunk_org_class"},
-		{"From", 0, keygate.RequestLogFilter{From: &day}, false, "request_log_chunk_org_time"},
-		{"FromWalk", 0, keygate.RequestLogFilter{From: &day, Before: 1000}, true, "request_log_chunk_org_id"},
-		{"ToWalkKey", 7, keygate.RequestLogFilter{To: &day}, true, "request_log_chunk_key_id"},
-		{"FromWalkClass", 0, keygate.RequestLogFilter{From: &day, Class: keygate.Class4xx}, true, "request_log_chunk_org_class"},
+		{"Class2xx", 0, keygate.RequestLogFilter{Class: keygate.Class2xx, Before: 1000}, false, "request_log_org_id"},
+		{"Class429", 0, keygate.RequestLogFilter{Class: keygate.Class429, Before: 1000}, false, "request_log_org_class"},
+		{"Class5xx", 0, keygate.RequestLogFilter{Class: keygate.Class5xx}, false, "request_log_org_class"},
+		{"From", 0, keygate.RequestLogFilter{From: &day}, false, "request_log_org_time"},
+		{"FromWalk", 0, keygate.RequestLogFilter{From: &day, Before: 1000}, true, "request_log_org_id"},
+		{"ToWalkKey", 7, keygate.RequestLogFilter{To: &day}, true, "request_log_key_id"},
+		{"FromWalkClass", 0, keygate.RequestLogFilter{From: &day, Class: keygate.Class4xx}, true, "request_log_org_class"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			query, args := sqlstore.RequestLogQuery(1, tt.keyID, tt.filter, 51, tt.walk)
@@ -346,8 +350,8 @@ func TestMonitoringService_QueryPlans(t *testing.T) {
 				t.Fatalf("plan does not use %s:\n%s", tt.index, plan)
 			}
 			// A time range read whole is the one query that sorts: its
-			// chunks come in time order. The others, walks included, sort
-			// only the entries of each chunk, as they come, and stop.
+			// rows come in time order. The others, walks included, read
+			// rows in id order and stop after a page.
 			whole := (tt.filter.From != nil || tt.filter.To != nil) && !tt.walk
 			if !whole && strings.Contains(strings.ReplaceAll(plan, "TEMP B-TREE FOR LAST TERM OF ORDER BY", ""), "TEMP B-TREE") {
 				t.Fatalf("plan sorts:\n%s", plan)
@@ -365,9 +369,9 @@ func TestMonitoringService_QueryPlans(t *testing.T) {
 		args        []any
 		index       string
 	}{
-		{"Routes", sqlstore.RequestLogRoutesQuery, []any{1, 1000}, "request_log_chunk_org_route"},
-		{"Sweep", sqlstore.SweepQuery, []any{0, 1000}, "request_log_chunk_org_time"},
-		{"Top", sqlstore.TopQuery, []any{1, 0}, "request_log_chunk_key_id"},
+		{"Routes", sqlstore.RequestLogRoutesQuery, []any{1, 1000}, "request_log_org_route"},
+		{"Sweep", sqlstore.SweepQuery, []any{0, 1000}, "request_log_org_time"},
+		{"Top", sqlstore.TopQuery, []any{1, 0}, "request_log_key_id"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			plan, err := db.ExplainQueryPlan(context.Background(), tt.query, tt.args...)
@@ -399,11 +403,83 @@ func TestMonitoringService_QueryPlans(t *testing.T) {
 	}
 }
 
-// The log is stored packed: the requests of a second that share a key,
-// route, status, address and agent are one chunk of up to 1,024 entries.
-// Paging, cursors in the middle of a chunk, and times within a second must
-// behave as if every request were a row of its own.
-func TestMonitoringService_FindRequestLog_Packed(t *testing.T) {
+// TestMonitoringService_QueryPlansPostgres checks the plans PostgreSQL
+// makes, from its statistics, on an analyzed log of 50,000 requests of a
+// busy organization: a page of its log, newest first, stops after its
+// rows (no sort, no scan of the log); and no query of a small
+// organization on the same instance, nor of the busy one's counters,
+// scans a table. SQLite's planner has no statistics, which
+// TestMonitoringService_QueryPlans checks instead.
+func TestMonitoringService_QueryPlansPostgres(t *testing.T) {
+	if !onPostgres() {
+		t.Skip("PostgreSQL's planner; SQLite's is checked by TestMonitoringService_QueryPlans")
+	}
+	m := loadMonitoringBench(t, 50_000)
+	if _, err := m.db.WriteConn().Exec(`ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	_, small := mustBotOrg(t, m.db, "small@example.com")
+	key := m.keys[7] // 2% of the busy organization's log
+	day := monBenchNow.AddDate(0, 0, -7)
+	plan := func(t *testing.T, query string, args ...any) string {
+		t.Helper()
+		p, err := m.db.ExplainQueryPlan(context.Background(), query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(p, "Seq Scan on request_log") || strings.Contains(p, "Seq Scan on usage") {
+			t.Fatalf("plan scans a table:\n%s", p)
+		}
+		return p
+	}
+	for _, tt := range []struct {
+		name   string
+		keyID  int64
+		filter keygate.RequestLogFilter
+		walk   bool
+	}{
+		{"All", 0, keygate.RequestLogFilter{}, false},
+		{"Before", 0, keygate.RequestLogFilter{Before: 20_000}, false},
+		{"Key", key.ID, keygate.RequestLogFilter{Before: 20_000}, false},
+		{"Route", 0, keygate.RequestLogFilter{Route: "/api/v1/me", Before: 20_000}, false},
+		{"Class5xx", 0, keygate.RequestLogFilter{Class: keygate.Class5xx}, false},
+		{"Class2xx", 0, keygate.RequestLogFilter{Class: keygate.Class2xx}, false},
+		{"FromWalk", 0, keygate.RequestLogFilter{From: &day}, true},
+	} {
+		t.Run("Busy"+tt.name, func(t *testing.T) {
+			query, args := sqlstore.RequestLogQuery(m.org.ID, tt.keyID, tt.filter, 51, tt.walk)
+			if p := plan(t, query, args...); strings.Contains(p, "Sort") || !strings.Contains(p, "Index") {
+				t.Fatalf("plan sorts the log or reads no index:\n%s", p)
+			}
+		})
+	}
+	for _, f := range []keygate.RequestLogFilter{{}, {Class: keygate.Class4xx}, {Route: "/api/v1/me"},
+		{RequestID: "0123456789abcdef"}, {From: &day}, {From: &day, Sort: keygate.LogSlowest}} {
+		query, args := sqlstore.RequestLogQuery(small.ID, 0, f, 51, false)
+		plan(t, query, args...)
+		query, args = sqlstore.RequestLogQuery(small.ID, 0, f, 51, true)
+		plan(t, query, args...)
+	}
+	since := monBenchNow.AddDate(0, 0, -30).UnixMilli()
+	plan(t, sqlstore.RequestLogRoutesQuery, m.org.ID, 1000)
+	plan(t, sqlstore.RequestLogRoutesQuery, small.ID, 1000)
+	plan(t, sqlstore.SweepQuery, since, 1000)
+	plan(t, sqlstore.TopQuery, key.ID, since)
+	for _, keyID := range []int64{0, key.ID} {
+		org := small.ID
+		if keyID != 0 {
+			org = m.org.ID
+		}
+		for _, q := range sqlstore.CounterQueries(org, keyID, monBenchNow, 30) {
+			plan(t, q.Query, q.Args...)
+		}
+	}
+}
+
+// Thousands of requests a second, alike but for their time, key, status and
+// address, written by two flushes: paging, cursors and ranges of
+// milliseconds within a second find each of them once.
+func TestMonitoringService_FindRequestLog_ManyASecond(t *testing.T) {
 	db, clock := mustBotDB(t)
 	clock.Set(monNow)
 	owner, org := mustBotOrg(t, db, "a@example.com")
@@ -418,7 +494,7 @@ func TestMonitoringService_FindRequestLog_Packed(t *testing.T) {
 	for s := range 3 {
 		for i := range 3000 {
 			e := usage.Event{OrganizationID: org.ID, KeyID: key1.ID, Method: "GET", Route: "/api/v1/me", Status: 200,
-				Latency: time.Duration(i*37+s) * time.Microsecond, IP: "10.0.0.1", UserAgent: "packed/1.0",
+				Latency: time.Duration(i*37+s) * time.Microsecond, IP: "10.0.0.1", UserAgent: "busy/1.0",
 				At: base.Add(time.Duration(s)*time.Second + time.Duration(i/3)*time.Millisecond)}
 			if i%2 == 1 {
 				e.KeyID = key2.ID
@@ -435,9 +511,8 @@ func TestMonitoringService_FindRequestLog_Packed(t *testing.T) {
 	mustWriteUsage(t, db, events[:4500])
 	mustWriteUsage(t, db, events[4500:])
 
-	chunks, most := monCount(t, db, `SELECT COUNT(*) FROM request_log_chunk`), monCount(t, db, `SELECT MAX(n) FROM request_log_chunk`)
-	if chunks >= len(events)/100 || most != 1024 {
-		t.Fatalf("%d chunks, the largest of %d entries: want few, of at most 1,024 and some full", chunks, most)
+	if got, want := countRows(t, db, "request_log"), len(events); got != want {
+		t.Fatalf("%d rows, want %d", got, want)
 	}
 
 	s := sqlstore.NewMonitoringService(db)
@@ -514,7 +589,7 @@ func TestMonitoringService_FindRequestLog_Packed(t *testing.T) {
 	})
 	for _, walk := range []int{10_000, 2} {
 		sqlstore.SetRequestLogWalk(t, walk)
-		// A range of milliseconds within a second, cutting its chunks.
+		// A range of milliseconds within a second.
 		t.Run(fmt.Sprintf("OKWithinASecond/walk%d", walk), func(t *testing.T) {
 			got := read(t, keygate.RequestLogFilter{From: &from, To: &to, Limit: 100})
 			sameEntries(t, got, want(func(e usage.Event) bool { return !e.At.Before(from) && e.At.Before(to) }))
@@ -525,7 +600,7 @@ func TestMonitoringService_FindRequestLog_Packed(t *testing.T) {
 		})
 	}
 
-	// The key page's rankings sum the chunks.
+	// The key page's rankings count the rows.
 	routes, ips, err := s.TopRoutesAndIPs(ctx, org.PublicID, key1.PublicID, 10)
 	if err != nil {
 		t.Fatal(err)
@@ -539,9 +614,10 @@ func TestMonitoringService_FindRequestLog_Packed(t *testing.T) {
 	}
 }
 
-// Migration 12 packs the rows of the request log an older release wrote
-// into chunks, every request kept with everything it said.
-func TestMigrate_RequestLogPacked(t *testing.T) {
+// Migration 12 packed the rows of the request log an older release wrote
+// into chunks, and migration 17 makes them rows again: every request kept
+// with everything it said.
+func TestMigrate_RequestLogPackedAndBack(t *testing.T) {
 	skipOnPostgres(t) // SQLite\'s files and upgrades from its older formats
 	db, _ := mustOpenUnmigrated(t)
 	ctx := context.Background()
@@ -589,14 +665,6 @@ func TestMigrate_RequestLogPacked(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 3 chunks of the 2,100, one for each of 5 other kinds, and 2 for
-	// the later rows, of two seconds.
-	if got, want := monCount(t, db, `SELECT COUNT(*) FROM request_log_chunk`), 3+5+2; got != want {
-		t.Fatalf("%d chunks, want %d", got, want)
-	}
-	if got := monCount(t, db, `SELECT MAX(n) FROM request_log_chunk`); got != 1024 {
-		t.Fatalf("largest chunk holds %d, want 1024", got)
-	}
 	q, err := db.WriteConn().Query(`SELECT organization_id, COALESCE(api_key_id, 0), method, route, status, latency_us, ip, user_agent, created_at FROM request_log`)
 	if err != nil {
 		t.Fatal(err)
@@ -621,5 +689,120 @@ func TestMigrate_RequestLogPacked(t *testing.T) {
 	slices.SortFunc(rows, order)
 	if !reflect.DeepEqual(got, rows) {
 		t.Fatalf("%d rows after the migration, want the %d before, alike", len(got), len(rows))
+	}
+}
+
+// Migration 17 makes the packed log of migration 12 rows again on both
+// engines: each request keeps its id (chunk * 1024 + entry), its time,
+// latency, path and request id, and the requests logged afterwards take
+// ids above them. The daily counters start from the hourly ones.
+func TestMigrate_RequestLogRows(t *testing.T) {
+	db, _ := mustOpenUnmigrated(t)
+	ctx := context.Background()
+	if err := db.MigrateThrough(ctx, 16); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(query string, args ...any) { t.Helper(); mustExec(t, db, query, args...) }
+	exec(`INSERT INTO organizations (id, public_id, name, created_at, updated_at) VALUES (1, 'org_1', 'A', 0, 0)`)
+	exec(`INSERT INTO api_keys (id, public_id, organization_id, name, environment, scopes, secret_hash, hint, created_at, updated_at)
+		VALUES (7, 'key_7', 1, 'k', 'production', 'read', $1, 'kg_4Nf…p8Zq', 0, 0)`, []byte{7})
+	second := monNow.Unix()
+	rids := []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10}
+	// Chunk 3: three requests, each of its own path, the second without a
+	// request id. Chunk 5: two of one path, not the route. Chunk 9: one,
+	// of the route, from before request ids were logged.
+	insertChunk := func(id int64, route, paths, entries string, n int, ids []byte) {
+		t.Helper()
+		exec(`INSERT INTO request_log_chunk (id, organization_id, api_key_id, method, route, status, ip, user_agent, second, n, entries, code, paths, request_ids)
+			VALUES ($1, 1, 7, 'GET', $2, 200, '10.0.0.1', 'curl/8', $3, $4, $5, '', $6, $7)`, id, route, second, n, entries, paths, ids)
+	}
+	insertChunk(3, "/api/v1/bots/{id}", `["/api/v1/bots/bot_a","/api/v1/bots/bot_b","/api/v1/bots/bot_c"]`,
+		fmt.Sprintf("[%d,%d,%d]", 1500*1024+10, 20*1024+11, 7*1024+999), 3, rids)
+	insertChunk(5, "/api/v1/bots/{id}", "/api/v1/bots/bot_z", fmt.Sprintf("[%d,%d]", 3*1024, 4*1024+1), 2, rids[:16])
+	insertChunk(9, "/api/v1/me", "", fmt.Sprintf("[%d]", 5*1024+2), 1, nil)
+	// Hourly counters of two hours of one day and one of the next, which
+	// the daily sums start from.
+	day := monNow.Truncate(24 * time.Hour).UnixMilli()
+	for _, h := range []struct {
+		hour  int64
+		class string
+		n     int
+	}{{day + 3_600_000, "2xx", 5}, {day + 7_200_000, "2xx", 7}, {day + 7_200_000, "429", 1}, {day + 86_400_000, "2xx", 2}} {
+		exec(`INSERT INTO usage_hourly (organization_id, api_key_id, hour, status_class, count) VALUES (1, 7, $1, $2, $3)`, h.hour, h.class, h.n)
+		exec(`INSERT INTO usage_latency_hourly (organization_id, api_key_id, hour, bucket, count) VALUES (1, 7, $1, 1000, $2)
+			ON CONFLICT (api_key_id, hour, bucket) DO UPDATE SET count = usage_latency_hourly.count + excluded.count`, h.hour, h.n)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	type row struct {
+		id, createdAt, latencyUS int64
+		path, requestID          string
+	}
+	read := func() []row {
+		t.Helper()
+		q, err := db.WriteConn().Query(`SELECT id, created_at, latency_us, CASE WHEN path = '' THEN route ELSE path END, request_id FROM request_log ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		var out []row
+		for q.Next() {
+			var r row
+			var rid []byte
+			if err := q.Scan(&r.id, &r.createdAt, &r.latencyUS, &r.path, &rid); err != nil {
+				t.Fatal(err)
+			}
+			r.requestID = fmt.Sprintf("%x", rid)
+			out = append(out, r)
+		}
+		if err := q.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	ms := second * 1000
+	want := []row{
+		{3*1024 + 0, ms + 10, 1500, "/api/v1/bots/bot_a", "0123456789abcdef"},
+		{3*1024 + 1, ms + 11, 20, "/api/v1/bots/bot_b", ""},
+		{3*1024 + 2, ms + 999, 7, "/api/v1/bots/bot_c", "fedcba9876543210"},
+		{5*1024 + 0, ms, 3, "/api/v1/bots/bot_z", "0123456789abcdef"},
+		{5*1024 + 1, ms + 1, 4, "/api/v1/bots/bot_z", ""},
+		{9*1024 + 0, ms + 2, 5, "/api/v1/me", ""},
+	}
+	if got := read(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("rows after the migration\n%+v\nwant\n%+v", got, want)
+	}
+
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{
+		{fmt.Sprintf(`SELECT count FROM usage_daily WHERE day = %d AND status_class = '2xx'`, day), 12},
+		{fmt.Sprintf(`SELECT count FROM usage_daily WHERE day = %d AND status_class = '429'`, day), 1},
+		{fmt.Sprintf(`SELECT count FROM usage_daily WHERE day = %d AND status_class = '2xx'`, day+86_400_000), 2},
+		{fmt.Sprintf(`SELECT count FROM usage_latency_daily WHERE day = %d AND bucket = 1000`, day), 13},
+		{`SELECT COUNT(*) FROM usage_daily`, 3},
+	} {
+		if got := monCount(t, db, tt.query); got != tt.want {
+			t.Fatalf("%s = %d, want %d", tt.query, got, tt.want)
+		}
+	}
+
+	mustWriteUsage(t, db, []usage.Event{{OrganizationID: 1, KeyID: 7, Method: "GET", Route: "/api/v1/me", Path: "/api/v1/me",
+		Status: 200, At: monNow, RequestID: 0x1111111111111111}})
+	got := read()
+	if len(got) != len(want)+1 || got[len(got)-1].id <= 9*1024 || got[len(got)-1].requestID != "1111111111111111" {
+		t.Fatalf("rows after a flush %+v: want a new last row with an id above %d", got, 9*1024)
+	}
+}
+
+// mustExec runs a statement on db's writer, as a migration test sets up
+// what an older release left.
+func mustExec(tb testing.TB, db *sqlstore.DB, query string, args ...any) {
+	tb.Helper()
+	if _, err := db.WriteConn().Exec(query, args...); err != nil {
+		tb.Fatal(err)
 	}
 }

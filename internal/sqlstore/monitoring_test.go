@@ -505,40 +505,34 @@ func TestUsageStore_DeleteRequestLogBefore(t *testing.T) {
 				Status: 200, At: at.Add(time.Duration(i) * step)})
 		}
 	}
-	// The log is deleted a chunk at a time: the requests of a second
-	// that share everything but their time, up to 1,024.
-	add(before.Add(-10*24*time.Hour), 250, time.Second)          // old: 250 chunks
-	add(before.Add(-5*24*time.Hour), 3000, 100*time.Microsecond) // old: 3 chunks of one second
+	add(before.Add(-10*24*time.Hour), 250, time.Second)          // old
+	add(before.Add(-5*24*time.Hour), 3000, 100*time.Microsecond) // old, in one second
 	add(before.Add(-time.Second), 1, 0)                          // old: the second before the cut's
+	add(before.Add(-time.Millisecond), 1, 0)                     // old: a millisecond before the cut
 	add(before, 1, 0)                                            // exactly at the cut: kept
-	add(before.Add(-500*time.Millisecond), 1, 0)                 // in the cut's second: kept
 	add(clock.Now().Add(-time.Hour), 9, time.Millisecond)        // recent
 	mustWriteUsage(t, db, events)
-	if got, want := countRows(t, db, "request_log_chunk"), 254+1+1; got != want {
-		t.Fatalf("%d chunks, want %d", got, want)
+	if got, want := countRows(t, db, "request_log"), 3262; got != want {
+		t.Fatalf("%d rows, want %d", got, want)
 	}
 
 	store := sqlstore.NewUsageStore(db)
 	var got []int
-	for range 4 {
-		n, err := store.DeleteRequestLogBefore(context.Background(), clock.Now().Add(-retention), 100)
+	for range 5 {
+		n, err := store.DeleteRequestLogBefore(context.Background(), clock.Now().Add(-retention), 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, n)
 	}
-	if want := []int{100, 100, 54, 0}; !reflect.DeepEqual(got, want) {
+	if want := []int{1000, 1000, 1000, 252, 0}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("batches deleted %v, want %v", got, want)
 	}
-	if got, want := countRows(t, db, "request_log"), 11; got != want {
+	if got, want := countRows(t, db, "request_log"), 10; got != want {
 		t.Fatalf("%d rows left, want %d", got, want)
 	}
-	// Whole seconds only: the request half a second before the cut shares its second.
-	if got := monCount(t, db, `SELECT COUNT(*) FROM request_log WHERE created_at < $1`, before.UnixMilli()); got != 1 {
-		t.Fatalf("%d rows left before the cut, want the 1 of its second", got)
-	}
-	if got := monCount(t, db, `SELECT COUNT(*) FROM request_log WHERE created_at < $1`, before.Truncate(time.Second).UnixMilli()); got != 0 {
-		t.Fatalf("%d rows left of the seconds before the cut", got)
+	if got := monCount(t, db, `SELECT COUNT(*) FROM request_log WHERE created_at < $1`, before.UnixMilli()); got != 0 {
+		t.Fatalf("%d rows left before the cut", got)
 	}
 	// The counters are not the log: they stay.
 	if got, want := monCount(t, db, `SELECT COALESCE(SUM(count), 0) FROM usage_hourly`), 3262; got != want {
@@ -587,6 +581,66 @@ func TestUsageStore_DeletedOwners(t *testing.T) {
 	} {
 		if n := monCount(t, db, c.query); n != c.want {
 			t.Errorf("%s = %d, want %d", c.query, n, c.want)
+		}
+	}
+}
+
+// Replicas flush their usage into one database at once, each from its own
+// pool: the counters add up, every request is logged once with an id of
+// its own, and each key's last use is the latest of all, whichever flush
+// commits last.
+func TestUsageStore_WriteUsage_Replicas(t *testing.T) {
+	db, clock := mustBotDB(t)
+	clock.Set(monNow)
+	owner, org := mustBotOrg(t, db, "a@example.com")
+	ctx := monUserCtx(owner)
+	keys := []*keygate.APIKey{mustMonKey(t, db, ctx, org, "one", keygate.ScopeRead, nil), mustMonKey(t, db, ctx, org, "two", keygate.ScopeRead, nil)}
+	const perFlush = 300
+	// Flush i's requests alternate the two keys over the same hours, so
+	// that every flush upserts the same counter rows; flush raceN-1 holds
+	// the latest request of each key.
+	flush := func(i int) *usage.Batch {
+		var events []usage.Event
+		for j := range perFlush {
+			events = append(events, usage.Event{OrganizationID: org.ID, KeyID: keys[j%2].ID, Method: "GET", Route: "/api/v1/me",
+				Status: []int{200, 404, 429, 500}[j%4], Latency: time.Duration(j) * time.Millisecond,
+				IP: fmt.Sprintf("10.0.%d.%d", i, j%2), At: monNow.Add(-3 * time.Hour).Add(time.Duration(i*perFlush+j) * time.Second)})
+		}
+		return usage.Aggregate(events)
+	}
+	errs := runRace([]*sqlstore.DB{db, mustSecondPool(t, db)}, func(i int, db *sqlstore.DB) error {
+		return sqlstore.NewUsageStore(db).WriteUsage(context.Background(), flush(i))
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("flush %d: %v", i, err)
+		}
+	}
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{
+		{`SELECT COALESCE(SUM(count), 0) FROM usage_hourly`, raceN * perFlush},
+		{`SELECT COALESCE(SUM(count), 0) FROM usage_hourly WHERE status_class = '429'`, raceN * perFlush / 4},
+		{`SELECT COALESCE(SUM(count), 0) FROM usage_latency_hourly`, raceN * perFlush},
+		{`SELECT COALESCE(SUM(count), 0) FROM usage_daily`, raceN * perFlush},
+		{`SELECT COALESCE(SUM(count), 0) FROM usage_latency_daily`, raceN * perFlush},
+		{`SELECT COUNT(*) FROM request_log`, raceN * perFlush},
+		{`SELECT COUNT(DISTINCT id) FROM request_log`, raceN * perFlush},
+	} {
+		if got := monCount(t, db, tt.query); got != tt.want {
+			t.Fatalf("%s = %d, want %d", tt.query, got, tt.want)
+		}
+	}
+	for j, k := range keys {
+		last := flush(raceN - 1).LastAttempt[k.ID]
+		var at int64
+		var ip string
+		if err := db.WriteConn().QueryRow(`SELECT last_attempt_at, last_attempt_ip FROM api_keys WHERE id = $1`, k.ID).Scan(&at, &ip); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("10.0.%d.%d", raceN-1, j); at != last.At.UnixMilli() || ip != want {
+			t.Fatalf("key %d: last attempt at %d from %s, want %d from %s", j, at, ip, last.At.UnixMilli(), want)
 		}
 	}
 }

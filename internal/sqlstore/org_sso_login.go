@@ -18,26 +18,30 @@ func (s *OrgSSOService) LoginWithOrgIdentity(ctx context.Context, orgPublicID st
 		return nil, 0, keygate.Errorf(keygate.EINVALID, "The sign-in provider did not identify you.")
 	}
 	ext.Provider, ext.Email = orgSSOProviderKey(orgPublicID), keygate.NormalizeEmail(ext.Email)
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer tx.Rollback()
-	conf, _, err := loadOrgSSO(ctx, tx, `WHERE o.public_id = $1`, orgPublicID)
-	if err != nil {
-		return nil, 0, err
-	}
-	user, outcome, refusal, err := s.loginWithOrgIdentity(ctx, tx, conf, ext)
+	var conf *keygate.OrgSSO
+	var user *keygate.User
+	var outcome keygate.SSOOutcome
+	var refusal *orgSSORefusal
+	// As for LoginWithIdentity, a login that loses the race for the
+	// account or the link runs again and finds what the other made.
+	err := s.db.inTx(ctx, func(tx *Tx) (err error) {
+		if conf, _, err = loadOrgSSO(ctx, tx, `WHERE o.public_id = $1`, orgPublicID); err != nil {
+			return err
+		}
+		user, outcome, refusal, err = s.loginWithOrgIdentity(ctx, tx, conf, ext)
+		if refusal != nil {
+			return refusal.err // rolls the login back
+		} else if err != nil {
+			return err
+		}
+		return finishIdentityLogin(ctx, tx, user, ext)
+	})
 	if refusal != nil {
-		tx.Rollback()
 		if err := s.recordRefusal(ctx, conf, refusal); err != nil {
 			return nil, 0, err
 		}
 		return nil, 0, refusal.err
 	} else if err != nil {
-		return nil, 0, err
-	}
-	if err := finishIdentityLogin(ctx, tx, user, ext); err != nil {
 		return nil, 0, err
 	}
 	return user, outcome, nil
@@ -85,17 +89,17 @@ func (s *OrgSSOService) loginWithOrgIdentity(ctx context.Context, tx *Tx, conf *
 			return nil, 0, nil, errSSOEmailTaken
 		}
 		if _, err := insertIdentity(ctx, tx, user, ext); err != nil {
-			return nil, 0, nil, err
+			return nil, 0, nil, lostRace(err)
 		}
 		return user, keygate.SSOLinked, nil, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, 0, nil, fmt.Errorf("find user: %w", err)
 	}
 	if user, err = createOrgSSOUser(ctx, tx, ext); err != nil {
-		return nil, 0, nil, err
+		return nil, 0, nil, lostRace(err)
 	}
 	if _, err := insertIdentity(ctx, tx, user, ext); err != nil {
-		return nil, 0, nil, err
+		return nil, 0, nil, lostRace(err)
 	}
 	if err := provisionMember(ctx, tx, conf, user); err != nil {
 		return nil, 0, nil, err

@@ -31,7 +31,17 @@ var errOrgNotFound = keygate.Errorf(keygate.ENOTFOUND, "Organization not found."
 
 // findOrganizationForUser returns the organization with the acting user's
 // role. Not being a member is indistinguishable from not existing.
+//
+// In a write transaction it locks the organization first: every rule about
+// an organization (its last Owner, its key cap, one pending invitation per
+// email) is then checked and acted on under that lock, with the actor's
+// role as it is now.
 func findOrganizationForUser(ctx context.Context, q queryer, publicID string) (*keygate.Organization, error) {
+	if tx, ok := q.(*Tx); ok {
+		if err := tx.lockOrganization(ctx, publicID); err != nil {
+			return nil, err
+		}
+	}
 	if key := keygate.KeyFromContext(ctx); key != nil {
 		return findOrganizationForKey(ctx, q, key, publicID)
 	}
@@ -199,6 +209,10 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, publicID s
 		org.Name, org.DisabledUserKeys, ms(tx.now), org.ID); err != nil {
 		return nil, fmt.Errorf("update organization: %w", err)
 	}
+	// Keys carry the organization's name and disabled-user rule.
+	if err := tx.keysChanged(ctx, "org:"+org.PublicID); err != nil {
+		return nil, err
+	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
 		OrganizationID: org.ID, Action: keygate.AuditOrganizationUpdate,
 		TargetType: "organization", TargetID: org.PublicID, TargetName: org.Name,
@@ -208,7 +222,6 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, publicID s
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update organization: %w", err)
 	}
-	s.db.keysChanged() // keys carry the organization's name and disabled-user rule
 	return org, nil
 }
 
@@ -238,6 +251,9 @@ func (s *OrganizationService) DeleteOrganization(ctx context.Context, publicID, 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, org.ID); err != nil {
 		return fmt.Errorf("delete organization: %w", err)
 	}
+	if err := tx.keysChanged(ctx, "org:"+org.PublicID); err != nil { // its keys are gone
+		return err
+	}
 	// The event outlives the organization, so it is recorded outside it.
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
 		Action: keygate.AuditOrganizationDelete, TargetType: "organization", TargetID: org.PublicID, TargetName: org.Name,
@@ -247,7 +263,6 @@ func (s *OrganizationService) DeleteOrganization(ctx context.Context, publicID, 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete organization: %w", err)
 	}
-	s.db.keysChanged() // its keys are gone
 	return nil
 }
 

@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,13 +33,19 @@ type usageStmts struct {
 }
 
 // counterWrites are the flush's statements besides the log's, by name.
+// Replicas flushing into one database at once add to the counters, and a
+// key's last request moves only forwards, whatever order flushes commit in.
 var counterWrites = map[string]string{
 	"hourly": `INSERT INTO usage_hourly (organization_id, api_key_id, hour, status_class, count) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (api_key_id, hour, status_class) DO UPDATE SET count = count + excluded.count`,
+		ON CONFLICT (api_key_id, hour, status_class) DO UPDATE SET count = usage_hourly.count + excluded.count`,
 	"latency": `INSERT INTO usage_latency_hourly (organization_id, api_key_id, hour, bucket, count) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (api_key_id, hour, bucket) DO UPDATE SET count = count + excluded.count`,
+		ON CONFLICT (api_key_id, hour, bucket) DO UPDATE SET count = usage_latency_hourly.count + excluded.count`,
+	"daily": `INSERT INTO usage_daily (organization_id, api_key_id, day, status_class, count) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (api_key_id, day, status_class) DO UPDATE SET count = usage_daily.count + excluded.count`,
+	"latency daily": `INSERT INTO usage_latency_daily (organization_id, api_key_id, day, bucket, count) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (api_key_id, day, bucket) DO UPDATE SET count = usage_latency_daily.count + excluded.count`,
 	"refused": `INSERT INTO usage_refused_hourly (organization_id, api_key_id, hour, count) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (api_key_id, hour) DO UPDATE SET count = count + excluded.count`,
+		ON CONFLICT (api_key_id, hour) DO UPDATE SET count = usage_refused_hourly.count + excluded.count`,
 	"last use": `UPDATE api_keys SET last_used_at = $1, last_used_ip = $2, last_used_user_agent = $3
 		WHERE id = $4 AND (last_used_at IS NULL OR last_used_at < $1)`,
 	"last attempt": `UPDATE api_keys SET last_attempt_at = $1, last_attempt_ip = $2, last_attempt_status = $3
@@ -52,7 +58,8 @@ var counterWrites = map[string]string{
 func NewUsageStore(db *DB) *UsageStore { return &UsageStore{db: db} }
 
 // WriteUsage writes a batch in one transaction: the request log, the
-// hourly counters, latency histograms and refusals (upserted) and each
+// hourly and daily counters and latency histograms and the hourly
+// refusals (each added to what other flushes wrote) and each
 // key's last use, attempt and refusal. Usage of an organization or key
 // deleted since its requests is dropped.
 func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
@@ -60,12 +67,16 @@ func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 	if err != nil {
 		return err
 	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	// Replicas flushing at once into one PostgreSQL lock the same counter
+	// and key rows: writeBatch takes them in one order, and a transaction
+	// the database aborts all the same (or SQLite's busy writer) runs
+	// again.
+	return s.db.inTx(ctx, func(tx *Tx) error { return writeBatch(ctx, tx, stmts, b) })
+}
 
+// writeBatch is WriteUsage's transaction. It writes the counters and keys
+// in the order of their primary keys.
+func writeBatch(ctx context.Context, tx *Tx, stmts *usageStmts, b *usage.Batch) error {
 	gone, err := deletedOwners(ctx, tx, b)
 	if err != nil {
 		return err
@@ -75,40 +86,75 @@ func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 	}
 	w := &batchWriter{ctx: ctx, tx: tx, stmts: stmts.writes}
 	defer w.close()
-	for k, n := range b.Hourly {
+	for _, k := range sortedKeys(b.Hourly, compareHourKeys) {
 		if !gone.has(k.OrganizationID, k.KeyID) {
-			w.exec("hourly", k.OrganizationID, k.KeyID, ms(k.Hour), k.Class, n)
+			w.exec("hourly", k.OrganizationID, k.KeyID, ms(k.Hour), k.Class, b.Hourly[k])
 		}
+	}
+	for _, k := range sortedKeys(b.Latency, compareLatencyKeys) {
+		if !gone.has(k.OrganizationID, k.KeyID) {
+			w.exec("latency", k.OrganizationID, k.KeyID, ms(k.Hour), k.BucketUS, b.Latency[k])
+		}
+	}
+	// The daily sums, from the hourly counters (a batch spans a second or
+	// so: most often one hour of one day).
+	daily, latencyDaily := map[usage.HourKey]int{}, map[usage.LatencyKey]int{}
+	for k, n := range b.Hourly {
+		k.Hour = k.Hour.Truncate(24 * time.Hour)
+		daily[k] += n
 	}
 	for k, n := range b.Latency {
+		k.Hour = k.Hour.Truncate(24 * time.Hour)
+		latencyDaily[k] += n
+	}
+	for _, k := range sortedKeys(daily, compareHourKeys) {
 		if !gone.has(k.OrganizationID, k.KeyID) {
-			w.exec("latency", k.OrganizationID, k.KeyID, ms(k.Hour), k.BucketUS, n)
+			w.exec("daily", k.OrganizationID, k.KeyID, ms(k.Hour), k.Class, daily[k])
 		}
 	}
-	for k, n := range b.Refused {
+	for _, k := range sortedKeys(latencyDaily, compareLatencyKeys) {
 		if !gone.has(k.OrganizationID, k.KeyID) {
-			w.exec("refused", k.OrganizationID, k.KeyID, ms(k.Hour), n)
+			w.exec("latency daily", k.OrganizationID, k.KeyID, ms(k.Hour), k.BucketUS, latencyDaily[k])
 		}
 	}
-	for id, u := range b.LastUsed {
-		if !gone.keys[id] {
+	for _, k := range sortedKeys(b.Refused, func(a, b usage.RefusedKey) int {
+		return cmp.Or(cmp.Compare(a.KeyID, b.KeyID), a.Hour.Compare(b.Hour))
+	}) {
+		if !gone.has(k.OrganizationID, k.KeyID) {
+			w.exec("refused", k.OrganizationID, k.KeyID, ms(k.Hour), b.Refused[k])
+		}
+	}
+	for _, id := range sortedKeys(b.LastUsed, cmp.Compare[int64]) {
+		if u := b.LastUsed[id]; !gone.keys[id] {
 			w.exec("last use", ms(u.At), u.IP, truncate(u.UserAgent, 512), id)
 		}
 	}
-	for id, u := range b.LastAttempt {
-		if !gone.keys[id] {
+	for _, id := range sortedKeys(b.LastAttempt, cmp.Compare[int64]) {
+		if u := b.LastAttempt[id]; !gone.keys[id] {
 			w.exec("last attempt", ms(u.At), u.IP, u.Status, id)
 		}
 	}
-	for id, u := range b.LastRefused {
-		if !gone.keys[id] {
+	for _, id := range sortedKeys(b.LastRefused, cmp.Compare[int64]) {
+		if u := b.LastRefused[id]; !gone.keys[id] {
 			w.exec("last refusal", ms(u.At), u.IP, u.Code, id)
 		}
 	}
-	if w.err != nil {
-		return w.err
-	}
-	return tx.Commit()
+	return w.err
+}
+
+// compareHourKeys and compareLatencyKeys order counters as their tables'
+// primary keys do.
+func compareHourKeys(a, b usage.HourKey) int {
+	return cmp.Or(cmp.Compare(a.KeyID, b.KeyID), a.Hour.Compare(b.Hour), strings.Compare(a.Class, b.Class))
+}
+
+func compareLatencyKeys(a, b usage.LatencyKey) int {
+	return cmp.Or(cmp.Compare(a.KeyID, b.KeyID), a.Hour.Compare(b.Hour), cmp.Compare(a.BucketUS, b.BucketUS))
+}
+
+// sortedKeys returns m's keys in the order of compare.
+func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
+	return slices.SortedFunc(maps.Keys(m), compare)
 }
 
 // batchWriter runs the statements of counterWrites in a flush's
@@ -145,13 +191,12 @@ func (w *batchWriter) close() {
 	}
 }
 
-// DeleteRequestLogBefore deletes up to limit request log chunks (each up to
-// 1,024 requests of one second) older than before and returns how many it
-// deleted, so a sweep can go in small batches that never hold the writer
-// for long. It deletes whole seconds: the requests of before's own second
-// stay until the next sweep.
+// DeleteRequestLogBefore deletes up to limit request log rows older than
+// before and returns how many it deleted, so a sweep can go in small
+// batches that never hold the writer (or, on PostgreSQL, many row locks)
+// for long.
 func (s *UsageStore) DeleteRequestLogBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	res, err := s.db.write.ExecContext(ctx, `DELETE FROM request_log_chunk WHERE id IN (`+sweepSelect+`)`, before.Unix(), limit)
+	res, err := s.db.write.ExecContext(ctx, `DELETE FROM request_log WHERE id IN (`+sweepSelect+`)`, ms(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("sweep request log: %w", err)
 	}
@@ -159,13 +204,13 @@ func (s *UsageStore) DeleteRequestLogBefore(ctx context.Context, before time.Tim
 	return int(n), nil
 }
 
-// sweepSelect picks up to $2 request log chunks of seconds before $1, in
-// no particular order: organization by organization, from
-// request_log_chunk_org_time, so that it reads only old chunks and never
-// the rest of the log. CROSS JOIN keeps organizations the outer loop, which
-// the planner would otherwise not know to prefer.
-const sweepSelect = `SELECT c.id FROM organizations o CROSS JOIN request_log_chunk c
-	WHERE c.organization_id = o.id AND c.second < $1 LIMIT $2`
+// sweepSelect picks up to $2 request log rows from before $1, in no
+// particular order: organization by organization, from
+// request_log_org_time, so that it reads only old rows and never the rest
+// of the log. CROSS JOIN keeps organizations the outer loop, which SQLite's
+// planner would otherwise not know to prefer.
+const sweepSelect = `SELECT c.id FROM organizations o CROSS JOIN request_log c
+	WHERE c.organization_id = o.id AND c.created_at < $1 LIMIT $2`
 
 // boxes holds one interface value per distinct id and string of a batch:
 // its rows repeat the same organization, key, route, address and agent,
@@ -204,163 +249,42 @@ func nullID(id int64) any {
 }
 
 // logInsertSizes are the rows of the multi-row INSERTs that write the
-// request log, largest first: one statement per chunk would cost more in
+// request log, largest first: one statement per request would cost more in
 // statement overhead than in writing, and each size is prepared once, on
-// the first flush. Their parameters are anonymous (?): the driver looks each
-// parameter's name up when binding, and for numbered ones ($N) that lookup
-// is linear, which made a 640-parameter statement quadratic.
+// the first flush.
 var logInsertSizes = []int{64, 8, 1}
 
-// chunkEntries is how many requests a request_log_chunk row holds at most;
-// entry k of chunk c has the id c*chunkEntries + k
-// (migrations/0012_request_log_packed.sql).
-const chunkEntries = 1024
+// logColumns are the request_log columns a flush writes; the table gives
+// each row its id, so replicas flushing into one database at once never
+// choose the same.
+const logColumns = `organization_id, api_key_id, method, route, path, status, code, latency_us, ip, user_agent, created_at, request_id`
 
-// chunkKey is what the requests of one chunk share.
-type chunkKey struct {
-	org, key                           int64
-	method, route, ip, userAgent, code string
-	status                             int
-	second                             int64
-}
-
-// chunk is a request_log_chunk row.
-type chunk struct {
-	chunkKey
-	n          int
-	entries    string // JSON array
-	paths      string // "", one path, or a JSON array of paths
-	requestIDs []byte // 8 bytes an entry
-}
-
-// packRequestLog packs events into chunks, leaving out those of deleted
-// organizations and keys and those of no organization. Chunks come in the
-// order of their second, then of their first request, so that ids follow
-// time second by second; a chunk's entries in the order of events. It
-// allocates per batch, not per chunk: the log of a batch of one-request
-// chunks (many clients) must cost little more than rows would.
-func packRequestLog(events []usage.Event, gone owners) []chunk {
-	of := make([]int32, len(events)) // each event's chunk, -1 for none
-	var keys []chunkKey
-	var counts []int32
-	open := make(map[chunkKey]int32, min(len(events), 1024))
-	// A client's requests follow one another: an event like the last goes
-	// in its chunk without a map lookup. (Equal strings of a batch share
-	// their bytes, which makes comparing them cheap.)
-	var last chunkKey
-	lastChunk := int32(-1)
-	for i := range events {
-		e := &events[i]
-		if e.OrganizationID == 0 || gone.has(e.OrganizationID, e.KeyID) {
-			of[i] = -1
-			continue
+// logInsert is the INSERT of n request log rows. On SQLite its parameters
+// are anonymous (?): the driver looks each parameter's name up when
+// binding, and for numbered ones ($N) that lookup is linear, which makes a
+// statement of hundreds of parameters quadratic. PostgreSQL numbers them.
+func logInsert(engine Engine, n int) string {
+	const cols = 12
+	var q strings.Builder
+	q.WriteString(`INSERT INTO request_log (` + logColumns + `) VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			q.WriteString(", ")
 		}
-		k := chunkKey{org: e.OrganizationID, key: e.KeyID, method: e.Method, route: e.Route, ip: e.IP,
-			userAgent: truncate(e.UserAgent, 512), code: e.Code, status: e.Status, second: floorDiv(ms(e.At), 1000)}
-		c := lastChunk
-		if c < 0 || k != last || counts[c] == chunkEntries {
-			var ok bool
-			c, ok = open[k]
-			if !ok || counts[c] == chunkEntries {
-				c = int32(len(keys))
-				keys, counts = append(keys, k), append(counts, 0)
-				open[k] = c
+		q.WriteByte('(')
+		for c := 0; c < cols; c++ {
+			if c > 0 {
+				q.WriteString(", ")
 			}
-			last, lastChunk = k, c
-		}
-		counts[c]++
-		of[i] = c
-	}
-	// Each chunk's events, by a counting sort.
-	first := make([]int32, len(keys)+1)
-	for c, n := range counts {
-		first[c+1] = first[c] + n
-	}
-	members := make([]int32, first[len(keys)])
-	next := slices.Clone(first[:len(keys)])
-	for i, c := range of {
-		if c >= 0 {
-			members[next[c]] = int32(i)
-			next[c]++
-		}
-	}
-	order := make([]int32, len(keys))
-	for c := range order {
-		order[c] = int32(c)
-	}
-	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(keys[a].second, keys[b].second) })
-
-	// Every chunk's entries in one buffer, one string, sliced; their
-	// request ids in another.
-	buf := make([]byte, 0, 10*len(members)+2*len(keys))
-	ends := make([]int, len(order))
-	ids := make([]byte, 0, 8*len(members))
-	for j, c := range order {
-		buf = append(buf, '[')
-		for m, i := range members[first[c]:first[c+1]] {
-			if m > 0 {
-				buf = append(buf, ',')
+			if engine == EnginePostgres {
+				q.WriteString("$" + strconv.Itoa(i*cols+c+1))
+			} else {
+				q.WriteByte('?')
 			}
-			e := &events[i]
-			buf = strconv.AppendInt(buf, max(e.Latency.Microseconds(), 0)*1024+ms(e.At)-keys[c].second*1000, 10)
-			id := e.RequestID.Bytes()
-			ids = append(ids, id[:]...)
 		}
-		buf = append(buf, ']')
-		ends[j] = len(buf)
+		q.WriteByte(')')
 	}
-	all := string(buf)
-	out := make([]chunk, len(order))
-	start, idStart := 0, 0
-	for j, c := range order {
-		of := members[first[c]:first[c+1]]
-		out[j] = chunk{chunkKey: keys[c], n: int(counts[c]), entries: all[start:ends[j]],
-			paths: chunkPaths(events, of, keys[c].route), requestIDs: ids[idStart : idStart+8*len(of) : idStart+8*len(of)]}
-		start, idStart = ends[j], idStart+8*len(of)
-	}
-	return out
-}
-
-// chunkPaths is the paths column of a chunk of events (its members): ""
-// when every path is route, the path they share, or a JSON array of each
-// one's. Paths are escaped, without quotes or backslashes: a JSON string
-// is the path in quotes.
-func chunkPaths(events []usage.Event, members []int32, route string) string {
-	shared := events[members[0]].Path
-	for _, i := range members[1:] {
-		if events[i].Path != shared {
-			var b strings.Builder
-			b.WriteByte('[')
-			for m, i := range members {
-				if m > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteByte('"')
-				b.WriteString(jsonSafePath(events[i].Path))
-				b.WriteByte('"')
-			}
-			b.WriteByte(']')
-			return b.String()
-		}
-	}
-	if shared == route {
-		return ""
-	}
-	return shared
-}
-
-// jsonSafePath drops what a path must not hold to be a JSON string as it
-// is: the API escapes paths, so this only guards the log's format.
-func jsonSafePath(p string) string {
-	if !strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' }) {
-		return p
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == '"' || r == '\\' {
-			return '?'
-		}
-		return r
-	}, p)
+	return q.String()
 }
 
 // owners are the organizations and keys a batch's usage belongs to that
@@ -387,33 +311,30 @@ func deletedOwners(ctx context.Context, tx *Tx, b *usage.Batch) (owners, error) 
 		gone.orgs[k.OrganizationID], gone.keys[k.KeyID] = true, true
 	}
 	for table, ids := range map[string]map[int64]bool{"organizations": gone.orgs, "api_keys": gone.keys} {
-		if len(ids) == 0 {
-			continue
-		}
-		list := make([]int64, 0, len(ids))
+		list := make([]any, 0, len(ids))
 		for id := range ids {
 			list = append(list, id)
 		}
-		arg, err := json.Marshal(list)
-		if err != nil {
-			return gone, err
-		}
-		// table is one of the two names above, never input.
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM `+table+` WHERE id IN (SELECT value FROM json_each($1))`, string(arg))
-		if err != nil {
-			return gone, fmt.Errorf("write usage: %w", err)
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
+		for len(list) > 0 {
+			part := list[:min(len(list), inListMax)]
+			list = list[len(part):]
+			// table is one of the two names above, never input.
+			rows, err := tx.QueryContext(ctx, `SELECT id FROM `+table+` WHERE id IN (`+placeholders(1, len(part))+`)`, part...)
+			if err != nil {
 				return gone, fmt.Errorf("write usage: %w", err)
 			}
-			delete(ids, id) // it exists
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return gone, fmt.Errorf("write usage: %w", err)
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return gone, fmt.Errorf("write usage: %w", err)
+				}
+				delete(ids, id) // it exists
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return gone, fmt.Errorf("write usage: %w", err)
+			}
 		}
 	}
 	return gone, nil
@@ -439,15 +360,7 @@ func (s *UsageStore) prepare(ctx context.Context) (*usageStmts, error) {
 		return nil, fmt.Errorf("write usage: %w", err)
 	}
 	for _, n := range logInsertSizes {
-		var q strings.Builder
-		q.WriteString(`INSERT INTO request_log_chunk (organization_id, api_key_id, method, route, status, ip, user_agent, second, n, entries, code, paths, request_ids) VALUES `)
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		}
-		st, err := s.db.write.PrepareContext(ctx, q.String())
+		st, err := s.db.write.PrepareContext(ctx, logInsert(s.db.engine, n))
 		if err != nil {
 			return fail(err)
 		}
@@ -464,29 +377,54 @@ func (s *UsageStore) prepare(ctx context.Context) (*usageStmts, error) {
 	return stmts, nil
 }
 
-// insertRequestLog writes the batch's request log, packed into chunks, in
-// multi-row INSERTs.
+// insertRequestLog writes the batch's request log, a row a request, in
+// multi-row INSERTs, leaving out requests of deleted organizations and
+// keys and those of no organization.
 func insertRequestLog(ctx context.Context, tx *Tx, stmts map[int]*sql.Stmt, events []usage.Event, gone owners) error {
-	chunks := packRequestLog(events, gone)
-	args := make([]any, 0, logInsertSizes[0]*13)
+	kept := make([]*usage.Event, 0, len(events))
+	for i := range events {
+		if e := &events[i]; e.OrganizationID != 0 && !gone.has(e.OrganizationID, e.KeyID) {
+			kept = append(kept, e)
+		}
+	}
+	args := make([]any, 0, logInsertSizes[0]*12)
 	boxed := newBoxes()
 	for _, n := range logInsertSizes {
 		var st *sql.Stmt
-		for len(chunks) >= n {
+		for len(kept) >= n {
 			if st == nil {
 				st = tx.StmtContext(ctx, stmts[n])
 				defer st.Close()
 			}
 			args = args[:0]
-			for _, c := range chunks[:n] {
-				args = append(args, boxed.id(c.org), boxed.id(c.key), boxed.str(c.method), boxed.str(c.route), c.status,
-					boxed.str(c.ip), boxed.str(c.userAgent), c.second, c.n, c.entries, boxed.str(c.code), boxed.str(c.paths), c.requestIDs)
+			for _, e := range kept[:n] {
+				path := e.Path
+				if path == e.Route {
+					path = ""
+				}
+				args = append(args, boxed.id(e.OrganizationID), boxed.id(e.KeyID), boxed.str(e.Method), boxed.str(e.Route),
+					boxed.str(path), e.Status, boxed.str(e.Code), max(e.Latency.Microseconds(), 0), boxed.str(e.IP),
+					boxed.str(truncate(e.UserAgent, 512)), ms(e.At), requestIDArg(e.RequestID))
 			}
 			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("write request log: %w", err)
 			}
-			chunks = chunks[n:]
+			kept = kept[n:]
 		}
 	}
 	return nil
 }
+
+// requestIDArg is a request id as the log stores it: 8 bytes, big-endian,
+// or NULL for none.
+func requestIDArg(id usage.RequestID) any {
+	if id == 0 {
+		return nil
+	}
+	b := id.Bytes()
+	return b[:]
+}
+
+// inListMax is how many values an IN list of placeholders holds at most:
+// both engines bind far more parameters, but a longer list gains nothing.
+const inListMax = 500

@@ -12,9 +12,8 @@ import (
 
 // BenchmarkWriteUsage flushes batches of 1,000 requests of one key, as the
 // usage buffer does once a second under load; ns/op is per request. One
-// client packs its requests of a second into one log chunk; a client per
-// request (another address each time) is the log's worst case, a chunk
-// per request.
+// client's requests repeat the same address; a client per request (another
+// address each time) gives each row values of its own.
 func BenchmarkWriteUsage(b *testing.B) {
 	for _, tc := range []struct {
 		name string

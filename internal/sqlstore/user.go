@@ -120,7 +120,9 @@ func (s *UserService) createUser(ctx context.Context, in *keygate.Signup, hash s
 	}
 	defer tx.Rollback()
 
-	n, err := countUsers(ctx, tx)
+	// The first account becomes the superuser: counted under the lock that
+	// concurrent first signups take in turn.
+	n, err := tx.lockFirstAccount(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
