@@ -89,6 +89,9 @@ func finishIdentityLogin(ctx context.Context, tx *Tx, user *keygate.User, ext *k
 }
 
 func (s *IdentityService) loginWithIdentity(ctx context.Context, tx *Tx, ext *keygate.ExternalIdentity) (*keygate.User, keygate.SSOOutcome, error) {
+	if err := tx.lockIdentity(ctx, ext); err != nil {
+		return nil, 0, err
+	}
 	user, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM identities i JOIN users u ON u.id = i.user_id
 		WHERE i.provider = $1 AND i.issuer = $2 AND i.subject = $3`, ext.Provider, ext.Issuer, ext.Subject))
 	if err == nil {

@@ -58,7 +58,14 @@ func (db *DB) claimJob(ctx context.Context, name string, every time.Duration) (b
 }
 
 // jobLockID is the advisory lock key of the job name.
-func jobLockID(name string) int64 {
-	sum := sha256.Sum256([]byte("keygate job\x00" + name))
-	return int64(binary.BigEndian.Uint64(sum[:8]))
+func jobLockID(name string) int64 { return lockID("job", name) }
+
+// lockID is the advisory lock key of what kind and parts name.
+func lockID(kind string, parts ...string) int64 {
+	h := sha256.New()
+	h.Write([]byte("keygate " + kind))
+	for _, p := range parts {
+		h.Write([]byte("\x00" + p))
+	}
+	return int64(binary.BigEndian.Uint64(h.Sum(nil)[:8]))
 }

@@ -18,8 +18,13 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// keysChannel is the PostgreSQL channel of changes to what API keys may do.
-const keysChannel = "keygate_keys"
+// keysChannel is the PostgreSQL channel of changes to what API keys may
+// do; heardChannel the one on which each Listener says it heard one from
+// another replica and dropped its cache.
+const (
+	keysChannel  = "keygate_keys"
+	heardChannel = "keygate_keys_heard"
+)
 
 // ListenerApplicationName is the application_name of a Listener's
 // connection, by which pg_stat_activity shows it.
@@ -42,6 +47,14 @@ type KeyCache interface {
 // commits. Each replica's Listener holds one connection of its own (not
 // the pool's) that LISTENs, and drops its cache at every notification.
 //
+// The replica that made the change answers its client only once every
+// Listener on the database has dropped its cache: each says so on
+// heardChannel, and the change's transaction counted the Listeners
+// (pg_stat_activity) before it committed. So a client that revokes a key
+// on one replica and calls another next is refused there. A Listener that
+// does not answer within EchoWait (one that lost its connection without a
+// word) is not waited for longer.
+//
 // A notification sent while a Listener is not listening is lost, so the
 // cache is untrusted from the moment the connection fails until it
 // listens again, and then starts over. A connection that dies without a
@@ -62,8 +75,8 @@ type Listener struct {
 	// MinBackoff and MaxBackoff bound the wait between attempts to
 	// connect again, which doubles from one to the other: 100 ms, 30 s.
 	MinBackoff, MaxBackoff time.Duration
-	// EchoWait bounds how long a committed change waits to hear its own
-	// notification back, after which every replica has been sent it: 1 s.
+	// EchoWait bounds how long a committed change waits for every
+	// Listener to have heard it: 1 s.
 	EchoWait time.Duration
 
 	seq                       atomic.Uint64
@@ -71,15 +84,16 @@ type Listener struct {
 	reconnects, notifications atomic.Uint64
 
 	mu sync.Mutex
-	// heard holds this process's notifications heard and not yet waited
-	// for: a set, since transactions commit (and are heard) in another
-	// order than they published.
-	heard map[uint64]bool
-	wake  chan struct{} // closed at each of them
+	// heard counts, for each of this process's notifications not yet
+	// waited for, the Listeners that heard it (this one included): a map,
+	// since transactions commit (and are heard) in another order than they
+	// published.
+	heard map[uint64]int
+	wake  chan struct{} // closed at each count
 }
 
-// maxHeard bounds heard, which keeps the notifications whose waiter gave
-// up: past it, it starts over (and a waiter may wait EchoWait for nothing).
+// maxHeard bounds heard, which keeps the counts whose waiter gave up: past
+// it, it starts over (and a waiter may wait EchoWait for nothing).
 const maxHeard = 4096
 
 // NewListener returns a Listener for the database at dsn that keeps cache
@@ -94,21 +108,27 @@ func NewListener(dsn string, cache KeyCache, logger *slog.Logger) *Listener {
 		dsn: dsn, cache: cache, logger: logger, id: strings.ToLower(rand.Text()[:12]),
 		PingInterval: 5 * time.Second, PingTimeout: 2 * time.Second,
 		MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, EchoWait: time.Second,
-		heard: map[uint64]bool{}, wake: make(chan struct{}),
+		heard: map[uint64]int{}, wake: make(chan struct{}),
 	}
 }
 
-// Publish queues a notification of the change in tx. Once tx has
-// committed, the commit waits (up to EchoWait) for this Listener to hear
-// it: PostgreSQL then has sent it to every replica, so one that a client
-// calls next has all but surely heard of the change.
+// Publish queues a notification of the change in tx and counts the
+// Listeners on the database. Once tx has committed, the commit waits (up
+// to EchoWait) until that many Listeners have heard it, and so dropped
+// their caches: the replica a client calls next has heard of the change.
+// Key changes are rare; the count costs one read of pg_stat_activity each.
 func (l *Listener) Publish(ctx context.Context, tx *Tx, change string) error {
 	seq := l.seq.Add(1)
 	payload := l.id + " " + strconv.FormatUint(seq, 10) + " " + change
 	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, keysChannel, payload); err != nil {
 		return err
 	}
-	tx.afterCommit = append(tx.afterCommit, func() { l.awaitEcho(seq) })
+	var listeners int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1`, ListenerApplicationName).Scan(&listeners); err != nil {
+		return err
+	}
+	tx.afterCommit = append(tx.afterCommit, func() { l.awaitHeard(seq, listeners) })
 	return nil
 }
 
@@ -160,8 +180,10 @@ func (l *Listener) listen(ctx context.Context, again bool) (listened bool, err e
 		defer cancel()
 		conn.Close(cctx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+keysChannel); err != nil {
-		return false, fmt.Errorf("listen: %w", err)
+	for _, channel := range []string{keysChannel, heardChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+			return false, fmt.Errorf("listen: %w", err)
+		}
 	}
 	// Listening first, then starting over: a change that commits in
 	// between is both heard and read.
@@ -180,7 +202,9 @@ func (l *Listener) listen(ctx context.Context, again bool) (listened bool, err e
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		if err == nil {
-			l.heardNotification(n.Payload)
+			if err := l.heardNotification(ctx, conn, n); err != nil {
+				return true, err
+			}
 			continue
 		}
 		if ctx.Err() != nil {
@@ -214,15 +238,35 @@ func (l *Listener) connect(ctx context.Context) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
-// heardNotification drops the cache, whoever made the change.
-func (l *Listener) heardNotification(payload string) {
+// heardNotification drops the cache at a change, whoever made it, and
+// tells the replica that made it; or counts another Listener's word that
+// it heard one of this process's changes.
+func (l *Listener) heardNotification(ctx context.Context, conn *pgx.Conn, n *pgconn.Notification) error {
+	origin, rest, _ := strings.Cut(n.Payload, " ")
+	num, _, _ := strings.Cut(rest, " ")
+	if n.Channel == heardChannel {
+		if origin == l.id {
+			l.countHeard(num)
+		}
+		return nil
+	}
 	l.notifications.Add(1)
 	l.cache.Invalidate()
-	id, rest, _ := strings.Cut(payload, " ")
-	if id != l.id {
-		return
+	if origin == l.id {
+		l.countHeard(num)
+		return nil
 	}
-	num, _, _ := strings.Cut(rest, " ")
+	actx, cancel := context.WithTimeout(ctx, l.PingTimeout)
+	defer cancel()
+	if _, err := conn.Exec(actx, `SELECT pg_notify($1, $2)`, heardChannel, origin+" "+num); err != nil {
+		return fmt.Errorf("say a change was heard: %w", err)
+	}
+	return nil
+}
+
+// countHeard counts one more Listener that heard this process's
+// notification num.
+func (l *Listener) countHeard(num string) {
 	seq, err := strconv.ParseUint(num, 10, 64)
 	if err != nil {
 		return
@@ -232,25 +276,30 @@ func (l *Listener) heardNotification(payload string) {
 	if len(l.heard) >= maxHeard {
 		clear(l.heard)
 	}
-	l.heard[seq] = true
+	l.heard[seq]++
 	close(l.wake)
 	l.wake = make(chan struct{})
 }
 
-// awaitEcho waits until this process's notification seq is heard back,
-// EchoWait at most; not at all while the Listener is not listening.
-func (l *Listener) awaitEcho(seq uint64) {
+// awaitHeard waits until listeners Listeners (this one included) have
+// heard this process's notification seq, EchoWait at most; not at all
+// while this Listener is not listening.
+func (l *Listener) awaitHeard(seq uint64, listeners int) {
 	if !l.connected.Load() {
 		return
 	}
 	timer := time.NewTimer(l.EchoWait)
 	defer timer.Stop()
+	defer func() {
+		l.mu.Lock()
+		delete(l.heard, seq)
+		l.mu.Unlock()
+	}()
 	for {
 		l.mu.Lock()
 		heard, wake := l.heard[seq], l.wake
-		delete(l.heard, seq)
 		l.mu.Unlock()
-		if heard {
+		if heard >= max(listeners, 1) {
 			return
 		}
 		select {

@@ -56,6 +56,9 @@ type orgSSORefusal struct {
 }
 
 func (s *OrgSSOService) loginWithOrgIdentity(ctx context.Context, tx *Tx, conf *keygate.OrgSSO, ext *keygate.ExternalIdentity) (*keygate.User, keygate.SSOOutcome, *orgSSORefusal, error) {
+	if err := tx.lockIdentity(ctx, ext); err != nil {
+		return nil, 0, nil, err
+	}
 	user, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM identities i JOIN users u ON u.id = i.user_id
 		WHERE i.provider = $1 AND i.issuer = $2 AND i.subject = $3`, ext.Provider, ext.Issuer, ext.Subject))
 	if err == nil {

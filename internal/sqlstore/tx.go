@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
 )
 
 // Writes that stay correct with several writers.
@@ -160,4 +162,13 @@ func inTxValue[T any](ctx context.Context, db *DB, fn func(tx *Tx) (T, error)) (
 		return zero, err
 	}
 	return out, nil
+}
+
+// lockIdentity makes the logins of one external identity take turns until
+// tx ends. Without it, a first login could read "no link yet" before a
+// concurrent one commits the account and its link, and "an account with
+// this email" after, and refuse the person; in turn, the second finds
+// both.
+func (tx *Tx) lockIdentity(ctx context.Context, ext *keygate.ExternalIdentity) error {
+	return tx.lockKey(ctx, lockID("identity", ext.Provider, ext.Issuer, ext.Subject))
 }
