@@ -785,15 +785,15 @@ func RemoveMemberPage(l Layout, p RemoveMember) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var38 string
-				templ_7745c5c3_Var38, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(len(p.Keys)))
+				templ_7745c5c3_Var38, templ_7745c5c3_Err = templ.JoinStringErrs(pluralize(len(p.Keys), "active API key", "active API keys"))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/members.templ`, Line: 195, Col: 40}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/members.templ`, Line: 195, Col: 82}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var38))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, " active API keys. Keys belong to the organization and keep working after their creator leaves, unless you revoke them now.</p><ul class=\"plain-list\" data-testid=\"member-keys\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, ". Keys belong to the organization and keep working after their creator leaves, unless you revoke them now.</p><ul class=\"plain-list\" data-testid=\"member-keys\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -166,6 +166,7 @@ type LastAttempt struct {
 	IP      string
 	Refused bool // the request was refused (401)
 	Status  int
+	Class   string // Status's class (2xx, 4xx, 5xx, 429), "" if none
 }
 
 // CountRow is one row of a ranking.

@@ -252,7 +252,9 @@ func (s *Server) handleRemoveMemberPage(w http.ResponseWriter, r *http.Request) 
 		s.Error(w, r, keygate.Errorf(keygate.ENOTFOUND, "Member not found."))
 		return
 	}
-	keys, _, err := s.apiKeys.FindAPIKeys(r.Context(), keygate.APIKeyFilter{OrganizationID: l.Org.ID, Limit: 100})
+	// Every key "revoke" would revoke, however old: RemoveMember revokes
+	// the same list.
+	keys, err := s.memberships.FindMemberAPIKeys(r.Context(), l.Org.ID, m.User.PublicID)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -260,9 +262,7 @@ func (s *Server) handleRemoveMemberPage(w http.ResponseWriter, r *http.Request) 
 	p := views.RemoveMember{Name: m.User.Name, Email: m.User.Email, Action: l.Org.URL("members/" + m.User.PublicID + "/remove"), CancelURL: l.Org.URL("members")}
 	now := s.now()
 	for _, k := range keys {
-		if k.CreatedByID == m.User.ID {
-			p.Keys = append(p.Keys, s.keyRow(*l.Org, k, now))
-		}
+		p.Keys = append(p.Keys, s.keyRow(*l.Org, k, now))
 	}
 	s.render(w, r, http.StatusOK, views.RemoveMemberPage(l, p))
 }

@@ -311,3 +311,33 @@ func TestMembersAPI(t *testing.T) {
 	wantAPI(t, app.API(t, "DELETE", "/api/v1/members/"+bobID, "Token "+org.Admin, ""), 204, "", "")
 	wantAPI(t, app.API(t, "DELETE", "/api/v1/members/"+bobID, "Token "+org.Admin, ""), 404, "", "")
 }
+
+// TestOffboardingOldestKey removes a member whose one key is older than
+// the organization's newest hundred: the page lists it and "revoke"
+// revokes it.
+func TestOffboardingOldestKey(t *testing.T) {
+	app := MustOpenApp(t)
+	owner := app.NewClient(t)
+	orgID := owner.MustSignup("Ada", "ada@example.com", "Org A")
+	MustAddMember(t, app, orgID, "Al", "al@example.com", keygate.RoleAdmin)
+	ada, al := app.MustUser(t, "ada@example.com"), app.MustUser(t, "al@example.com")
+	app.MustKey(t, al, orgID, keygate.APIKeyCreate{Name: "Al's old key", Scopes: []keygate.Scope{keygate.ScopeRead}})
+	for i := range 101 {
+		app.MustKey(t, ada, orgID, keygate.APIKeyCreate{Name: "newer " + itoa(i), Scopes: []keygate.Scope{keygate.ScopeRead}})
+	}
+
+	p := owner.Get("/orgs/" + orgID + "/members/" + al.PublicID + "/remove")
+	assertStatus(t, p, http.StatusOK)
+	items := p.Doc.Find("[data-testid=member-keys] li")
+	if got, want := items.Length(), 1; got != want {
+		t.Fatalf("keys listed = %d, want %d", got, want)
+	}
+	if got := items.Find("strong").Text(); got != "Al's old key" {
+		t.Fatalf("key listed = %q", got)
+	}
+	p = owner.Follow(owner.Post("/orgs/"+orgID+"/members/"+al.PublicID+"/remove", url.Values{"keys": {"revoke"}}))
+	if got := p.Text(".flashes"); !strings.Contains(got, "Member removed and 1 key revoked.") {
+		t.Fatalf("flash = %q", got)
+	}
+	app.keyByName(t, ada, orgID, "Al's old key", keygate.KeyRevoked)
+}

@@ -242,7 +242,7 @@ func lastAttempt(a *keygate.KeyActivity, now time.Time) views.LastAttempt {
 		return views.LastAttempt{}
 	}
 	return views.LastAttempt{
-		At: views.Time{At: *a.LastAttemptAt, Now: now}, IP: a.LastAttemptIP, Status: a.LastAttemptStatus,
+		At: views.Time{At: *a.LastAttemptAt, Now: now}, IP: a.LastAttemptIP, Status: a.LastAttemptStatus, Class: keygate.StatusClassOf(a.LastAttemptStatus),
 		Refused: a.LastRefusedAt != nil && !a.LastRefusedAt.Before(*a.LastAttemptAt),
 	}
 }

@@ -129,7 +129,7 @@ func (lq logQuery) sortHeaders(base string) map[string]views.SortHeader {
 func (s *Server) logRow(org views.Org, e *keygate.RequestLogEntry, now time.Time) views.LogRow {
 	row := views.LogRow{
 		At: views.Time{At: e.At, Now: now}, Method: e.Method, Route: e.Route, Path: cmp.Or(e.Path, e.Route), Status: e.Status,
-		Class: views.StatusClass(e.Status), Code: e.Code, Latency: formatLatency(e.Latency), IP: e.IP,
+		Class: keygate.StatusClassOf(e.Status), Code: e.Code, Latency: formatLatency(e.Latency), IP: e.IP,
 		URL: org.URL("logs/" + strconv.FormatInt(e.ID, 10)),
 	}
 	if e.KeyID != "" {
@@ -253,7 +253,7 @@ func (s *Server) handleLogEntry(w http.ResponseWriter, r *http.Request) {
 	at := e.At.UTC()
 	d := views.LogDetail{
 		RequestID: e.RequestID, Method: e.Method, Path: cmp.Or(e.Path, e.Route), Route: e.Route, Status: e.Status,
-		Class: views.StatusClass(e.Status), Code: e.Code, Latency: formatLatency(e.Latency), IP: e.IP,
+		Class: keygate.StatusClassOf(e.Status), Code: e.Code, Latency: formatLatency(e.Latency), IP: e.IP,
 		UserAgent: e.UserAgent, Client: describeUserAgent(e.UserAgent), At: views.Time{At: e.At, Now: s.now()},
 		AtUTC: at.Format("2006-01-02 15:04:05.000 UTC"), AtISO: at.Format("2006-01-02T15:04:05.000Z07:00"),
 		LogsURL: l.Org.URL("logs"),

@@ -4,6 +4,7 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/keygate/keygate/internal/secretbox"
@@ -24,9 +25,9 @@ const sessionKeyInfo = "keygate session key v1"
 // derived with HKDF-SHA256 from the secret key, so that replicas with
 // data directories of their own accept each other's cookies without a
 // file being copied between them; it is never stored anywhere.
-func loadSessionKey(c *Config) ([]byte, error) {
+func loadSessionKey(c *Config, logger *slog.Logger) ([]byte, error) {
 	if !c.onPostgres() {
-		return loadOrCreateKey(filepath.Join(c.DataDir, "session.key"), 64)
+		return loadOrCreateKey(filepath.Join(c.DataDir, "session.key"), 64, logger)
 	}
 	if c.SecretKey == "" {
 		return nil, errReplicaSecretKey

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/keygate/keygate/internal/atomicfile"
 	"github.com/keygate/keygate/internal/secretbox"
 	"github.com/keygate/keygate/internal/sqlstore"
 )
@@ -96,7 +97,7 @@ func runRotateSecretKey(args []string, stdout, stderr io.Writer) error {
 	if err := os.Rename(newPath, secretKeyPath(&c)); err != nil {
 		return fmt.Errorf("the credentials now use the new key, which is in %s; move it to %s by hand: %w", newPath, secretKeyPath(&c), err)
 	}
-	if err := syncDir(c.DataDir); err != nil {
+	if err := atomicfile.SyncDir(c.DataDir); err != nil {
 		return err
 	}
 

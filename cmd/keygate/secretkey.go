@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/keygate/keygate/internal/atomicfile"
 	"github.com/keygate/keygate/internal/secretbox"
 	"github.com/keygate/keygate/internal/sqlstore"
 )
@@ -23,7 +24,10 @@ func secretKeyPath(c *Config) string { return filepath.Join(c.DataDir, secretKey
 
 // readSecretKey returns the master key from --secret-key (or
 // KEYGATE_SECRET_KEY), else from <data-dir>/secret.key; nil, with no
-// error, when there is neither.
+// error, when there is neither. An empty secret.key, which a write
+// interrupted before key files were written atomically can leave, counts
+// as none: the database's key check still refuses a new key where an old
+// one was used.
 func readSecretKey(c *Config) (key []byte, fromFlag bool, err error) {
 	if c.SecretKey != "" {
 		key, err := secretbox.ParseKey(c.SecretKey)
@@ -38,6 +42,9 @@ func readSecretKey(c *Config) (key []byte, fromFlag bool, err error) {
 		return nil, false, nil
 	} else if err != nil {
 		return nil, false, fmt.Errorf("read secret key: %w", err)
+	}
+	if len(buf) == 0 {
+		return nil, false, nil
 	}
 	if key, err = secretbox.ParseKey(string(buf)); err != nil {
 		return nil, false, fmt.Errorf("secret key file %s: %w", path, err)
@@ -94,66 +101,19 @@ func openSecretBox(ctx context.Context, c *Config, db *sqlstore.DB) (box *secret
 }
 
 // createKeyFile writes key to a new file at path, readable by the owner
-// only. It never replaces an existing file.
+// only and never partly written. It never replaces an existing file, except
+// an empty one (see readSecretKey).
 func createKeyFile(path string, key []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		return replaceKeyFile(path, key)
+	}
+	if err := atomicfile.Create(path, []byte(secretbox.EncodeKey(key)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("create secret key: %w", err)
 	}
-	if _, err := f.WriteString(secretbox.EncodeKey(key) + "\n"); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("write secret key: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("write secret key: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write secret key: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// replaceKeyFile writes key to path atomically: a temporary file in the
-// same directory (0600), synced, then renamed over path.
-func replaceKeyFile(path string, key []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	err = f.Chmod(0o600) // CreateTemp already uses 0600; say it anyway
-	if err == nil {
-		_, err = f.WriteString(secretbox.EncodeKey(key) + "\n")
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir makes a directory's entries (a new or renamed file) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
 	return nil
+}
+
+// replaceKeyFile writes key to path atomically, readable by the owner only.
+func replaceKeyFile(path string, key []byte) error {
+	return atomicfile.Write(path, []byte(secretbox.EncodeKey(key)+"\n"), 0o600)
 }

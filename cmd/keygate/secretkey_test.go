@@ -217,6 +217,37 @@ func TestOpenSecretBox(t *testing.T) {
 		}
 	})
 
+	t.Run("OKEmptyKeyFileRegenerated", func(t *testing.T) {
+		// An empty secret.key is what an interrupted first write leaves.
+		dir := t.TempDir()
+		path := filepath.Join(dir, "secret.key")
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		box, generated, err := open(t, &Config{DataDir: dir})
+		if err != nil || !generated {
+			t.Fatalf("generated=%v err=%v", generated, err)
+		}
+		if want, _ := secretbox.New(mustReadKeyFile(t, path)); box.ID() != want.ID() {
+			t.Fatal("secret.key does not hold the key in use")
+		}
+	})
+
+	t.Run("ErrEmptyKeyFileButDatabaseUsedOne", func(t *testing.T) {
+		d := mustCredentialsDir(t)
+		path := filepath.Join(d.dir, "secret.key")
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := open(t, &Config{DataDir: d.dir})
+		if err == nil || !strings.Contains(err.Error(), "no secret key found, but this database's credentials are encrypted with one: restore "+path) {
+			t.Fatalf("err = %v", err)
+		}
+		if buf, _ := os.ReadFile(path); len(buf) != 0 {
+			t.Fatal("a new secret.key was generated for a database that uses another")
+		}
+	})
+
 	t.Run("ErrKeyFileDamaged", func(t *testing.T) {
 		d := mustCredentialsDir(t)
 		os.WriteFile(filepath.Join(d.dir, "secret.key"), []byte("not a key"), 0o600)

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/atomicfile"
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/mailer"
 	"github.com/keygate/keygate/internal/password"
@@ -88,7 +90,7 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 			"path", secretKeyPath(c), "readme", "README.md#integrations-and-the-secret-key")
 	}
 
-	sessionKey, err := loadSessionKey(c)
+	sessionKey, err := loadSessionKey(c, logger)
 	if err != nil {
 		return err
 	}
@@ -310,29 +312,28 @@ func sweepRequestLog(store *sqlstore.UsageStore, retention time.Duration) func(c
 	}
 }
 
-// loadOrCreateKey returns the key in path, creating n random bytes there
-// (mode 0600) on first start.
-func loadOrCreateKey(path string, n int) ([]byte, error) {
+// loadOrCreateKey returns the n-byte key in path, creating it (mode 0600)
+// on first start. An empty file is what a write interrupted before the
+// key files were written atomically can leave; it holds nothing to keep,
+// so it is replaced, and the log says so. A file of any other wrong length
+// is refused: its key may still matter.
+func loadOrCreateKey(path string, n int, logger *slog.Logger) ([]byte, error) {
 	key, err := os.ReadFile(path)
-	if err == nil {
-		if len(key) < 32 {
-			return nil, fmt.Errorf("key file %s is too short: delete it to generate a new one", path)
-		}
+	switch {
+	case err == nil && len(key) == n:
 		return key, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+	case err == nil && len(key) != 0:
+		return nil, fmt.Errorf("key file %s is %d bytes, want %d: it is damaged; delete it to generate a new one (everyone will have to sign in again)", path, len(key), n)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("read key: %w", err)
 	}
 	key = make([]byte, n)
 	rand.Read(key)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create key: %w", err)
+	if err == nil { // empty
+		logger.Warn(filepath.Base(path)+" was empty, so a new key was generated", "file", path)
+		return key, atomicfile.Write(path, key, 0o600)
 	}
-	if _, err := f.Write(key); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write key: %w", err)
-	}
-	return key, f.Close()
+	return key, atomicfile.Create(path, key, 0o600)
 }
 
 func splitList(s string) []string {

@@ -124,6 +124,11 @@ type MembershipService interface {
 	// were revoked.
 	RemoveMember(ctx context.Context, orgID, userID string, revokeKeys bool) (int, error)
 
+	// FindMemberAPIKeys lists every active key a member created, newest
+	// first, without a cap: the keys RemoveMember revokes when asked.
+	// Admin or Owner. Returns ENOTFOUND, EFORBIDDEN.
+	FindMemberAPIKeys(ctx context.Context, orgID, userID string) ([]*APIKey, error)
+
 	// LeaveOrganization removes the acting user; the last Owner cannot
 	// leave.
 	LeaveOrganization(ctx context.Context, orgID string) error

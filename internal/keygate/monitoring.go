@@ -16,6 +16,25 @@ const (
 // StatusClasses lists the classes in chart order.
 var StatusClasses = []string{Class2xx, Class4xx, Class5xx, Class429}
 
+// StatusClassOf returns the class a response status counts under: Class429
+// for 429, Class4xx for the other 400-499, Class5xx for 500-599 and
+// Class2xx for 200-399 (a redirect is a success). Other statuses, 1xx and
+// 600 on, belong to no class: "". The request log's SQL expression
+// (internal/sqlstore) matches it status for status.
+func StatusClassOf(status int) string {
+	switch {
+	case status == 429:
+		return Class429
+	case status >= 500 && status <= 599:
+		return Class5xx
+	case status >= 400 && status <= 499:
+		return Class4xx
+	case status >= 200 && status <= 399:
+		return Class2xx
+	}
+	return ""
+}
+
 // UsageSummary is the organization's (or one key's) API traffic figures.
 type UsageSummary struct {
 	RequestsToday int // since 00:00 UTC

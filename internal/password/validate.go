@@ -1,11 +1,11 @@
 package password
 
 import (
-	"errors"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
+	"github.com/keygate/keygate/internal/keygate"
 	"github.com/trustelem/zxcvbn/frequency"
 )
 
@@ -21,18 +21,19 @@ const (
 	MaxBytes = 1024
 )
 
-// The texts of these errors are shown to users beside the password field,
-// so they are full sentences rather than the usual lower-case Go style.
+// These are EINVALID domain errors: their messages are shown to users beside
+// the password field, so they are full sentences; read them with
+// keygate.ErrorMessage.
 var (
 	// ErrTooShort is returned by Validate for a password shorter than
 	// MinLength code points.
-	ErrTooShort = errors.New("Password must be at least 12 characters.")
+	ErrTooShort = &keygate.Error{Code: keygate.EINVALID, Message: "Password must be at least 12 characters."}
 	// ErrTooLong is returned by Validate for a password longer than
 	// MaxLength code points.
-	ErrTooLong = errors.New("Password must be at most 256 characters.")
+	ErrTooLong = &keygate.Error{Code: keygate.EINVALID, Message: "Password must be at most 256 characters."}
 	// ErrCommon is returned by Validate for a password found in, or
 	// trivially derived from, the list of common passwords.
-	ErrCommon = errors.New("This password is too common. Choose a less predictable one.")
+	ErrCommon = &keygate.Error{Code: keygate.EINVALID, Message: "This password is too common. Choose a less predictable one."}
 )
 
 // extraCommon lists common passwords of at least MinLength code points.

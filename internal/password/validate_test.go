@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/password"
 )
 
@@ -82,8 +83,11 @@ func TestErrorTexts(t *testing.T) {
 		password.ErrTooLong:  "Password must be at most 256 characters.",
 		password.ErrCommon:   "This password is too common. Choose a less predictable one.",
 	} {
-		if err.Error() != want {
-			t.Errorf("error text %q, want %q", err.Error(), want)
+		if got := keygate.ErrorMessage(err); got != want {
+			t.Errorf("error text %q, want %q", got, want)
+		}
+		if got, want := keygate.ErrorCode(err), keygate.EINVALID; got != want {
+			t.Errorf("error code %q, want %q", got, want)
 		}
 	}
 }

@@ -153,6 +153,7 @@ var keyNeutral = map[string]string{
 	"OrganizationService.CreateOrganization":   "a new organization has no keys",
 	"OrganizationService.AddMember":            "a new member has no keys yet",
 	"MembershipService.FindMemberDetails":      "reads",
+	"MembershipService.FindMemberAPIKeys":      "reads",
 	"MembershipService.Invite":                 "an invitation is not a member",
 	"MembershipService.FindInvitations":        "reads",
 	"MembershipService.ResendInvitation":       "an invitation is not a member",

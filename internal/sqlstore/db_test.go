@@ -278,7 +278,7 @@ func TestDB_Pragmas(t *testing.T) {
 			{"journal_mode", "wal"},
 			{"foreign_keys", "1"},
 			{"busy_timeout", "5000"},
-			{"synchronous", "1"}, // NORMAL
+			{"synchronous", "2"}, // FULL
 		} {
 			t.Run(pool.name+"/"+tt.pragma, func(t *testing.T) {
 				var got string

@@ -45,7 +45,10 @@ func sqliteDSN(path string, readOnly bool) string {
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	// FULL, not NORMAL: in WAL mode NORMAL skips the sync at each commit,
+	// so a power loss can undo transactions already reported committed
+	// (a created key, a revocation). FULL syncs the WAL at every commit.
+	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_txlock", "immediate")
 	if readOnly {

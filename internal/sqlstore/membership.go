@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
 )
@@ -393,9 +394,9 @@ type target struct {
 	Role     keygate.Role
 }
 
-func findTarget(ctx context.Context, tx *Tx, orgID int64, userID string) (*target, error) {
+func findTarget(ctx context.Context, q queryer, orgID int64, userID string) (*target, error) {
 	var t target
-	err := tx.QueryRowContext(ctx, `SELECT u.id, u.public_id, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+	err := q.QueryRowContext(ctx, `SELECT u.id, u.public_id, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id
 		WHERE m.organization_id = $1 AND u.public_id = $2`, orgID, userID).Scan(&t.UserID, &t.PublicID, &t.Email, &t.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotMember
@@ -504,22 +505,10 @@ func removeMembership(ctx context.Context, tx *Tx, orgID int64, t *target, revok
 	}
 	revoked := 0
 	if revokeKeys {
-		rows, err := tx.QueryContext(ctx, `SELECT `+apiKeyColumns+apiKeyFrom+`
-			WHERE k.organization_id = $1 AND k.created_by = $2 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $3)`,
-			orgID, t.UserID, ms(tx.now))
+		keys, err := findMemberKeys(ctx, tx, orgID, t.UserID, tx.now)
 		if err != nil {
-			return 0, fmt.Errorf("find member keys: %w", err)
+			return 0, err
 		}
-		var keys []*keygate.APIKey
-		for rows.Next() {
-			k, err := scanAPIKey(rows)
-			if err != nil {
-				rows.Close()
-				return 0, err
-			}
-			keys = append(keys, k)
-		}
-		rows.Close()
 		for _, k := range keys {
 			if err := revokeAPIKey(ctx, tx, k, keygate.AuditAPIKeyRevoke); err != nil {
 				return 0, err
@@ -530,6 +519,38 @@ func removeMembership(ctx context.Context, tx *Tx, orgID int64, t *target, revok
 	err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: orgID, Action: action,
 		TargetType: "user", TargetID: t.PublicID, TargetName: t.Email})
 	return revoked, err
+}
+
+// FindMemberAPIKeys lists every active key a member created.
+func (s *MembershipService) FindMemberAPIKeys(ctx context.Context, orgID, userID string) ([]*keygate.APIKey, error) {
+	org, err := memberAdmin(ctx, s.db.reader(), orgID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := findTarget(ctx, s.db.reader(), org.ID, userID)
+	if err != nil {
+		return nil, err
+	}
+	return findMemberKeys(ctx, s.db.reader(), org.ID, t.UserID, s.db.Now())
+}
+
+// findMemberKeys lists the keys userID created in orgID that are active
+// at now, newest first. No limit: the offboarding page shows, and
+// removeMember revokes, every one of them.
+func findMemberKeys(ctx context.Context, q queryer, orgID, userID int64, now time.Time) ([]*keygate.APIKey, error) {
+	args := []any{orgID, userID}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	rows, err := q.QueryContext(ctx, `SELECT `+apiKeyColumns+apiKeyFrom+`
+		WHERE k.organization_id = $1 AND k.created_by = $2 AND `+keyStateCond(keygate.KeyActive, ms(now), arg)+`
+		ORDER BY k.created_at DESC, k.id DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find member keys: %w", err)
+	}
+	keys, err := collect(rows, scanAPIKey)
+	if err != nil {
+		return nil, fmt.Errorf("find member keys: %w", err)
+	}
+	return keys, nil
 }
 
 // LeaveOrganization removes the acting user.

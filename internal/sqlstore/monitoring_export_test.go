@@ -13,6 +13,9 @@ import (
 // This file exports the monitoring queries to the external tests, so they
 // can check the query plans of exactly the SQL the service runs.
 
+// StatusClassExpr is the SQL of keygate.StatusClassOf over a status column.
+const StatusClassExpr = statusClassExpr
+
 // RequestLogQuery is a query FindRequestLog runs for f, n rows, in the
 // organization and (when keyID is not 0) the key with those row ids; walk
 // as requestLogQuery says.

@@ -13,11 +13,12 @@ import (
 	"github.com/keygate/keygate/internal/usage"
 )
 
-// requestLogClassExpr is a request_log row's status class. It must stay
-// identical to the expression of the request_log_org_class index
+// statusClassExpr is a request_log row's status class, keygate.StatusClassOf
+// in SQL (empty for the statuses of no class). It must stay identical to the
+// expression of the request_log_org_class index
 // (migrations/*/0017_request_log_rows.sql): both engines use an expression
-// index only for the same expression. 1xx and 6xx+ statuses belong to no class.
-const requestLogClassExpr = `(CASE WHEN status = 429 THEN '429' WHEN status >= 500 AND status <= 599 THEN '5xx' WHEN status >= 400 AND status <= 499 THEN '4xx' WHEN status >= 200 AND status <= 399 THEN '2xx' ELSE '' END)`
+// index only for the same expression.
+const statusClassExpr = `(CASE WHEN status = 429 THEN '429' WHEN status >= 500 AND status <= 599 THEN '5xx' WHEN status >= 400 AND status <= 499 THEN '4xx' WHEN status >= 200 AND status <= 399 THEN '2xx' ELSE '' END)`
 
 // FindRequestLog returns the organization's log entries that match f,
 // newest first, and whether older ones match too.
@@ -297,7 +298,7 @@ func requestLogQueryFrom(scope usageScope, f keygate.RequestLogFilter, read logR
 			where = append(where, t+"api_key_id = "+arg(scope.keyID))
 		}
 		if f.Class != "" {
-			where = append(where, requestLogClassExpr+" = "+arg(f.Class))
+			where = append(where, statusClassExpr+" = "+arg(f.Class))
 			if f.Class != keygate.Class2xx {
 				// What request_log_org_class holds: errors only.
 				where = append(where, "status >= 400")

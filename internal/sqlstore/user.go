@@ -101,7 +101,7 @@ func (s *UserService) validateAndHash(ctx context.Context, in *keygate.Signup) (
 	in.Normalize()
 	v := in.Validate()
 	if err := password.Validate(in.Password); err != nil {
-		v.Add("password", err.Error())
+		v.Add("password", keygate.ErrorMessage(err))
 	}
 	if err := v.Err(); err != nil {
 		return "", err
@@ -228,16 +228,12 @@ func recordUserEvent(ctx context.Context, tx *Tx, u *keygate.User, action string
 	if err != nil {
 		return fmt.Errorf("record %s: %w", action, err)
 	}
-	var orgIDs []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		orgIDs = append(orgIDs, id)
+	// A read that fails midway must not leave organizations without the
+	// event: collect reports the error that ended the rows.
+	orgIDs, err := collect(rows, func(row scanner) (id int64, err error) { return id, row.Scan(&id) })
+	if err != nil {
+		return fmt.Errorf("record %s: %w", action, err)
 	}
-	rows.Close()
 	if len(orgIDs) == 0 {
 		orgIDs = append(orgIDs, 0)
 	}
@@ -332,7 +328,7 @@ func (s *UserService) ChangePassword(ctx context.Context, current, next string) 
 		}
 	}
 	if err := password.Validate(next); err != nil {
-		v.Add("new_password", err.Error())
+		v.Add("new_password", keygate.ErrorMessage(err))
 	}
 	if err := v.Err(); err != nil {
 		return err

@@ -241,9 +241,16 @@ func (s *OIDCSession) Marshal() string {
 	return string(b)
 }
 
-// Authorize exchanges the code (with the PKCE verifier) and verifies the ID
-// token. Only params.Get("code") is read. It returns no token.
+// Authorize is AuthorizeContext without a request: goth's interface has
+// none.
 func (s *OIDCSession) Authorize(gp goth.Provider, params goth.Params) (string, error) {
+	return s.AuthorizeContext(context.Background(), gp, params)
+}
+
+// AuthorizeContext exchanges the code (with the PKCE verifier) and verifies
+// the ID token, within ctx and at most 30 s. Only params.Get("code") is
+// read. It returns no token.
+func (s *OIDCSession) AuthorizeContext(ctx context.Context, gp goth.Provider, params goth.Params) (string, error) {
 	p, ok := gp.(*OIDC)
 	if !ok {
 		return "", errors.New("oidc: wrong provider")
@@ -252,8 +259,10 @@ func (s *OIDCSession) Authorize(gp goth.Provider, params goth.Params) (string, e
 	if prov == nil {
 		return "", ErrUnavailable
 	}
-	ctx, cancel := context.WithTimeout(oidc.ClientContext(context.Background(), p.client), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// The token, keys and userinfo requests all go through p.client, so
+	// its outbound guard applies to each.
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, p.client)
 	tok, err := p.oauthConfig(prov).Exchange(ctx, params.Get("code"), oauth2.VerifierOption(s.Verifier))
 	if err != nil {
@@ -264,7 +273,7 @@ func (s *OIDCSession) Authorize(gp goth.Provider, params goth.Params) (string, e
 		return "", errors.New("oidc: no id_token in the token response")
 	}
 	// Signature (JWKS; "none" is never accepted), iss, aud and exp.
-	verifier := prov.VerifierContext(oidc.ClientContext(context.Background(), p.client), &oidc.Config{ClientID: p.cfg.ClientID, Now: p.cfg.Now})
+	verifier := prov.VerifierContext(ctx, &oidc.Config{ClientID: p.cfg.ClientID, Now: p.cfg.Now})
 	idt, err := verifier.Verify(ctx, raw)
 	if err != nil {
 		return "", fmt.Errorf("oidc id token: %w", err)

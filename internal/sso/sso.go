@@ -61,7 +61,7 @@ func (p *Provider) Complete(ctx context.Context, session, code string) (*keygate
 	if err != nil {
 		return nil, fmt.Errorf("complete %s: %w", p.Key, err)
 	}
-	if _, err := sess.Authorize(p.Goth, codeOnly(code)); err != nil {
+	if err := authorize(ctx, p.Goth, sess, codeOnly(code)); err != nil {
 		return nil, fmt.Errorf("complete %s: %w", p.Key, err)
 	}
 	user, err := p.Goth.FetchUser(sess)
@@ -78,6 +78,28 @@ func (p *Provider) Complete(ctx context.Context, session, code string) (*keygate
 		return nil, fmt.Errorf("complete %s: no issuer or subject", p.Key)
 	}
 	return ext, nil
+}
+
+// contextAuthorizer is a session whose exchange follows the request's
+// context (OIDCSession).
+type contextAuthorizer interface {
+	AuthorizeContext(ctx context.Context, gp goth.Provider, params goth.Params) (string, error)
+}
+
+// authorize exchanges the code within ctx where the session can. goth's
+// own sessions cannot: their exchange is bounded by the provider's HTTP
+// client timeout only, so ctx is checked before it.
+func authorize(ctx context.Context, gp goth.Provider, sess goth.Session, params goth.Params) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var err error
+	if ca, ok := sess.(contextAuthorizer); ok {
+		_, err = ca.AuthorizeContext(ctx, gp, params)
+	} else {
+		_, err = sess.Authorize(gp, params)
+	}
+	return err
 }
 
 // codeOnly is the only callback parameter a provider sees.

@@ -14,11 +14,12 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keygate/keygate/internal/atomicfile"
 )
 
 // Self-signed certificate parameters.
@@ -174,34 +175,11 @@ func generate(certPath, keyPath string, sans sanSet, now time.Time) (tls.Certifi
 	return cert, nil
 }
 
-// writeFileAtomic writes data to path with mode 0600 via a temporary file in
-// the same directory followed by a rename.
-func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("tlsconf: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return fmt.Errorf("tlsconf: write %s: %w", path, err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("tlsconf: write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("tlsconf: write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("tlsconf: write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("tlsconf: write %s: %w", path, err)
+// writeFileAtomic writes data to path with mode 0600 so that a crash
+// leaves the old file or the new one, never a partial one.
+func writeFileAtomic(path string, data []byte) error {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
+		return fmt.Errorf("tlsconf: %w", err)
 	}
 	return nil
 }

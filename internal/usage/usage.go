@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keygate/keygate/internal/keygate"
 )
 
 // Event is one API request.
@@ -83,19 +85,10 @@ func (id RequestID) Bytes() [8]byte {
 	return b
 }
 
-// Class is the status class an event counts under: 2xx, 4xx, 5xx, or 429
-// (throttled requests are counted apart from other 4xx).
-func (e Event) Class() string {
-	switch {
-	case e.Status == 429:
-		return "429"
-	case e.Status >= 500:
-		return "5xx"
-	case e.Status >= 400:
-		return "4xx"
-	}
-	return "2xx"
-}
+// Class is the status class an event counts under
+// (keygate.StatusClassOf): 2xx, 4xx, 5xx, or 429 apart from other 4xx; ""
+// for a status of no class, which no counter takes.
+func (e Event) Class() string { return keygate.StatusClassOf(e.Status) }
 
 // HourKey names one hourly counter.
 type HourKey struct {
@@ -343,9 +336,12 @@ func Aggregate(events []Event) *Batch {
 			hourStart = e.At.UTC().Truncate(time.Hour)
 			hourEnd = hourStart.Add(time.Hour)
 		}
-		if h := (HourKey{e.OrganizationID, e.KeyID, hourStart, e.Class()}); hn > 0 && h == hk {
+		switch h := (HourKey{e.OrganizationID, e.KeyID, hourStart, e.Class()}); {
+		case h.Class == "":
+			// Counters hold the four classes only; the log keeps the request.
+		case hn > 0 && h == hk:
 			hn++
-		} else {
+		default:
 			if hn > 0 {
 				batch.Hourly[hk] += hn
 			}

@@ -399,3 +399,24 @@ func TestRequestID(t *testing.T) {
 		t.Fatalf("Bytes = %v, want %v", got, want)
 	}
 }
+
+// TestAggregate_StatusOfNoClass: a status of no class (1xx, 600 on) is
+// logged but counted under no class, as the logs' class filter finds it
+// under none.
+func TestAggregate_StatusOfNoClass(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	events := []usage.Event{
+		{OrganizationID: 1, KeyID: 7, At: t0, Status: 200},
+		{OrganizationID: 1, KeyID: 7, At: t0.Add(time.Second), Status: 101},
+		{OrganizationID: 1, KeyID: 7, At: t0.Add(2 * time.Second), Status: 600},
+		{OrganizationID: 1, KeyID: 7, At: t0.Add(3 * time.Second), Status: 204},
+	}
+	b := usage.Aggregate(events)
+	want := map[usage.HourKey]int{{OrganizationID: 1, KeyID: 7, Hour: t0, Class: "2xx"}: 2}
+	if !reflect.DeepEqual(b.Hourly, want) {
+		t.Fatalf("hourly = %v, want %v", b.Hourly, want)
+	}
+	if got, want := len(b.Requests), 4; got != want {
+		t.Fatalf("logged %d requests, want %d", got, want)
+	}
+}
