@@ -132,6 +132,14 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 		at(page.name)
 	}
 
+	// Removing a member who created a key: the page lists it.
+	MustAddMember(t, app, org, "Al Admin", "al@example.com", keygate.RoleAdmin)
+	al := app.MustUser(t, "al@example.com")
+	app.MustKey(t, al, org, keygate.APIKeyCreate{Name: "Al's deploy key", Scopes: []keygate.Scope{keygate.ScopeRead}})
+	b.Visit("/orgs/" + org + "/members/" + al.PublicID + "/remove")
+	b.WaitVisible(`//*[@data-testid="member-keys"]`)
+	at("remove-member")
+
 	b.Visit("/orgs/" + org + "/no-such-page")
 	b.WaitVisible(Heading("Page not found"))
 	at("404")
