@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/ratelimit"
 )
 
 // apiKeyJSON is a key as the API shows it: never its secret.
@@ -67,37 +67,6 @@ func (s *Server) writeNewKey(w http.ResponseWriter, k *keygate.APIKey, secret st
 	keepInstead(w, apiKeyWithSecretJSON{apiKeyJSON: s.keyJSON(k),
 		Detail: "The key's secret was sent in the first response only and is not kept. If that response was lost, revoke this key (DELETE /api/v1/keys/" + k.PublicID + ") and create another."})
 	writeJSON(w, http.StatusCreated, apiKeyWithSecretJSON{apiKeyJSON: s.keyJSON(k), Key: &secret})
-}
-
-// meJSON is the answer of GET /api/v1/me.
-type meJSON struct {
-	Key struct {
-		ID          string     `json:"id"`
-		Name        string     `json:"name"`
-		Scopes      []string   `json:"scopes"`
-		Environment string     `json:"environment"`
-		ExpiresAt   *time.Time `json:"expires_at"`
-		Hint        string     `json:"hint"`
-	} `json:"key"`
-	Organization struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	} `json:"organization"`
-}
-
-func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
-	writeJSONHeader(w, http.StatusOK)
-	w.Write(s.keyInfo(apiKeyFrom(r.Context())).me)
-}
-
-// meBody is the JSON of GET /api/v1/me for a key, worked out once per
-// cached record (keyInfo).
-func meBody(rec *apikey.Record, scopes []string) []byte {
-	var out meJSON
-	out.Key.ID, out.Key.Name, out.Key.Environment, out.Key.ExpiresAt, out.Key.Hint = rec.PublicID, rec.Name, rec.Environment, rec.ExpiresAt, rec.Hint
-	out.Key.Scopes = scopes
-	out.Organization.ID, out.Organization.Name = rec.OrgPublicID, rec.OrgName
-	return encodeJSON(&out)
 }
 
 func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request) {
@@ -210,17 +179,70 @@ func (s *Server) apiRevokeKey(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) {
-	members, err := s.orgs.FindMembers(r.Context(), apiKeyFrom(r.Context()).OrgPublicID)
+// Messages of PATCH /api/v1/keys/{id}.
+const (
+	msgRateLimitSyntax = "Enter a limit like 1000/h, 60/m or 10/s."
+	msgKeyFieldFixed   = "This field cannot be changed. Create another key and revoke this one."
+)
+
+// apiUpdateKey changes what the dashboard's key page edits: name, note,
+// environment and rate limit. Scopes and expiry are fixed for a key's
+// life. An empty object changes nothing and returns the key.
+func (s *Server) apiUpdateKey(w http.ResponseWriter, r *http.Request) {
+	obj, ok := decodeObject(w, r)
+	if !ok {
+		return
+	}
+	fe := fieldErrors{}
+	upd, changes := keyUpdateOf(obj, fe)
+	if len(fe) > 0 {
+		fe.merge(upd.Validate().Fields)
+		fe.write(w)
+		return
+	}
+	orgID, id := apiKeyFrom(r.Context()).OrgPublicID, r.PathValue("id")
+	var k *keygate.APIKey
+	var err error
+	if changes {
+		k, err = s.apiKeys.UpdateAPIKey(r.Context(), orgID, id, upd)
+	} else {
+		k, err = s.apiKeys.FindAPIKeyByID(r.Context(), orgID, id)
+	}
 	if err != nil {
 		s.apiErr(w, r, err)
 		return
 	}
-	out := make([]map[string]any, 0, len(members))
-	for _, m := range members {
-		out = append(out, map[string]any{
-			"id": m.User.PublicID, "name": m.User.Name, "email": m.User.Email, "role": string(m.Role), "joined_at": m.JoinedAt,
-		})
+	writeJSON(w, http.StatusOK, s.keyJSON(k))
+}
+
+// keyUpdateOf reads a PATCH body; changes reports whether it names a field
+// to change. A rate_limit of null or "" is the instance's default.
+func keyUpdateOf(obj jsonObject, fe fieldErrors) (upd keygate.APIKeyUpdate, changes bool) {
+	if v, ok := obj.str("name", fe); ok {
+		upd.Name = &v
 	}
-	writeJSON(w, http.StatusOK, listBody{Results: out})
+	if v, ok := obj.str("environment", fe); ok {
+		env := keygate.Environment(v)
+		upd.Environment = &env
+	}
+	if v, ok := obj.str("note", fe); ok {
+		upd.Note = &v
+	}
+	if v, ok := obj.str("rate_limit", fe); ok {
+		if _, bad := fe["rate_limit"]; !bad && v != "" {
+			if l, err := ratelimit.ParseLimit(v); err != nil {
+				fe.add("rate_limit", msgRateLimitSyntax)
+			} else {
+				v = l.String()
+			}
+		}
+		upd.RateLimit = &v
+	}
+	for _, f := range []string{"scopes", "expires_at"} {
+		if _, ok := obj[f]; ok {
+			fe.add(f, msgKeyFieldFixed)
+		}
+	}
+	changes = upd.Name != nil || upd.Environment != nil || upd.Note != nil || upd.RateLimit != nil
+	return upd, changes
 }

@@ -119,3 +119,18 @@ func (s *Server) apiRemoveMember(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) {
+	members, err := s.orgs.FindMembers(r.Context(), apiKeyFrom(r.Context()).OrgPublicID)
+	if err != nil {
+		s.apiErr(w, r, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(members))
+	for _, m := range members {
+		out = append(out, map[string]any{
+			"id": m.User.PublicID, "name": m.User.Name, "email": m.User.Email, "role": string(m.Role), "joined_at": m.JoinedAt,
+		})
+	}
+	writeJSON(w, http.StatusOK, listBody{Results: out})
+}

@@ -15,28 +15,25 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 
-	// Assets, with content-hashed names.
-	mux.Handle("GET "+static.Prefix, static.Handler())
-
 	// Accounts.
-	// An instance without accounts opens on signup (account.go).
+	// An instance without accounts opens on signup (ui_account.go).
 	mux.HandleFunc("GET /{$}", s.signupFirst(s.handleHome))
 	mux.HandleFunc("GET /signup", s.handleSignupPage)
 	mux.HandleFunc("POST /signup", s.handleSignup)
 	mux.HandleFunc("GET /login", s.signupFirst(s.handleLoginPage))
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("POST /logout", s.handleLogout)
-	// Single sign-on: begin and callback (sso.go); state lives in the
+	// Single sign-on: begin and callback (ui_sso.go); state lives in the
 	// server-side session, never in the request.
 	mux.HandleFunc("GET /auth/{provider}", s.handleSSOBegin)
 	mux.HandleFunc("GET /auth/{provider}/callback", s.handleSSOCallback)
-	// Organization single sign-on (org_sso.go): a work email finds the
+	// Organization single sign-on (ui_org_sso.go): a work email finds the
 	// organization whose own provider signs the person in.
 	mux.HandleFunc("GET /login/sso", s.handleOrgSSOLoginPage)
 	mux.HandleFunc("POST /login/sso", s.handleOrgSSOBegin)
 	mux.HandleFunc("GET /auth/org/callback", s.handleOrgSSOCallback)
 	// A member whose organization requires SSO gets a session from its
-	// provider here (org_sso_gate.go).
+	// provider here (ui_org_sso_gate.go).
 	mux.HandleFunc("POST /orgs/{org}/sso", s.requireUser(s.handleOrgSSOContinue))
 
 	// The user's own settings.
@@ -54,7 +51,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /orgs/new", s.requireUser(s.handleNewOrgPage))
 	mux.HandleFunc("POST /orgs", s.requireUser(s.handleCreateOrg))
 	mux.HandleFunc("GET /orgs/{org}", s.requireOrg(s.handleOverview))
-	// Bots and conversations (bots.go, conversations.go): Members read,
+	// Bots and conversations (ui_bots.go, ui_conversations.go): Members read,
 	// Admins leave and delete.
 	mux.HandleFunc("GET /orgs/{org}/bots", s.requireOrg(s.handleBots))
 	mux.HandleFunc("GET /orgs/{org}/bots/{bot}", s.requireOrg(s.handleBot))
@@ -136,6 +133,8 @@ func (s *Server) routes() http.Handler {
 	// same-origin check, and HTTPS required.
 	root := http.NewServeMux()
 	root.Handle("/api/", s.requireHTTPS(recordRoute(s.apiRoutes())))
+	// Assets, with content-hashed names: no session is looked up for them.
+	root.Handle("GET "+static.Prefix, recordRoute(routeOnly("GET "+static.Prefix, static.Handler().ServeHTTP)))
 	root.Handle("GET /healthz", recordRoute(routeOnly("GET /healthz", s.handleHealthz)))
 	root.Handle("GET /readyz", recordRoute(routeOnly("GET /readyz", s.handleReadyz)))
 	if s.cfg.MetricsToken != "" {

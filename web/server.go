@@ -118,7 +118,7 @@ type Server struct {
 	loginDevices  ratelimit.Throttler
 	signups       ratelimit.Limiter
 	deviceCodec   *securecookie.SecureCookie
-	// idem answers retried API requests (idempotency.go).
+	// idem answers retried API requests (api_idempotency.go).
 	idem *idempotency
 
 	handler http.Handler

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/web"
@@ -403,5 +404,21 @@ func TestPlainHTTP(t *testing.T) {
 				t.Fatal("HSTS over plain HTTP")
 			}
 		})
+	}
+}
+
+// Assets are served without looking at the session: a stylesheet fetched
+// a minute after the last page view does not touch the session's row.
+func TestStaticAssetsSkipSessions(t *testing.T) {
+	app := MustOpenApp(t)
+	c := app.NewClient(t)
+	c.MustSignup("Ada Lovelace", "ada@example.com", "Acme")
+	href, _ := c.Get("/settings").Doc.Find("link[rel=stylesheet]").Attr("href")
+	app.Clock.Advance(2 * time.Minute)
+	req, _ := http.NewRequest(http.MethodGet, app.URL+href, nil)
+	req.Header.Set("User-Agent", "AssetFetcher/1.0")
+	assertStatus(t, c.Do(req), http.StatusOK)
+	if p := c.Get("/settings"); strings.Contains(p.Body, "AssetFetcher") {
+		t.Fatal("fetching an asset updated the session's user agent")
 	}
 }
