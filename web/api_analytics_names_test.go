@@ -10,6 +10,7 @@ import (
 // identifiers, and the old names stay as deprecated aliases with the same
 // values.
 func TestAPIAnalyticsFieldNames(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	rd := "Token " + org.Read

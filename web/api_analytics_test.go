@@ -9,6 +9,7 @@ import (
 // TestAPIAnalyticsRange: a date as `to` takes in that whole UTC day, so a
 // one-day range is from=D&to=D; a date-time `to` stays exclusive.
 func TestAPIAnalyticsRange(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	w, rd := "Token "+org.Write, "Token "+org.Read

@@ -9,6 +9,7 @@ import (
 // Authorization header is ambiguous and refused with a 400, whichever
 // comes first; one header still works.
 func TestAPISeveralAuthorizationHeaders(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	const msg = "Send one Authorization header, not several."

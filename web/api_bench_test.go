@@ -15,8 +15,8 @@ import (
 // The in-process cost of GET /api/v1/me through the whole handler
 // (BenchmarkAPIMe) against a handler that only writes the same headers and
 // body (BenchmarkBareMe): no network and no TLS, so the ratio shows the
-// handler's own work at its largest. internal/loadtest (go run
-// ./cmd/keygate-bench) measures both over loopback TLS.
+// handler's own work at its largest. cmd/keygate-bench/internal/loadtest
+// (go run ./cmd/keygate-bench) measures both over loopback TLS.
 //
 //	go test -run '^$' -bench 'APIMe|BareMe' ./web/
 

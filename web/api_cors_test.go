@@ -14,6 +14,7 @@ import (
 // in the Authorization header, never a cookie); a preflight needs no key
 // and spends nothing.
 func TestAPICORS(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	const origin = "https://tools.example.com"

@@ -20,6 +20,7 @@ import (
 // its value has the wrong type or format or breaks a rule, and creates or
 // changes nothing.
 func TestAPIEveryFieldError(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	wr, ad := "Token "+org.Write, "Token "+org.Admin
@@ -115,6 +116,7 @@ func TestAPIEveryFieldError(t *testing.T) {
 // TestAPIErrorRequestID: every error body carries the request's id, the
 // one in its X-Request-Id header.
 func TestAPIErrorRequestID(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	rd, wr, ad := "Token "+org.Read, "Token "+org.Write, "Token "+org.Admin
@@ -173,6 +175,7 @@ func (failingKeyStore) LookupKeyByHash(context.Context, [32]byte) (*apikey.Recor
 
 // TestAPIInternalErrorRequestID: a 500 names the request, never the cause.
 func TestAPIInternalErrorRequestID(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	srv, err := web.NewServer(web.Config{SessionKey: bytes.Repeat([]byte("k"), 64)},
@@ -204,6 +207,7 @@ func TestAPIInternalErrorRequestID(t *testing.T) {
 // TestAPIMissingScheme: a key sent without its scheme, or in X-API-Key,
 // gets a 401 that says how to send it, and never the key back.
 func TestAPIMissingScheme(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	const detail = "Send the key as Authorization: Token <key> (or Bearer <key>)."

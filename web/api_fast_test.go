@@ -11,6 +11,7 @@ import (
 // (apiFast); any other spelling of a path must still be routed, cleaned or
 // refused by the muxes as before.
 func TestAPIFixedPathsRouteAsTheMuxes(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	h := app.Web.Handler()
@@ -55,6 +56,7 @@ func TestAPIFixedPathsRouteAsTheMuxes(t *testing.T) {
 
 // A plain HTTP request to a fixed path is refused like any other API call.
 func TestAPIFixedPathNeedsHTTPS(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api/v1/me", nil)
 	w := httptest.NewRecorder()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/sqlstore"
 )
 
 // MustKey creates a key for orgID as user and returns its secret and id.
@@ -103,4 +104,16 @@ func mustAPIOrg(tb testing.TB, app *App, name, email string) apiOrg {
 	o.Write, _ = app.MustKey(tb, o.Owner, id, keygate.APIKeyCreate{Name: "write", Scopes: []keygate.Scope{keygate.ScopeWrite}})
 	o.Admin, _ = app.MustKey(tb, o.Owner, id, keygate.APIKeyCreate{Name: "admin", Scopes: []keygate.Scope{keygate.ScopeAdmin}})
 	return o
+}
+
+// orgAuditEvents returns the organization's audit events of action (at most
+// 100, newest first), read by owner through the audit service.
+func (a *App) orgAuditEvents(tb testing.TB, owner *keygate.User, orgID, action string) []*keygate.AuditEvent {
+	tb.Helper()
+	ctx := keygate.NewContextWithUser(context.Background(), owner)
+	events, _, err := sqlstore.NewAuditService(a.DB).FindAuditEvents(ctx, keygate.AuditFilter{OrgPublicID: orgID, Action: action, Limit: 100})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return events
 }

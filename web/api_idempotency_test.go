@@ -36,6 +36,7 @@ func idem(key string) map[string]string { return map[string]string{"Idempotency-
 // gets the first answer again, marked Idempotent-Replayed, and creates
 // nothing more. Secrets are never sent twice.
 func TestAPIIdempotentReplay(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	wr, ad := "Token "+org.Write, "Token "+org.Admin
@@ -150,6 +151,7 @@ func mustJSON(tb testing.TB, v any) string {
 // TestAPIIdempotencyKeyScope: a key is one organization's, for one method
 // and path, for 24 hours; a reused key with another body is a 422.
 func TestAPIIdempotencyKeyScope(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	a := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	b := mustAPIOrg(t, app, "Bob", "bob@example.com")
@@ -204,6 +206,7 @@ func TestAPIIdempotencyKeyScope(t *testing.T) {
 // TestAPIIdempotencyKeyInUse: a retry that arrives while the first request
 // is still running gets a 409 and does not run; the first then completes.
 func TestAPIIdempotencyKeyInUse(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	body := `{"meeting_url": "https://zoom.us/j/1", "bot_name": "Slow"}`
@@ -265,6 +268,7 @@ func whileWaiting(tb testing.TB, app *App, first func() *APIResponse, then func(
 // Idempotency-Key leaves no trace of its secret in the database files, and
 // none in the log.
 func TestAPIIdempotencySecretNotStored(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	ad := "Token " + org.Admin

@@ -79,7 +79,7 @@ func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request) {
 		fieldErrors{"state": {"Select a valid choice: active, expired or revoked."}}.write(w)
 		return
 	}
-	f := keygate.APIKeyFilter{OrganizationID: apiKeyFrom(r.Context()).OrgPublicID, State: state, Page: page}
+	f := keygate.APIKeyFilter{OrgPublicID: apiKeyFrom(r.Context()).OrgPublicID, State: state, Page: page}
 	keys, more, err := s.apiKeys.FindAPIKeyPage(r.Context(), f)
 	if err != nil {
 		s.apiErr(w, r, err)

@@ -50,6 +50,7 @@ var wantOperations = map[string]string{
 }
 
 func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := mustContract(t, app)
 
@@ -123,6 +124,7 @@ func TestOpenAPIDocument(t *testing.T) {
 // document. At the end every documented status of every operation, 500
 // aside, must have been seen.
 func TestOpenAPIContract(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := mustContract(t, app)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
@@ -460,6 +462,7 @@ func TestOpenAPIContract(t *testing.T) {
 // TestOpenAPIContractRejectsMismatches makes sure the validation is not
 // vacuous: answers that stray from the document fail it.
 func TestOpenAPIContractRejectsMismatches(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := mustContract(t, app)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")

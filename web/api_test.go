@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +12,11 @@ import (
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/ratelimit"
+	"github.com/keygate/keygate/internal/sqlstore"
 )
 
 func TestAPIAuthentication(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	revoked, rk := app.MustKey(t, org.Owner, org.ID, keygate.APIKeyCreate{Name: "gone", Scopes: []keygate.Scope{keygate.ScopeRead}})
@@ -105,6 +108,7 @@ type apiCase struct {
 }
 
 func TestAPIScopes(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	mkBot := func() string {
@@ -175,6 +179,7 @@ func TestAPIScopes(t *testing.T) {
 }
 
 func TestAPICrossOrganization(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	a := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	b := mustAPIOrg(t, app, "Bob", "bob@example.com")
@@ -207,6 +212,7 @@ func TestAPICrossOrganization(t *testing.T) {
 }
 
 func TestAPIRevokeTakesEffectAtOnce(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -227,6 +233,7 @@ func TestAPIRevokeTakesEffectAtOnce(t *testing.T) {
 }
 
 func TestAPIExpiryAtTheInstant(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	at := app.Clock.Now().Add(time.Hour).Truncate(time.Millisecond)
@@ -239,6 +246,7 @@ func TestAPIExpiryAtTheInstant(t *testing.T) {
 }
 
 func TestAPIRollGracePeriod(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	old, k := app.MustKey(t, org.Owner, org.ID, keygate.APIKeyCreate{Name: "svc", Scopes: []keygate.Scope{keygate.ScopeWrite}})
@@ -263,6 +271,7 @@ func TestAPIRollGracePeriod(t *testing.T) {
 }
 
 func TestAPIKeysEndpoint(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	r := app.API(t, "POST", "/api/v1/keys", "Token "+org.Admin, `{"name": "Deploy bot", "environment": "ci", "scopes": ["write"]}`)
@@ -297,6 +306,7 @@ func TestAPIKeysEndpoint(t *testing.T) {
 }
 
 func TestAPIPlainHTTP(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	plain := httptest.NewServer(app.Web.PlainHandler())
@@ -329,6 +339,7 @@ func TestAPIPlainHTTP(t *testing.T) {
 }
 
 func TestAPIRateLimit(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t, WithRateLimit(ratelimit.Limit{Count: 3, Period: time.Minute}))
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	for i := 0; i < 3; i++ {
@@ -357,6 +368,7 @@ func TestAPIRateLimit(t *testing.T) {
 // usable key it is still an API request (rate limit, headers, usage);
 // without one nothing is spent or logged.
 func TestAPIUnknownPath(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t, WithRateLimit(ratelimit.Limit{Count: 3, Period: time.Minute}))
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	for _, auth := range []string{"", "Token kg_nope", "Basic YWRhOnB3", "Bearer"} {
@@ -382,16 +394,14 @@ func TestAPIUnknownPath(t *testing.T) {
 	if err := app.Usage.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	rows, err := app.DB.WriteConn().Query(`SELECT method || ' ' || route || ' ' || status FROM request_log ORDER BY id`)
+	entries, _, err := sqlstore.NewMonitoringService(app.DB).FindRequestLog(keygate.NewContextWithUser(context.Background(), org.Owner),
+		keygate.RequestLogFilter{OrgPublicID: org.ID, Sort: keygate.LogOldest, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var line string
-		rows.Scan(&line)
-		got = append(got, line)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Method+" "+e.Route+" "+strconv.Itoa(e.Status))
 	}
 	if want := "GET /api/ 404,GET /api/ 404,GET /api/v1/me 200,DELETE /api/ 429"; strings.Join(got, ",") != want {
 		t.Fatalf("request log = %q, want %q", got, want)
@@ -399,6 +409,7 @@ func TestAPIUnknownPath(t *testing.T) {
 }
 
 func TestAPIKeyOwnRateLimit(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")

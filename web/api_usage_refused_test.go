@@ -22,6 +22,7 @@ func logCodes(p *Page) map[string]int {
 }
 
 func TestRefusedRequestsAreLogged(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -147,6 +148,7 @@ func TestRefusedRequestsAreLogged(t *testing.T) {
 }
 
 func TestRefusedCreatorDisabledKey(t *testing.T) {
+	t.Parallel()
 	a := mustAdminApp(t)
 	secret, k := a.MustKey(t, a.BobUser, a.BobOrg, keygate.APIKeyCreate{Name: "Bob's job", Scopes: []keygate.Scope{keygate.ScopeRead}})
 	ada := a.MustUser(t, "ada@example.com")

@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keygate"
 )
 
 // openCreateDialog goes to API Keys and opens the create dialog.
@@ -186,8 +187,13 @@ func TestBrowserRollKeyWithGrace(t *testing.T) {
 		t.Fatalf("the modal shows %q (old %q): %v", next, old, err)
 	}
 	var until string
-	if err := app.DB.WriteConn().QueryRow(`SELECT strftime('%Y-%m-%d %H:%M UTC', expires_at / 1000, 'unixepoch') FROM api_keys WHERE hint = $1`, oldHint).Scan(&until); err != nil {
-		t.Fatal(err)
+	for _, k := range app.keysOf(t, app.MustUser(t, "ada@example.com"), b.OrgID(), keygate.KeyActive) {
+		if k.Hint == oldHint && k.ExpiresAt != nil {
+			until = k.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
+		}
+	}
+	if until == "" {
+		t.Fatalf("no active key %s with an expiry", oldHint)
 	}
 	note := "The old key keeps working for 1 hour, until " + until + "."
 	if got := b.Text(Dialog("Key rolled") + `//p[contains(., "old key")]`); got != note {
@@ -346,9 +352,9 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	if n := b.Count(KeyRow("Deploy bot")); n != 0 {
 		t.Fatal("the key is still active after revoking it")
 	}
-	var state string
-	if err := app.DB.WriteConn().QueryRow(`SELECT CASE WHEN revoked_at IS NULL THEN 'active' ELSE 'revoked' END FROM api_keys`).Scan(&state); err != nil || state != "revoked" {
-		t.Fatalf("key in the database: %q, %v", state, err)
+	kim := app.MustUser(t, "kim@example.com")
+	if active, revoked := app.keysOf(t, kim, b.OrgID(), keygate.KeyActive), app.keysOf(t, kim, b.OrgID(), keygate.KeyRevoked); len(active) != 0 || len(revoked) != 1 {
+		t.Fatalf("%d active and %d revoked keys, want 0 and 1", len(active), len(revoked))
 	}
 }
 

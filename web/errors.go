@@ -47,6 +47,10 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code, status := keygate.ErrorCode(err), ErrorStatus(err)
 	info := keygate.RequestInfoFromContext(r.Context())
 	msg := keygate.ErrorMessage(err)
+	if code == keygate.EINTERNAL && s.isStorageFull(err) {
+		s.storageFullError(w, r, err)
+		return
+	}
 	if code == keygate.EINTERNAL && s.databaseUnavailable(err) {
 		s.unavailable(w, r, err)
 		return

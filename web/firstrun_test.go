@@ -11,6 +11,7 @@ import (
 const firstAccountNote = "No accounts yet: the first account becomes the instance's administrator (superuser)."
 
 func TestFirstRun(t *testing.T) {
+	t.Parallel()
 	t.Run("OKEmptyInstanceOpensOnSignup", func(t *testing.T) {
 		app := MustOpenApp(t)
 		c := app.NewClient(t)
@@ -68,6 +69,7 @@ func TestFirstRun(t *testing.T) {
 }
 
 func TestLoginForm(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	app.NewClient(t).MustSignup("Ada", "ada@example.com", "Org A")
 
@@ -134,6 +136,7 @@ func TestLoginForm(t *testing.T) {
 }
 
 func TestErrorPageActions(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	owner := app.NewClient(t)
 	orgID := owner.MustSignup("Ada", "ada@example.com", "Org A")

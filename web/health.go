@@ -31,14 +31,16 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 type readiness struct {
 	Status string `json:"status"`
 	Detail string `json:"detail,omitempty"`
-	// Database is "ok" or "unavailable"; Listener, on PostgreSQL,
+	// Database is "ok", "unavailable" or "storage_full" (writes fail
+	// for a full disk); Listener, on PostgreSQL,
 	// "listening" or "reconnecting".
 	Database string `json:"database,omitempty"`
 	Listener string `json:"listener,omitempty"`
 }
 
-// handleReadyz is the readiness probe: the database is reachable and every
-// migration is applied. A replica whose listener is reconnecting stays
+// handleReadyz is the readiness probe: the database is reachable, every
+// migration is applied and, once a write has failed for a full disk, a
+// probe write succeeds again. A replica whose listener is reconnecting stays
 // ready: it reads keys from the database until it listens again, so it
 // answers correctly, only slower.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
@@ -58,6 +60,15 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.db.Ping(ctx); err != nil {
 		s.logger.Warn("readiness check failed", "error", err.Error())
 		body.Status, body.Database, body.Detail = "unavailable", "unavailable", "The database is not ready."
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	if ok, err := s.storageReady(ctx); !ok {
+		if err != nil {
+			s.logger.Warn("readiness write probe failed", "error", err.Error())
+		}
+		body.Status, body.Database = "unavailable", CodeStorageFull
+		body.Detail = "The database's storage is full: writes fail until space is freed."
 		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}

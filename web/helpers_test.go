@@ -19,6 +19,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/keygate/keygate/internal/apikey"
+	kgapp "github.com/keygate/keygate/internal/app"
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/password"
 	"github.com/keygate/keygate/internal/ratelimit"
@@ -142,13 +143,15 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 	// Cheap hashing keeps the suite fast; the production parameters are
 	// tested in internal/password.
 	hasher := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	app := &App{DB: db, Users: sqlstore.NewUserService(db, hasher), Orgs: sqlstore.NewOrganizationService(db),
-		Sessions: sqlstore.NewSessionService(db), Keys: sqlstore.NewAPIKeyService(db), Logs: &syncBuffer{}, Clock: clock}
-	app.Verifier = apikey.NewVerifier(app.Keys)
-	db.OnKeysChanged = app.Verifier.Invalidate
-	app.Usage = usage.NewBuffer(sqlstore.NewUsageStore(db))
-	app.SecretBox, _ = secretbox.New(secretbox.GenerateKey())
-	app.Integrations = sqlstore.NewIntegrationService(db, app.SecretBox)
+	box, err := secretbox.New(secretbox.GenerateKey())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Wired as serve wires it, by internal/app.
+	wired := kgapp.New(db, kgapp.Options{Hasher: hasher, SecretBox: box, Mailer: cfgMailer})
+	app := &App{DB: db, Users: wired.Users, Orgs: wired.Orgs, Sessions: wired.Sessions, Keys: wired.Keys,
+		Verifier: wired.Verifier, Usage: wired.Usage, Integrations: wired.Integrations, SecretBox: box,
+		Logs: &syncBuffer{}, Clock: clock}
 	// Many tests sign up several users from 127.0.0.1: a generous signup
 	// limit unless a test sets its own (WithSignupRateLimit).
 	cfg := web.Config{SessionKey: bytes.Repeat([]byte("k"), 64), SignupMode: "open", Now: clock.Now,
@@ -165,14 +168,7 @@ func openApp(tb testing.TB, cfgMailer web.Mailer, opts ...Option) *App {
 	app.LogLevel = new(slog.LevelVar)
 	app.LogLevel.Set(slog.LevelDebug)
 	logger := slog.New(slog.NewTextHandler(app.Logs, &slog.HandlerOptions{Level: app.LogLevel}))
-	var err error
-	app.Web, err = web.NewServer(cfg, web.Services{Users: app.Users, Orgs: app.Orgs, Sessions: app.Sessions,
-		APIKeys: app.Keys, Audit: sqlstore.NewAuditService(db),
-		Bots: sqlstore.NewBotService(db), Conversations: sqlstore.NewConversationService(db), Analytics: sqlstore.NewAnalyticsService(db),
-		Verifier: app.Verifier, Exposer: app.Keys, Usage: app.Usage, DB: db, Admin: sqlstore.NewAdminService(db, app.Users),
-		Memberships: sqlstore.NewMembershipService(db), Monitoring: sqlstore.NewMonitoringService(db), Mailer: cfgMailer,
-		Identities: sqlstore.NewIdentityService(db, app.Users), Integrations: app.Integrations,
-		OrgSSO: sqlstore.NewOrgSSOService(db, app.SecretBox), Idempotency: sqlstore.NewIdempotencyService(db)}, logger)
+	app.Web, err = web.NewServer(cfg, wired.Services, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 // configured address, never the Host header of the request that made them;
 // with --base-url they name the base URL.
 func TestInvitationLinkHost(t *testing.T) {
+	t.Parallel()
 	sink, err := mailer.NewSink()
 	if err != nil {
 		t.Fatal(err)

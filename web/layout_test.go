@@ -62,6 +62,7 @@ func assertCardLabels(t *testing.T, p *Page) {
 }
 
 func TestLayoutNavigation(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	owner := app.NewClient(t)
 	org := owner.MustSignup("Ada Lovelace", "ada@example.com", "Acme")
@@ -177,6 +178,7 @@ func TestLayoutNavigation(t *testing.T) {
 }
 
 func TestAdminLayout(t *testing.T) {
+	t.Parallel()
 	a := mustAdminApp(t)
 	for _, tt := range []struct{ path, tab, crumb string }{
 		{"/admin/organizations", "Organizations", "Organizations"},
@@ -203,6 +205,7 @@ func TestAdminLayout(t *testing.T) {
 }
 
 func TestFormErrorSummary(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 

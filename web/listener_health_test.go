@@ -61,6 +61,7 @@ func serveReplica(srv *web.Server, req *http.Request) *httptest.ResponseRecorder
 }
 
 func TestReadyz_Listener(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		db         replicaDB
@@ -89,6 +90,7 @@ func TestReadyz_Listener(t *testing.T) {
 }
 
 func TestMetrics_Listener(t *testing.T) {
+	t.Parallel()
 	srv := newReplicaServer(t, replicaDB{}, &fakeListener{connected: true, reconnects: 3, notifications: 7})
 	rec := httptest.NewRecorder()
 	srv.MetricsHandler("").ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -120,6 +122,7 @@ func TestMetrics_Listener(t *testing.T) {
 // TestDatabaseUnavailable_API: a key that cannot be checked because the
 // database is out of reach is no bug and no bad key: 503 with Retry-After.
 func TestDatabaseUnavailable_API(t *testing.T) {
+	t.Parallel()
 	srv := newReplicaServer(t, replicaDB{}, &fakeListener{})
 	req := httptest.NewRequest("GET", "https://keygate.test/api/v1/me", nil)
 	req.Header.Set("Authorization", "Bearer "+apikey.MustGenerate().String())

@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/subtle"
-	"database/sql"
 	"net/http"
 	"strconv"
 	"sync"
@@ -84,9 +83,70 @@ func (m *Metrics) counterFunc(name, help string, fn func() float64) {
 	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, fn))
 }
 
-// RegisterDB adds the connection pool statistics of a database pool.
-func (m *Metrics) RegisterDB(db *sql.DB, name string) {
-	m.Registry.MustRegister(collectors.NewDBStatsCollector(db, name))
+// PoolStats are the figures of a database connection pool, as
+// database/sql's DBStats gives them; web takes them from a function so
+// that it knows nothing of the database.
+type PoolStats struct {
+	MaxOpen, Open, InUse, Idle int
+	WaitCount                  int64
+	WaitDuration               time.Duration
+	MaxIdleClosed              int64
+	MaxIdleTimeClosed          int64
+	MaxLifetimeClosed          int64
+}
+
+// RegisterDB adds the statistics of the connection pool name, read from
+// stats at scrape time, as the go_sql_* series labelled db_name.
+func (m *Metrics) RegisterDB(stats func() PoolStats, name string) {
+	m.Registry.MustRegister(newPoolCollector(stats, name))
+}
+
+// poolCollector exports PoolStats under the names Prometheus' own
+// database/sql collector uses, so that dashboards built for it work.
+type poolCollector struct {
+	stats func() PoolStats
+	descs [9]*prometheus.Desc
+}
+
+func newPoolCollector(stats func() PoolStats, name string) *poolCollector {
+	c := &poolCollector{stats: stats}
+	for i, d := range [9][2]string{
+		{"max_open_connections", "Maximum number of open connections to the database."},
+		{"open_connections", "The number of established connections both in use and idle."},
+		{"in_use_connections", "The number of connections currently in use."},
+		{"idle_connections", "The number of idle connections."},
+		{"wait_count_total", "The total number of connections waited for."},
+		{"wait_duration_seconds_total", "The total time blocked waiting for a new connection."},
+		{"max_idle_closed_total", "The total number of connections closed due to SetMaxIdleConns."},
+		{"max_idle_time_closed_total", "The total number of connections closed due to SetConnMaxIdleTime."},
+		{"max_lifetime_closed_total", "The total number of connections closed due to SetConnMaxLifetime."},
+	} {
+		c.descs[i] = prometheus.NewDesc("go_sql_"+d[0], d[1], nil, prometheus.Labels{"db_name": name})
+	}
+	return c
+}
+
+// Describe implements prometheus.Collector.
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+	for i, v := range [9]struct {
+		t prometheus.ValueType
+		v float64
+	}{
+		{gauge, float64(s.MaxOpen)}, {gauge, float64(s.Open)}, {gauge, float64(s.InUse)}, {gauge, float64(s.Idle)},
+		{counter, float64(s.WaitCount)}, {counter, s.WaitDuration.Seconds()},
+		{counter, float64(s.MaxIdleClosed)}, {counter, float64(s.MaxIdleTimeClosed)}, {counter, float64(s.MaxLifetimeClosed)},
+	} {
+		ch <- prometheus.MustNewConstMetric(c.descs[i], v.t, v.v)
+	}
 }
 
 // registerServices adds the metrics read from the verifier and the usage

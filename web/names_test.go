@@ -22,6 +22,7 @@ const msgUnsafeName = "Names cannot contain control characters or text-direction
 // text-direction marks and control characters, in the dashboard (the form
 // again, with the message beside the field) and in the API (a field map).
 func TestUnsafeNames(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	c := app.NewClient(t)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -45,6 +46,7 @@ type downDB struct{}
 func (downDB) Ping(context.Context) error { return errors.New("database is locked") }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t, WithMetricsToken("scrape-secret"))
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	for i := 0; i < 3; i++ {

@@ -12,6 +12,7 @@ import (
 // email or password.", the password change's "Current password is
 // incorrect.", the signup's length rule.
 func TestOversizedPasswords(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	c.MustSignup("Ada", "ada@example.com", "Org A")

@@ -12,6 +12,7 @@ const planNotice = "Your organization's plan (Free) does not include API access.
 	"Keys you create will not work until a superuser moves the organization to Professional or Enterprise."
 
 func TestPlans_FreeHasNoAPIAccess(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	ada := app.NewClient(t)
 	ada.MustSignup("Ada", "ada@example.com", "Ada Org") // the superuser
@@ -66,6 +67,7 @@ func TestPlans_FreeHasNoAPIAccess(t *testing.T) {
 }
 
 func TestPlans_SuperuserChangesPlanInSettings(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	ada := app.NewClient(t)
 	orgID := ada.MustSignup("Ada", "ada@example.com", "Ada Org")
@@ -85,6 +87,7 @@ func TestPlans_SuperuserChangesPlanInSettings(t *testing.T) {
 }
 
 func TestPlans_DefaultPlan(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	// As --default-plan free; set before the first request.
 	app.DB.DefaultPlan = keygate.PlanFree

@@ -58,6 +58,7 @@ func mustReplica(tb testing.TB, app *App, shared bool, opts ...Option) *App {
 // for unknown browsers on both; with throttles in each replica's memory,
 // it is not, which is why replicas on PostgreSQL share them.
 func TestLoginThrottleAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	bad := url.Values{"email": {"ada@example.com"}, "password": {"not the password"}}
 	good := url.Values{"email": {"ada@example.com"}, "password": {testPassword}}
 	for _, tc := range []struct {
@@ -92,8 +93,11 @@ func TestLoginThrottleAcrossReplicas(t *testing.T) {
 // retry on another replica is refused; once the claim is released, the
 // retry is served.
 func TestAPIIdempotencyKeyInUseOnAnotherReplica(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
+	// The claim is keyed by the organization's internal id, which only
+	// the storage knows.
 	var orgID int64
 	if err := app.DB.WriteConn().QueryRow(`SELECT id FROM organizations WHERE public_id = $1`, org.ID).Scan(&orgID); err != nil {
 		t.Fatal(err)
@@ -122,6 +126,7 @@ func TestAPIIdempotencyKeyInUseOnAnotherReplica(t *testing.T) {
 // TestSignupLimitAcrossReplicas signs up from one address on two replicas
 // sharing a limit of 3/h: the fourth signup is refused on either.
 func TestSignupLimitAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	limit := WithSignupRateLimit(ratelimit.Limit{Count: 3, Period: time.Hour})
 	replicas := []*App{mustReplica(t, app, true, limit), mustReplica(t, app, true, limit)}

@@ -22,6 +22,7 @@ func selfSignedNote(path string) string {
 }
 
 func TestExamplesTrustSelfSignedCertificate(t *testing.T) {
+	t.Parallel()
 	cert := filepath.Join(t.TempDir(), "data", "tls", "selfsigned-cert.pem")
 
 	t.Run("OKAPIReferenceSelfSigned", func(t *testing.T) {

@@ -96,6 +96,7 @@ type Server struct {
 	usage         *usage.Buffer
 	metrics       *Metrics
 	db            Pinger
+	storage       storageFull
 	listener      ListenerStatus
 	monitoring    keygate.MonitoringService
 	memberships   keygate.MembershipService
@@ -246,6 +247,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 	codec.MaxAge(int(keygate.SessionAbsoluteTimeout / time.Second))
 	s.store = NewSessionStore(svc.Sessions, codec)
 	s.registerServiceMetrics()
+	s.registerStorageMetrics()
 	s.handler = s.routes()
 	return s, nil
 }

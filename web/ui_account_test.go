@@ -10,6 +10,7 @@ import (
 )
 
 func TestSignup(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		app := MustOpenApp(t)
 		c := app.NewClient(t)
@@ -166,6 +167,7 @@ func TestSignup(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	owner := app.NewClient(t)
 	orgID := owner.MustSignup("Ada", "ada@example.com", "Org A")
@@ -222,6 +224,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
 	t.Run("Account", func(t *testing.T) {
 		app := MustOpenApp(t)
 		app.NewClient(t).MustSignup("Ada", "ada@example.com", "Org A")
@@ -270,6 +273,7 @@ func TestLoginThrottle(t *testing.T) {
 }
 
 func TestLogout(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -299,6 +303,7 @@ func TestLogout(t *testing.T) {
 }
 
 func TestSessionRegeneratedAtLogin(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	ada := app.NewClient(t)
 	ada.MustSignup("Ada", "ada@example.com", "Org A")
@@ -318,6 +323,7 @@ func TestSessionRegeneratedAtLogin(t *testing.T) {
 }
 
 func TestSessionCookieFlags(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	p := c.Post("/signup", url.Values{"name": {"Ada"}, "email": {"ada@example.com"}, "password": {testPassword}, "organization": {"A"}})
@@ -340,6 +346,7 @@ func TestSessionCookieFlags(t *testing.T) {
 }
 
 func TestCrossOriginPostRefused(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")

@@ -47,6 +47,7 @@ func adminRoutes(a *adminApp) []struct{ name, method, path string } {
 }
 
 func TestAdmin_SuperuserPages(t *testing.T) {
+	t.Parallel()
 	a := mustAdminApp(t)
 	a.MustKey(t, a.BobUser, a.BobOrg, keygate.APIKeyCreate{Scopes: []keygate.Scope{keygate.ScopeRead}})
 
@@ -154,6 +155,7 @@ func TestAdmin_SuperuserPages(t *testing.T) {
 }
 
 func TestAdmin_NotFoundForOthers(t *testing.T) {
+	t.Parallel()
 	a := mustAdminApp(t)
 	anonymous := a.NewClient(t)
 	for _, rt := range adminRoutes(a) {
@@ -187,6 +189,7 @@ func TestAdmin_NotFoundForOthers(t *testing.T) {
 }
 
 func TestAdmin_DisableUser(t *testing.T) {
+	t.Parallel()
 	a := mustAdminApp(t)
 	secret, _ := a.MustKey(t, a.BobUser, a.BobOrg, keygate.APIKeyCreate{Scopes: []keygate.Scope{keygate.ScopeRead}})
 	wantAPI(t, a.API(t, "GET", "/api/v1/me", "Token "+secret, ""), http.StatusOK, "", "")
@@ -239,6 +242,7 @@ func TestAdmin_DisableUser(t *testing.T) {
 }
 
 func TestAdmin_DisabledUserKeysKeep(t *testing.T) {
+	t.Parallel()
 	a := mustAdminApp(t)
 	carol := a.NewClient(t)
 	carolOrg := carol.MustSignup("Carol", "carol@example.com", "Carol Org")
@@ -282,6 +286,7 @@ func TestAdmin_DisabledUserKeysKeep(t *testing.T) {
 }
 
 func TestAdmin_CannotDisableSelf(t *testing.T) {
+	t.Parallel()
 	a := mustAdminApp(t)
 	ada := a.MustUser(t, "ada@example.com")
 
@@ -310,6 +315,7 @@ func TestAdmin_CannotDisableSelf(t *testing.T) {
 }
 
 func TestAdmin_SignupOverride(t *testing.T) {
+	t.Parallel()
 	a := mustAdminApp(t) // --signup open
 	visitor := a.NewClient(t)
 
@@ -344,6 +350,7 @@ func TestAdmin_SignupOverride(t *testing.T) {
 }
 
 func TestAdmin_SignupOverrideOpensClosedFlag(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t, WithSignupMode("closed"))
 	ada := app.NewClient(t)
 	ada.MustSignup("Ada", "ada@example.com", "Ada Org") // the first user always may

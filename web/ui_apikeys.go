@@ -76,14 +76,11 @@ func (s *Server) keyRow(org views.Org, k *keygate.APIKey, now time.Time) views.A
 // keyCreator names who created k, in a few words for the list ("Ada",
 // "via key “CI”") and in full ("Ada Lovelace", "API key “CI” (key_…)").
 func keyCreator(k *keygate.APIKey) (short, full string) {
-	full = nameOr(k.CreatedByName, "Deleted user")
+	full = nameOr(k.CreatedByLabel(), "Deleted user")
+	if c := k.CreatedBy; c != nil && c.Type == keygate.CreatorKey {
+		return "via key “" + c.Name + "”", full
+	}
 	if k.CreatedByID == 0 {
-		// Created through the API: the name is "API key “CI” (key_…)".
-		if rest, ok := strings.CutPrefix(full, "API key “"); ok {
-			if i := strings.LastIndex(rest, "” ("); i >= 0 {
-				return "via key “" + rest[:i] + "”", full
-			}
-		}
 		return full, full
 	}
 	if first, _, ok := strings.Cut(full, " "); ok && first != "" {
@@ -139,7 +136,7 @@ func (s *Server) keysPage(ctx context.Context, q url.Values, org views.Org) (vie
 	page = max(page, 1)
 	sortBy, asc, sorting := sortOf(org.URL("api-keys"), q, keySortColumns, "created")
 	keys, total, err := s.apiKeys.FindAPIKeys(ctx, keygate.APIKeyFilter{
-		OrganizationID: org.ID, Query: q.Get("q"), Environment: env, State: keygate.KeyState(state),
+		OrgPublicID: org.ID, Query: q.Get("q"), Environment: env, State: keygate.KeyState(state),
 		Sort: sortBy, Ascending: asc, Offset: (page - 1) * keysPerPage, Limit: keysPerPage,
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 // nothing created; rolling is allowed while the count after the roll stays
 // within the cap; revoked and expired keys do not count.
 func TestAPIKeyLimit(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t, WithMaxKeysPerOrg(3))
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com") // read, write, admin: at the cap
 	c := app.NewClient(t)
@@ -68,7 +69,7 @@ func TestAPIKeyLimit(t *testing.T) {
 		write := app.keyByName(t, org.Owner, org.ID, "write", keygate.KeyActive)
 		p := c.Post(keysPath+"/"+write.PublicID+"/roll", url.Values{"grace": {"0"}, "form_token": {"roll-" + time.Now().Format(time.RFC3339Nano)}})
 		assertStatus(t, p, http.StatusOK)
-		_, total, err := app.Keys.FindAPIKeys(keygate.NewContextWithUser(t.Context(), org.Owner), keygate.APIKeyFilter{OrganizationID: org.ID})
+		_, total, err := app.Keys.FindAPIKeys(keygate.NewContextWithUser(t.Context(), org.Owner), keygate.APIKeyFilter{OrgPublicID: org.ID})
 		if err != nil {
 			t.Fatal(err)
 		}

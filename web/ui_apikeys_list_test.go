@@ -64,6 +64,7 @@ func seedKeyTable(tb testing.TB, app *App, org string, owner *keygate.User) {
 func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func TestAPIKeysListRow(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	org := c.MustSignup("Ada Lovelace", "ada@example.com", "Analytical Engines")
@@ -158,7 +159,7 @@ func TestAPIKeysListRow(t *testing.T) {
 		next := app.keyByName(t, owner, org, "Nightly job", keygate.KeyActive)
 		if next.PublicID == nightly.PublicID {
 			next = nil
-			keys, _, _ := app.Keys.FindAPIKeys(keygate.NewContextWithUser(t.Context(), owner), keygate.APIKeyFilter{OrganizationID: org, Query: "Nightly"})
+			keys, _, _ := app.Keys.FindAPIKeys(keygate.NewContextWithUser(t.Context(), owner), keygate.APIKeyFilter{OrgPublicID: org, Query: "Nightly"})
 			for _, k := range keys {
 				if k.PublicID != nightly.PublicID {
 					next = k
@@ -242,6 +243,7 @@ func nextPage(t *testing.T, p *Page, sort, dir string) string {
 }
 
 func TestAPIKeysListSort(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	org := c.MustSignup("Ada Lovelace", "ada@example.com", "Analytical Engines")
@@ -261,6 +263,7 @@ func TestAPIKeysListSort(t *testing.T) {
 	} {
 		_, key := app.MustKey(t, owner, org, keygate.APIKeyCreate{Name: k.name, Scopes: []keygate.Scope{keygate.ScopeRead}, ExpiresAt: k.expires})
 		if k.used > 0 {
+			// No service sets a past "last used": it is written directly.
 			if _, err := app.DB.WriteConn().Exec(`UPDATE api_keys SET last_used_at = $1 WHERE id = $2`, now.Add(-k.used).UnixMilli(), key.ID); err != nil {
 				t.Fatal(err)
 			}
@@ -322,6 +325,7 @@ func TestAPIKeysListSort(t *testing.T) {
 }
 
 func TestAPIKeyScopesRadio(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	org := c.MustSignup("Ada Lovelace", "ada@example.com", "Analytical Engines")
@@ -409,6 +413,7 @@ func fmtScopes(v any) string {
 }
 
 func TestCreateAPIKeyDateError(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	org := c.MustSignup("Ada Lovelace", "ada@example.com", "Analytical Engines")
@@ -424,6 +429,7 @@ func TestCreateAPIKeyDateError(t *testing.T) {
 }
 
 func TestRollAPIKeyModal(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		grace    string
 		wantNote func(until time.Time) string
@@ -478,6 +484,7 @@ func TestRollAPIKeyModal(t *testing.T) {
 }
 
 func TestEditAPIKeyErrorKeepsPage(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	org := c.MustSignup("Ada Lovelace", "ada@example.com", "Analytical Engines")

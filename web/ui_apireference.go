@@ -24,18 +24,11 @@ func (s *Server) handleAPIReference(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, views.APIReferencePage(s.layout(r, "API Reference", "api-reference"), vm))
 }
 
-// The document is parsed once: it is embedded, so it cannot change while
-// the server runs.
-var (
-	apiRefOnce sync.Once
-	apiRef     *apiReference
-	apiRefErr  error
-)
-
-func loadAPIReference() (*apiReference, error) {
-	apiRefOnce.Do(func() { apiRef, apiRefErr = parseAPIReference(openAPIDoc) })
-	return apiRef, apiRefErr
-}
+// loadAPIReference parses the document once: it is embedded, so it cannot
+// change while the server runs.
+var loadAPIReference = sync.OnceValues(func() (*apiReference, error) {
+	return parseAPIReference(openAPIDoc)
+})
 
 // apiReference is the document digested for the page; only the examples,
 // which need the request's base URL, are left to build per request.

@@ -10,6 +10,7 @@ import (
 )
 
 func TestAPIReferencePage(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")

@@ -16,7 +16,7 @@ func (s *Server) handleAuditLog(w http.ResponseWriter, r *http.Request) {
 	page = max(page, 1)
 	const per = 50
 	events, total, err := s.audit.FindAuditEvents(r.Context(), keygate.AuditFilter{
-		OrganizationID: l.Org.ID, Action: q.Get("action"), ActorID: q.Get("actor"), Offset: (page - 1) * per, Limit: per,
+		OrgPublicID: l.Org.ID, Action: q.Get("action"), ActorID: q.Get("actor"), Offset: (page - 1) * per, Limit: per,
 	})
 	if err != nil {
 		s.Error(w, r, err)

@@ -86,6 +86,7 @@ func pagerLink(tb testing.TB, p *Page, rel string) string {
 }
 
 func TestBotsPage(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustBotOrg(t, app, "Ada", "ada@example.com")
 	list := "/orgs/" + org.ID + "/bots"
@@ -216,6 +217,7 @@ func TestBotsPage(t *testing.T) {
 }
 
 func TestBotsPage_Paging(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustBotOrg(t, app, "Ada", "ada@example.com")
 	var ids []string
@@ -264,6 +266,7 @@ func TestBotsPage_Paging(t *testing.T) {
 }
 
 func TestBotPage(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustBotOrg(t, app, "Ada", "ada@example.com")
 	joinAt := app.Clock.Now().Add(time.Hour).UTC().Truncate(time.Second)
@@ -403,6 +406,7 @@ func auditRows(tb testing.TB, c *Client, orgID, action string) []string {
 }
 
 func TestBotActions(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustBotOrg(t, app, "Ada", "ada@example.com")
 	member := MustAddMember(t, app, org.ID, "Mia", "mia@example.com", keygate.RoleMember)

@@ -30,6 +30,7 @@ func conversationRows(p *Page) []string {
 }
 
 func TestConversationsPage(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustBotOrg(t, app, "Ada", "ada@example.com")
 	list := "/orgs/" + org.ID + "/conversations"
@@ -128,6 +129,7 @@ func TestConversationsPage(t *testing.T) {
 }
 
 func TestConversationsPage_Paging(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustBotOrg(t, app, "Ada", "ada@example.com")
 	bot := org.mustBot(t, app, "Alpha")
@@ -169,6 +171,7 @@ func TestConversationsPage_Paging(t *testing.T) {
 }
 
 func TestConversationPage(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustBotOrg(t, app, "Ada", "ada@example.com")
 	bot := org.mustBot(t, app, "Alpha")
@@ -247,6 +250,7 @@ func TestConversationPage(t *testing.T) {
 }
 
 func TestConversationActions(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustBotOrg(t, app, "Ada", "ada@example.com")
 	member := MustAddMember(t, app, org.ID, "Mia", "mia@example.com", keygate.RoleMember)

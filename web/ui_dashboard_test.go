@@ -30,6 +30,7 @@ func MustAddMember(tb testing.TB, app *App, orgID, name, email string, role keyg
 }
 
 func TestMemberForbiddenOnAdminPages(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	owner := app.NewClient(t)
 	orgID := owner.MustSignup("Ada", "ada@example.com", "Org A")
@@ -83,6 +84,7 @@ func TestMemberForbiddenOnAdminPages(t *testing.T) {
 }
 
 func TestOrganizationSettings(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -137,6 +139,7 @@ func TestOrganizationSettings(t *testing.T) {
 }
 
 func TestCreateAndSwitchOrganization(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	first := c.MustSignup("Ada", "ada@example.com", "Zeta Corp")
@@ -166,6 +169,7 @@ func TestCreateAndSwitchOrganization(t *testing.T) {
 }
 
 func TestUserSettings(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -256,6 +260,7 @@ func TestUserSettings(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	for _, path := range []string{"/login", "/signup", "/nope", "/"} {
@@ -288,6 +293,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestStaticAssets(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	p := c.Get("/signup")
@@ -307,6 +313,7 @@ func TestStaticAssets(t *testing.T) {
 }
 
 func TestErrorPages(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	p := c.Get("/no/such/page")
@@ -331,6 +338,7 @@ func (failingOrgs) FindOrganizations(context.Context) ([]*keygate.Organization, 
 }
 
 func TestInternalErrorPage(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -361,6 +369,7 @@ func TestInternalErrorPage(t *testing.T) {
 }
 
 func TestPlainHTTP(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	// An instance with an account, whose /login shows the form.
 	app.NewClient(t).MustSignup("Ada", "ada@example.com", "Org A")
@@ -410,6 +419,7 @@ func TestPlainHTTP(t *testing.T) {
 // Assets are served without looking at the session: a stylesheet fetched
 // a minute after the last page view does not touch the session's row.
 func TestStaticAssetsSkipSessions(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	c.MustSignup("Ada Lovelace", "ada@example.com", "Acme")

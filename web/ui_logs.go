@@ -38,7 +38,7 @@ type logQuery struct {
 // left out of the filter and gets a message.
 func parseLogQuery(orgID string, q url.Values) logQuery {
 	lq := logQuery{
-		f:    keygate.RequestLogFilter{OrganizationID: orgID, KeyID: q.Get("key"), Class: q.Get("class"), Route: q.Get("route"), Limit: logsPerPage},
+		f:    keygate.RequestLogFilter{OrgPublicID: orgID, KeyID: q.Get("key"), Class: q.Get("class"), Route: q.Get("route"), Limit: logsPerPage},
 		keep: url.Values{}, errors: map[string]string{},
 	}
 	if !slices.Contains(keygate.StatusClasses, lq.f.Class) {
@@ -216,7 +216,7 @@ func (s *Server) logFilterOptions(ctx context.Context, org views.Org, p *views.L
 		state  keygate.KeyState
 		suffix string
 	}{{keygate.KeyActive, ""}, {keygate.KeyExpired, " — expired"}, {keygate.KeyRevoked, " — revoked"}} {
-		keys, _, err := s.apiKeys.FindAPIKeys(ctx, keygate.APIKeyFilter{OrganizationID: org.ID, State: st.state, Limit: 100})
+		keys, _, err := s.apiKeys.FindAPIKeys(ctx, keygate.APIKeyFilter{OrgPublicID: org.ID, State: st.state, Limit: 100})
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ func detailText(p *Page, testid string) string {
 }
 
 func TestAPILogDetail(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -154,6 +155,7 @@ func TestAPILogDetail(t *testing.T) {
 }
 
 func TestAPILogDetailOtherOrganization(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	a := app.NewClient(t)
 	orgA := a.MustSignup("Ada", "ada@example.com", "Org A")
@@ -185,6 +187,7 @@ func latencyOf(tb testing.TB, s string) float64 {
 }
 
 func TestAPILogsSortAndPages(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t, WithRateLimit(ratelimit.Limit{Count: 1000, Period: time.Minute}))
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")

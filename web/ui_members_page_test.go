@@ -11,6 +11,7 @@ import (
 )
 
 func TestReinvitePendingRefused(t *testing.T) {
+	t.Parallel()
 	const msg = "grace@example.com already has a pending invitation as Admin. Resend it, or revoke it first."
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada Lovelace", "ada@example.com")
@@ -76,6 +77,7 @@ func TestReinvitePendingRefused(t *testing.T) {
 }
 
 func TestInvitedByAPIKey(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	org := c.MustSignup("Ada Lovelace", "ada@example.com", "Analytical Engines")
@@ -104,6 +106,7 @@ func memberNames(p *Page) []string {
 }
 
 func TestMembersSortAndPages(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	org := c.MustSignup("Ada", "ada@example.com", "Analytical Engines")
@@ -156,6 +159,7 @@ func TestMembersSortAndPages(t *testing.T) {
 }
 
 func TestLeaveOrganizationSection(t *testing.T) {
+	t.Parallel()
 	const sole = "You are the only Owner: transfer ownership or delete the organization"
 	const advice = "The last Owner cannot leave"
 	app := MustOpenApp(t)

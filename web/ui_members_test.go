@@ -31,6 +31,7 @@ func (c *Client) MustInvite(orgID, email, role string) string {
 func (a *App) path(link string) string { return strings.TrimPrefix(link, a.URL) }
 
 func TestInviteAndSignup(t *testing.T) {
+	t.Parallel()
 	sink, err := mailer.NewSink()
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +107,7 @@ func TestInviteAndSignup(t *testing.T) {
 }
 
 func TestInvitationMisuse(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	owner := app.NewClient(t)
 	orgID := owner.MustSignup("Ada", "ada@example.com", "Org A")
@@ -191,6 +193,7 @@ func TestInvitationMisuse(t *testing.T) {
 }
 
 func TestMemberRules(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	owner := app.NewClient(t)
 	orgID := owner.MustSignup("Ada", "ada@example.com", "Org A")
@@ -254,6 +257,7 @@ func TestMemberRules(t *testing.T) {
 }
 
 func TestOffboarding(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	owner := app.NewClient(t)
 	orgID := owner.MustSignup("Ada", "ada@example.com", "Org A")
@@ -283,6 +287,7 @@ func TestOffboarding(t *testing.T) {
 }
 
 func TestMembersAPI(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	org := mustAPIOrg(t, app, "Ada", "ada@example.com")
 	r := app.API(t, "POST", "/api/v1/invitations", "Token "+org.Admin, `{"email": "bob@example.com", "role": "member"}`)
@@ -316,6 +321,7 @@ func TestMembersAPI(t *testing.T) {
 // the organization's newest hundred: the page lists it and "revoke"
 // revokes it.
 func TestOffboardingOldestKey(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	owner := app.NewClient(t)
 	orgID := owner.MustSignup("Ada", "ada@example.com", "Org A")

@@ -59,6 +59,7 @@ func TestSSOBeginStoresNoSessions(t *testing.T) {
 // An Organization Admin must not make Keygate call internal hosts
 // through its provider's settings.
 func TestOrgSSOOutboundGuard(t *testing.T) {
+	t.Parallel()
 	t.Run("ErrInternalIssuer", func(t *testing.T) {
 		dns := NewFakeDNS()
 		dns.SetAddr("idp.corp.example", "10.1.2.3")
@@ -163,6 +164,7 @@ func mustServe(tb testing.TB, h http.Handler) string {
 }
 
 func TestOrgSSODomainVerification(t *testing.T) {
+	t.Parallel()
 	dns := NewFakeDNS()
 	app := MustOpenApp(t, WithDNS(dns))
 	owner := app.NewClient(t)
@@ -225,6 +227,7 @@ func TestOrgSSODomainVerification(t *testing.T) {
 }
 
 func TestAdminApprovesDomain(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	root := app.NewClient(t)
 	root.MustSignup("Root", "root@example.com", "Instance") // the first account: a superuser

@@ -15,6 +15,7 @@ import (
 // signed the attacker in as the victim before domains were verified and
 // organization providers were limited to their own members.
 func TestOrgSSOTakeover(t *testing.T) {
+	t.Parallel()
 	dns := NewFakeDNS()
 	app := MustOpenApp(t, WithAllowPrivateDestinations(), WithDNS(dns))
 	admin := app.NewClient(t)
@@ -138,7 +139,9 @@ func TestOrgSSOTakeover(t *testing.T) {
 	})
 }
 
-// countAudit counts the audit events of action about the target.
+// countAudit counts the audit events of action about the target, across
+// organizations and including those of none (refused sign-ins), which no
+// service lists: hence SQL.
 func countAudit(tb testing.TB, app *App, action, targetID string) int {
 	tb.Helper()
 	var n int

@@ -43,6 +43,7 @@ func orgSSOForm(op *TestOP, requireSSO bool) url.Values {
 }
 
 func TestOrgSSOSettings(t *testing.T) {
+	t.Parallel()
 	dns := NewFakeDNS()
 	app := MustOpenApp(t, WithDNS(dns))
 	owner := app.NewClient(t)
@@ -357,6 +358,7 @@ func TestOrgSSORequireSSO(t *testing.T) {
 }
 
 func TestOrgSSOSecretStoredNowhereAndRotated(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	org := c.MustSignup("Ada", "ada@example.com", "Org A")

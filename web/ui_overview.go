@@ -115,7 +115,7 @@ func (s *Server) overviewForAdmins(ctx context.Context, org views.Org, o *views.
 		if !o.NoKeys {
 			break
 		}
-		keys, _, err := s.apiKeys.FindAPIKeys(ctx, keygate.APIKeyFilter{OrganizationID: org.ID, State: state, Limit: 1})
+		keys, _, err := s.apiKeys.FindAPIKeys(ctx, keygate.APIKeyFilter{OrgPublicID: org.ID, State: state, Limit: 1})
 		if err != nil {
 			return err
 		}
@@ -179,7 +179,7 @@ func (s *Server) hygieneGroups(org views.Org, h *keygate.HygieneReport) []views.
 		admin = append(admin, item(k, "Admin scope", "Review"))
 	}
 	for _, k := range h.CreatorLeft {
-		left = append(left, item(k, "Created by "+nameOr(k.CreatedByName, "a former member"), "Review"))
+		left = append(left, item(k, "Created by "+nameOr(k.CreatedByLabel(), "a former member"), "Review"))
 	}
 	return []views.HygieneGroup{
 		{ID: "expiring", Title: "Expiring within 7 days", Advice: "Roll these keys and deploy the new ones before they stop working.", Items: expiring},
@@ -209,7 +209,7 @@ func (s *Server) keyUsage(r *http.Request, org views.Org, k *keygate.APIKey) (*v
 	if err != nil {
 		return nil, err
 	}
-	recent, _, err := s.monitoring.FindRequestLog(ctx, keygate.RequestLogFilter{OrganizationID: org.ID, KeyID: k.PublicID, Limit: 20})
+	recent, _, err := s.monitoring.FindRequestLog(ctx, keygate.RequestLogFilter{OrgPublicID: org.ID, KeyID: k.PublicID, Limit: 20})
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ func stats(p *Page) map[string]string {
 }
 
 func TestOverviewNumbers(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t, WithRateLimit(ratelimit.Limit{Count: 10, Period: time.Minute}))
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -134,6 +135,7 @@ func TestOverviewNumbers(t *testing.T) {
 }
 
 func TestAPILogsPage(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t, WithRateLimit(ratelimit.Limit{Count: 10, Period: time.Minute}))
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")

@@ -28,6 +28,7 @@ func detailOf(p *Page, label string) string {
 }
 
 func TestOverviewForMembers(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t, WithRateLimit(ratelimit.Limit{Count: 10, Period: time.Minute}))
 	owner := app.NewClient(t)
 	orgID := owner.MustSignup("Ada", "ada@example.com", "Org A")
@@ -72,6 +73,7 @@ func TestOverviewForMembers(t *testing.T) {
 }
 
 func TestOverviewNoKeysNoTraffic(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -90,6 +92,7 @@ func TestOverviewNoKeysNoTraffic(t *testing.T) {
 }
 
 func TestHygieneRolledAndNewKeys(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -139,6 +142,7 @@ func TestHygieneRolledAndNewKeys(t *testing.T) {
 }
 
 func TestKeyPageLastUseAndClient(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
@@ -175,6 +179,7 @@ func TestKeyPageLastUseAndClient(t *testing.T) {
 }
 
 func TestKeyHintEndsWithTheKeysEnd(t *testing.T) {
+	t.Parallel()
 	app := MustOpenApp(t)
 	c := app.NewClient(t)
 	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")

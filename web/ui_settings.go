@@ -57,8 +57,9 @@ func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }
 
-// handleChangePassword changes the password, then ends every other session
-// and gives this one a new id: a password change is a privilege change.
+// handleChangePassword changes the password and ends every other session in
+// one step, then gives this one a new id: a password change is a privilege
+// change.
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 	// The current password is checked under the account's login throttle,
 	// reserved in advance, so that a stolen session cannot guess it faster
@@ -68,7 +69,11 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		s.throttled(w, r, retry)
 		return
 	}
-	err := s.users.ChangePassword(r.Context(), r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+	var keep int64
+	if row := currentSessionRow(r); row != nil {
+		keep = row.ID
+	}
+	err := s.users.ChangePassword(r.Context(), r.PostFormValue("current_password"), r.PostFormValue("new_password"), keep)
 	switch _, wrong := keygate.ErrorFields(err)["current_password"]; {
 	case wrong:
 		attempt.failed()
@@ -85,10 +90,6 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.logIn(w, r, pageFrom(r).user); err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	if _, err := s.sessions.DeleteOtherUserSessions(r.Context(), currentSessionRow(r).ID); err != nil {
 		s.Error(w, r, err)
 		return
 	}

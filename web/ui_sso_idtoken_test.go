@@ -128,6 +128,7 @@ func (c *Client) callbackWith(f *fakeIdP, mint func(nonce string) string) *Page 
 }
 
 func TestSSO_IDTokenChecks(t *testing.T) {
+	t.Parallel()
 	app, f := mustOpenAppWithFakeIdP(t)
 	with := func(change func(map[string]any)) func(string) string {
 		return func(nonce string) string {
@@ -172,6 +173,7 @@ func TestSSO_IDTokenChecks(t *testing.T) {
 }
 
 func TestSSO_UnverifiedEmailDoesNotLink(t *testing.T) {
+	t.Parallel()
 	app, f := mustOpenAppWithFakeIdP(t)
 	app.NewClient(t).MustSignup("Sam", "sam@example.com", "Sam's Org")
 	c := app.NewClient(t)

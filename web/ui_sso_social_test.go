@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/sqlstore"
 	"github.com/keygate/keygate/internal/sso"
 )
 
@@ -123,6 +126,7 @@ func (c *Client) socialCallback(provider, wantHost string) *Page {
 }
 
 func TestSSO_Social(t *testing.T) {
+	t.Parallel()
 	t.Run("OKGoogle", func(t *testing.T) {
 		app, f := mustOpenAppWithSocial(t)
 		c := app.NewClient(t)
@@ -183,11 +187,11 @@ func TestSSO_Social(t *testing.T) {
 		if got := c.LoggedInAs(); got != "mia@example.com" {
 			t.Fatalf("logged in as %q", got)
 		}
-		var issuer, subject string
-		if err := app.DB.WriteConn().QueryRow(`SELECT issuer, subject FROM identities`).Scan(&issuer, &subject); err != nil {
-			t.Fatal(err)
+		ids, err := sqlstore.NewIdentityService(app.DB, app.Users).FindIdentities(keygate.NewContextWithUser(context.Background(), app.MustUser(t, "mia@example.com")))
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("identities = %v, %v; want one", ids, err)
 		}
-		if issuer != "https://login.microsoftonline.com/tenant-1/v2.0" || subject != "00000000-0000-0000-0000-0000000000aa" {
+		if issuer, subject := ids[0].Issuer, ids[0].Subject; issuer != "https://login.microsoftonline.com/tenant-1/v2.0" || subject != "00000000-0000-0000-0000-0000000000aa" {
 			t.Fatalf("identity = %s %s", issuer, subject)
 		}
 	})

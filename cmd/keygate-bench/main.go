@@ -1,11 +1,13 @@
 // Command keygate-bench measures the API under load on loopback over TLS:
 // a bare net/http handler answering what GET /api/v1/me answers (the
 // baseline) against the real server on real SQLite services, with 1 key and
-// with -keys keys in the database. Client and server share the process and
-// its cores. Traffic only goes to 127.0.0.1, and each scenario stops by
-// itself after -duration (or -max-requests).
+// with -keys keys in the database. The load comes from a second process
+// pinned to a core of its own, the servers run on the others (-pin=false:
+// client and server share the process and its cores, which caps the
+// baseline and flatters the ratios). Traffic only goes to 127.0.0.1, and
+// each scenario stops by itself after -duration (or -max-requests).
 //
-//	go run ./cmd/keygate-bench [-duration 5s] [-rounds 5] [-warmup 1s] [-workers 32] [-keys 100000] [-rotate 1000] [-json]
+//	go run ./cmd/keygate-bench [-duration 5s] [-rounds 5] [-warmup 1s] [-workers 32] [-keys 100000] [-rotate 1000] [-pin=false] [-json]
 //	go run ./cmd/keygate-bench -postgres                      # also PostgreSQL, on a throwaway server
 //	go run ./cmd/keygate-bench -database postgres://...       # also PostgreSQL, on this empty database
 //
@@ -29,7 +31,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keygate/keygate/internal/loadtest"
+	"github.com/keygate/keygate/cmd/keygate-bench/internal/loadtest"
 	"github.com/keygate/keygate/internal/testpg"
 )
 
@@ -49,6 +51,9 @@ func main() {
 var errUsage = errors.New("usage")
 
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 1 && args[0] == loadtest.ClientFlag {
+		return loadtest.ServeClient(os.Stdin, stdout)
+	}
 	var o loadtest.Options
 	var asJSON bool
 	var cpuProfile string
@@ -59,8 +64,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "untimed warm-up of each scenario before measuring")
 	fs.IntVar(&o.Workers, "workers", 32, "concurrent keep-alive clients")
 	fs.IntVar(&o.Keys, "keys", 100_000, "keys in the large database")
-	fs.IntVar(&o.Rotate, "rotate", 1000, "keys the rotating scenario spreads its requests over")
+	fs.IntVar(&o.Rotate, "rotate", 0, "keys the rotating scenario spreads its requests over (default 1000, or -keys if fewer)")
 	fs.IntVar(&o.MaxRequests, "max-requests", 5_000_000, "most requests of any one round of a scenario")
+	fs.BoolVar(&o.Pin, "pin", loadtest.Pinnable(), "run the load from a second process pinned to the first CPU, the servers on the others (default on Linux with 2+ cores)")
+	fs.DurationVar(&o.FlushInterval, "flush-interval", time.Second, "how often the servers write usage (serve: 1s)")
 	fs.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&o.Postgres, "database", "", "also measure PostgreSQL on this empty database: postgres://user:pass@host:5432/db")

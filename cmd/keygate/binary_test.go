@@ -402,6 +402,7 @@ func mustHaveUser(t *testing.T, path, email string) {
 }
 
 func TestServeBinary(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

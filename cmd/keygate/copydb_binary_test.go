@@ -147,11 +147,11 @@ func readView(t *testing.T, db *sqlstore.DB, key []byte, f *copyFixture) *storeV
 	for i, org := range f.orgs {
 		uctx := keygate.NewContextWithUser(context.Background(), f.users[i])
 		for _, state := range []keygate.KeyState{"", keygate.KeyRevoked} {
-			keys, _, err := sqlstore.NewAPIKeyService(db).FindAPIKeys(uctx, keygate.APIKeyFilter{OrganizationID: org, State: state, Limit: 100})
+			keys, _, err := sqlstore.NewAPIKeyService(db).FindAPIKeys(uctx, keygate.APIKeyFilter{OrgPublicID: org, State: state, Limit: 100})
 			must(err)
 			v.Keys[org] = append(v.Keys[org], keys...)
 		}
-		v.Audit[org], _, err = sqlstore.NewAuditService(db).FindAuditEvents(uctx, keygate.AuditFilter{OrganizationID: org, Limit: 100})
+		v.Audit[org], _, err = sqlstore.NewAuditService(db).FindAuditEvents(uctx, keygate.AuditFilter{OrgPublicID: org, Limit: 100})
 		must(err)
 		v.Usage[org], err = sqlstore.NewMonitoringService(db).Summary(uctx, org, "")
 		must(err)
@@ -181,6 +181,7 @@ func callMe(t *testing.T, c *http.Client, srv *server, secrets ...string) []int 
 // instance there: through the services, and through the binary, whose API
 // takes the old keys.
 func TestBinaryCopyDB(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -22,6 +22,7 @@ const pgPassword = "pg-s3cret-do-not-print"
 // the password, migrate and user create work there, and backup answers
 // with the pg_dump command.
 func TestBinaryDatabasePostgres(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -105,6 +106,7 @@ func TestBinaryDatabasePostgres(t *testing.T) {
 // on PostgreSQL: the replicas are told to take the new key, which then
 // starts a replica, and the old key no longer does.
 func TestBinaryRotateSecretKeyPostgres(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -137,6 +139,7 @@ func TestBinaryRotateSecretKeyPostgres(t *testing.T) {
 // TestBinarySchemaTooNew starts the real binary against a database that a
 // newer Keygate migrated: it refuses, says why, and changes nothing.
 func TestBinarySchemaTooNew(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -23,6 +23,7 @@ import (
 // the self-signed certificate, and clients that refuse that certificate are
 // not reported as warnings.
 func TestServeBinaryFirstRun(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

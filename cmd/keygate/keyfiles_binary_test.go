@@ -13,6 +13,7 @@ import (
 // server runs; a session.key of the wrong length stops the start with a
 // message naming it.
 func TestServeBinaryKeyFiles(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -183,6 +183,7 @@ func mustSeedOwner(t *testing.T, dbURL string) string {
 // database, each on its own ports and data directory, and checks that a
 // client cannot tell them apart.
 func TestBinaryReplicas(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -286,6 +287,7 @@ func mustBeOrgPage(t *testing.T, p page) string {
 // TestBinaryReplicasStartTogether starts three replicas at once on an
 // empty database: each migration is applied once, and all three serve.
 func TestBinaryReplicasStartTogether(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -12,6 +12,7 @@ import (
 // from which replicas derive their session key: it refuses, says why, and
 // writes no key file. (TestBinaryReplicas uses a session on two replicas.)
 func TestBinaryReplicaKeys(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -12,6 +12,7 @@ import (
 // an owner-only secret.key, a second start keeps it, and a wrong key stops
 // the start with the clear error and leaves the key file alone.
 func TestServeBinarySecretKey(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

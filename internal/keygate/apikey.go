@@ -175,6 +175,9 @@ type APIKey struct {
 	Hint           string // kg_4Nf…8Zp
 	Note           string
 
+	// CreatedByID and CreatedByName are the person who created the key;
+	// 0 and "" for a key created through the API (see CreatedBy) or by a
+	// since deleted person.
 	CreatedByID   int64
 	CreatedByName string
 	CreatedAt     time.Time
@@ -202,6 +205,16 @@ type APIKey struct {
 	// CreatedBy is the person or API key that created the key; nil once
 	// that person is deleted.
 	CreatedBy *Creator
+}
+
+// CreatedByLabel names who created the key in full: the person's name, or
+// `API key “CI” (key_…)` for a key created through the API; "" once the
+// person is deleted.
+func (k *APIKey) CreatedByLabel() string {
+	if c := k.CreatedBy; c != nil && c.Type == CreatorKey {
+		return "API key “" + c.Name + "” (" + c.PublicID + ")"
+	}
+	return k.CreatedByName
 }
 
 // KeyState is where a key stands at a moment.
@@ -255,10 +268,10 @@ type APIKeyUpdate struct {
 
 // APIKeyFilter narrows a listing of keys.
 type APIKeyFilter struct {
-	OrganizationID string // org_..., required
-	Query          string // name contains, case-insensitive
-	Environment    Environment
-	State          KeyState // "" means active
+	OrgPublicID string // org_..., required
+	Query       string // name contains, case-insensitive
+	Environment Environment
+	State       KeyState // "" means active
 	// Sort orders the listing: "created" (also ""), "name"
 	// (case-insensitive), "last_used" (never used counts as oldest) or
 	// "expires" (never expiring counts as latest). Ascending turns the

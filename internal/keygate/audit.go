@@ -37,10 +37,10 @@ type AuditEvent struct {
 
 // AuditFilter narrows a search of the audit log.
 type AuditFilter struct {
-	OrganizationID string // org_...
-	Action         string
-	ActorID        string // usr_...
-	Offset, Limit  int
+	OrgPublicID   string // org_...
+	Action        string
+	ActorID       string // usr_...
+	Offset, Limit int
 }
 
 // AuditService reads the audit log. Writes happen inside the transactions of

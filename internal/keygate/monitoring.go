@@ -115,10 +115,10 @@ var LogSorts = []string{LogNewest, LogOldest, LogStatusDesc, LogStatusAsc, LogSl
 
 // RequestLogFilter narrows the API logs. Zero values match everything.
 type RequestLogFilter struct {
-	OrganizationID string // org_..., required
-	KeyID          string // key_...
-	Class          string // 2xx, 4xx, 5xx, 429
-	Route          string // exact route pattern, e.g. /api/v1/bots/{id}
+	OrgPublicID string // org_..., required
+	KeyID       string // key_...
+	Class       string // 2xx, 4xx, 5xx, 429
+	Route       string // exact route pattern, e.g. /api/v1/bots/{id}
 	// RequestID is an X-Request-Id: 16 hexadecimal digits.
 	RequestID string
 	From, To  *time.Time

@@ -133,7 +133,8 @@ type UserService interface {
 	UpdateProfile(ctx context.Context, name string) (*User, error)
 
 	// ChangePassword replaces the acting user's password after checking the
-	// current one. Returns EINVALID (field "current_password" or
-	// "new_password"), EUNAUTHORIZED without a user.
-	ChangePassword(ctx context.Context, current, next string) error
+	// current one, and ends every other session of theirs but
+	// keepSessionID, all at once. Returns EINVALID (field
+	// "current_password" or "new_password"), EUNAUTHORIZED without a user.
+	ChangePassword(ctx context.Context, current, next string, keepSessionID int64) error
 }

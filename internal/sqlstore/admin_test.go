@@ -84,6 +84,7 @@ func (f *adminFixture) mustKey(tb testing.TB, ctx context.Context, orgID string)
 }
 
 func TestAdminService_ErrForbidden(t *testing.T) {
+	t.Parallel()
 	f := mustAdminFixture(t)
 	for name, ctx := range map[string]context.Context{
 		"Anonymous":    context.Background(),
@@ -117,6 +118,7 @@ func TestAdminService_ErrForbidden(t *testing.T) {
 }
 
 func TestAdminService_ListAndOverview(t *testing.T) {
+	t.Parallel()
 	f := mustAdminFixture(t)
 	f.mustKey(t, as(f.bob), f.bobOrg.PublicID)
 	if err := f.orgs.AddMember(context.Background(), f.bobOrg.PublicID, f.super.ID, keygate.RoleMember); err != nil {
@@ -162,6 +164,7 @@ func TestAdminService_ListAndOverview(t *testing.T) {
 }
 
 func TestAdminService_SetPlan(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		f := mustAdminFixture(t)
 		_, secret := f.mustKey(t, as(f.bob), f.bobOrg.PublicID)
@@ -205,6 +208,7 @@ func TestAdminService_SetPlan(t *testing.T) {
 }
 
 func TestAdminService_DisableUser(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		f := mustAdminFixture(t)
 		sessions := sqlstore.NewSessionService(f.db)
@@ -289,6 +293,7 @@ func TestAdminService_DisableUser(t *testing.T) {
 }
 
 func TestAdminService_Settings(t *testing.T) {
+	t.Parallel()
 	t.Run("DefaultPlan", func(t *testing.T) {
 		f := mustAdminFixture(t)
 		f.db.DefaultPlan = keygate.PlanFree // --default-plan free
@@ -355,6 +360,7 @@ func TestAdminService_Settings(t *testing.T) {
 }
 
 func TestOrganizationService_DisabledUserKeys(t *testing.T) {
+	t.Parallel()
 	keep, bogus := keygate.DisabledUserKeysKeep, keygate.DisabledUserKeys("maybe")
 	t.Run("OK", func(t *testing.T) {
 		f := mustAdminFixture(t)

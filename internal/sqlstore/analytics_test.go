@@ -48,6 +48,7 @@ func (w *usageWriter) add(hour string, class string, count int) {
 }
 
 func TestAnalyticsService_Analytics(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		db, clock := mustBotDB(t)
 		userA, orgA := mustBotOrg(t, db, "a@example.com")

@@ -48,7 +48,7 @@ func keyAdmin(ctx context.Context, q queryer, orgID string) (*keygate.Organizati
 }
 
 const apiKeyColumns = `k.id, k.public_id, k.organization_id, k.name, k.environment, k.scopes, k.hint, k.note,
-	COALESCE(k.created_by, 0), COALESCE(cu.name, CASE WHEN ck.id IS NOT NULL THEN 'API key “' || ck.name || '” (' || ck.public_id || ')' ELSE '' END), k.created_at, k.updated_at, k.expires_at,
+	COALESCE(k.created_by, 0), COALESCE(cu.name, ''), k.created_at, k.updated_at, k.expires_at,
 	k.revoked_at, COALESCE(k.revoked_by, 0), COALESCE(ru.name, ''), k.last_used_at, k.last_used_ip,
 	COALESCE(pk.public_id, ''), COALESCE((SELECT n.public_id FROM api_keys n WHERE n.rolled_from_id = k.id ORDER BY n.id LIMIT 1), ''),
 	k.last_used_user_agent, k.rate_limit, k.exposed_at,
@@ -209,7 +209,6 @@ func insertAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, formToken st
 		key.CreatedBy = newCreator(user.PublicID, user.Name, "", "")
 		createdBy = sql.NullInt64{Int64: user.ID, Valid: true}
 	} else if actor := keygate.KeyFromContext(ctx); actor != nil {
-		key.CreatedByName = keyActorName(actor)
 		key.CreatedBy = newCreator("", "", actor.PublicID, actor.Name)
 		createdByKey = sql.NullInt64{Int64: actor.KeyID, Valid: true}
 	}
@@ -235,7 +234,7 @@ func insertAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, formToken st
 
 // FindAPIKeys lists an organization's keys in the filter's order.
 func (s *APIKeyService) FindAPIKeys(ctx context.Context, f keygate.APIKeyFilter) ([]*keygate.APIKey, int, error) {
-	org, err := keyAdmin(ctx, s.db.reader(), f.OrganizationID)
+	org, err := keyAdmin(ctx, s.db.reader(), f.OrgPublicID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -286,7 +285,7 @@ func keyStateCond(state keygate.KeyState, now int64, arg func(any) string) strin
 // FindAPIKeyPage lists one page of an organization's keys in one state,
 // newest first, by cursor.
 func (s *APIKeyService) FindAPIKeyPage(ctx context.Context, f keygate.APIKeyFilter) ([]*keygate.APIKey, bool, error) {
-	org, err := keyAdmin(ctx, s.db.reader(), f.OrganizationID)
+	org, err := keyAdmin(ctx, s.db.reader(), f.OrgPublicID)
 	if err != nil {
 		return nil, false, err
 	}

@@ -16,6 +16,7 @@ import (
 // concurrent creates cannot pass it; revoked and expired keys do not
 // count; a roll counts the old key only while it keeps working.
 func TestAPIKeyService_KeyLimit(t *testing.T) {
+	t.Parallel()
 	const limitMsg = "This organization has reached its limit of 3 active API keys. Revoke keys it no longer needs before creating more."
 	newKey := func(name string) *keygate.APIKeyCreate {
 		return &keygate.APIKeyCreate{Name: name, Environment: keygate.EnvProduction, Scopes: []keygate.Scope{keygate.ScopeRead}}

@@ -59,7 +59,7 @@ func insertAuditEvent(ctx context.Context, tx *Tx, ev *keygate.AuditEvent) error
 
 // FindAuditEvents returns an organization's events, newest first.
 func (s *AuditService) FindAuditEvents(ctx context.Context, filter keygate.AuditFilter) ([]*keygate.AuditEvent, int, error) {
-	org, err := findOrganizationForUser(ctx, s.db.reader(), filter.OrganizationID)
+	org, err := findOrganizationForUser(ctx, s.db.reader(), filter.OrgPublicID)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -62,6 +62,7 @@ func summarize(events []*keygate.AuditEvent) []auditSummary {
 }
 
 func TestAuditService_FindAuditEvents(t *testing.T) {
+	t.Parallel()
 	f := mustAuditFixture(t)
 	var (
 		login       = auditSummary{keygate.AuditLogin, "Mia Member", "203.0.113.3", "MemberBrowser/3.0", 3}
@@ -86,14 +87,14 @@ func TestAuditService_FindAuditEvents(t *testing.T) {
 		{"OK/PageBeyondEnd", asOwner, keygate.AuditFilter{Limit: 2, Offset: 10}, nil, 4, "", ""},
 		{"ErrForbidden/Member", asMember, keygate.AuditFilter{}, nil, 0, keygate.EFORBIDDEN, "You need the Admin role to view the audit log."},
 		{"ErrNotFound/Outsider", asOutsider, keygate.AuditFilter{}, nil, 0, keygate.ENOTFOUND, msgOrgNotFound},
-		{"ErrNotFound/UnknownID", asOwner, keygate.AuditFilter{OrganizationID: unknownOrgID}, nil, 0, keygate.ENOTFOUND, msgOrgNotFound},
+		{"ErrNotFound/UnknownID", asOwner, keygate.AuditFilter{OrgPublicID: unknownOrgID}, nil, 0, keygate.ENOTFOUND, msgOrgNotFound},
 		{"ErrUnauthorized", nobody, keygate.AuditFilter{}, nil, 0, keygate.EUNAUTHORIZED, msgLoggedIn},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			filter := tt.filter
-			if filter.OrganizationID == "" {
-				filter.OrganizationID = f.org.PublicID
+			if filter.OrgPublicID == "" {
+				filter.OrgPublicID = f.org.PublicID
 			}
 			events, total, err := f.audit.FindAuditEvents(f.ctx(tt.as), filter)
 			if tt.wantCode != "" {
@@ -124,7 +125,7 @@ func TestAuditService_FindAuditEvents(t *testing.T) {
 	}
 
 	t.Run("OK/FilterActor", func(t *testing.T) {
-		events, total, err := f.audit.FindAuditEvents(f.ctx(asOwner), keygate.AuditFilter{OrganizationID: f.org.PublicID, ActorID: f.admin.PublicID})
+		events, total, err := f.audit.FindAuditEvents(f.ctx(asOwner), keygate.AuditFilter{OrgPublicID: f.org.PublicID, ActorID: f.admin.PublicID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +140,7 @@ func TestAuditService_FindAuditEvents(t *testing.T) {
 	t.Run("OK/OtherOrganizationsSeparate", func(t *testing.T) {
 		// The outsider's log has its own creation only; the member's login
 		// went to the member's organizations, not theirs.
-		events, total, err := f.audit.FindAuditEvents(f.ctx(asOutsider), keygate.AuditFilter{OrganizationID: f.outsiderOrg.PublicID})
+		events, total, err := f.audit.FindAuditEvents(f.ctx(asOutsider), keygate.AuditFilter{OrgPublicID: f.outsiderOrg.PublicID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,6 +151,7 @@ func TestAuditService_FindAuditEvents(t *testing.T) {
 }
 
 func TestAuditService_RequestInfo(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		userAgent string
@@ -169,7 +171,7 @@ func TestAuditService_RequestInfo(t *testing.T) {
 				t.Fatal(err)
 			}
 			events, _, err := sqlstore.NewAuditService(f.db).FindAuditEvents(f.ctx(asOwner), keygate.AuditFilter{
-				OrganizationID: f.org.PublicID, Action: keygate.AuditOrganizationUpdate,
+				OrgPublicID: f.org.PublicID, Action: keygate.AuditOrganizationUpdate,
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -80,6 +80,7 @@ func (f *historyFixture) assertHistory(tb testing.TB, id, want string) {
 }
 
 func TestBotService_FindBotStateChanges(t *testing.T) {
+	t.Parallel()
 	t.Run("OKJoinAtOnce", func(t *testing.T) {
 		f := newHistoryFixture(t)
 		id := f.bot(t, 0)
@@ -152,6 +153,7 @@ func TestBotService_FindBotStateChanges(t *testing.T) {
 }
 
 func TestBotService_FindBots_Created(t *testing.T) {
+	t.Parallel()
 	db, clock := mustBotDB(t)
 	_, org := mustBotOrg(t, db, "a@example.com")
 	s, ctx := sqlstore.NewBotService(db), orgCtx(org)
@@ -191,6 +193,7 @@ func TestBotService_FindBots_Created(t *testing.T) {
 // Leaving and deleting bots and deleting conversations are audited in the
 // organization, as the user or the API key that did it.
 func TestBotService_Audit(t *testing.T) {
+	t.Parallel()
 	db, _ := mustBotDB(t)
 	user, org := mustBotOrg(t, db, "a@example.com")
 	s, convs := sqlstore.NewBotService(db), sqlstore.NewConversationService(db)
@@ -255,6 +258,7 @@ func TestBotService_Audit(t *testing.T) {
 
 // Migration 14 records the state of every bot made before it, once.
 func TestMigrate_BotStateChanges(t *testing.T) {
+	t.Parallel()
 	skipOnPostgres(t) // SQLite\'s files and upgrades from its older formats
 	db, _ := mustOpenUnmigrated(t)
 	ctx := context.Background()

@@ -100,6 +100,7 @@ func assertFields(tb testing.TB, err error, want map[string]string) {
 }
 
 func TestBotService_CreateBot(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		db, clock := mustBotDB(t)
 		_, org := mustBotOrg(t, db, "a@example.com")
@@ -277,6 +278,7 @@ func TestBotService_CreateBot(t *testing.T) {
 }
 
 func TestBotService_UpdateBot(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		db, clock := mustBotDB(t)
 		_, org := mustBotOrg(t, db, "a@example.com")
@@ -428,6 +430,7 @@ func TestBotService_UpdateBot(t *testing.T) {
 }
 
 func TestBotService_LeaveBot(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		db, clock := mustBotDB(t)
 		_, org := mustBotOrg(t, db, "a@example.com")
@@ -490,6 +493,7 @@ func TestBotService_LeaveBot(t *testing.T) {
 }
 
 func TestBotService_DeleteBot(t *testing.T) {
+	t.Parallel()
 	db, _ := mustBotDB(t)
 	_, org := mustBotOrg(t, db, "a@example.com")
 	s := sqlstore.NewBotService(db)
@@ -504,6 +508,7 @@ func TestBotService_DeleteBot(t *testing.T) {
 
 // A scheduled bot reads as joining once its join_at has passed.
 func TestBotService_ScheduledBecomesJoining(t *testing.T) {
+	t.Parallel()
 	db, clock := mustBotDB(t)
 	_, org := mustBotOrg(t, db, "a@example.com")
 	s := sqlstore.NewBotService(db)
@@ -536,6 +541,7 @@ func TestBotService_ScheduledBecomesJoining(t *testing.T) {
 }
 
 func TestBotService_CrossOrganization(t *testing.T) {
+	t.Parallel()
 	db, clock := mustBotDB(t)
 	_, orgA := mustBotOrg(t, db, "a@example.com")
 	_, orgB := mustBotOrg(t, db, "b@example.com")
@@ -592,6 +598,7 @@ func TestBotService_CrossOrganization(t *testing.T) {
 }
 
 func TestBotService_FindBots(t *testing.T) {
+	t.Parallel()
 	db, _ := mustBotDB(t)
 	_, org := mustBotOrg(t, db, "a@example.com")
 	s := sqlstore.NewBotService(db)
@@ -687,6 +694,7 @@ func botIDs(bots []*keygate.Bot) []string {
 }
 
 func TestBotService_FindBots_Pagination(t *testing.T) {
+	t.Parallel()
 	setup := func(t *testing.T) (*sqlstore.BotService, context.Context, []string) {
 		db, _ := mustBotDB(t)
 		_, org := mustBotOrg(t, db, "a@example.com")

@@ -171,6 +171,7 @@ var keyNeutral = map[string]string{
 // what keys may do gains a method that is neither known to publish (and
 // tested to) nor known not to need to.
 func TestBus_EveryMutationIsClassified(t *testing.T) {
+	t.Parallel()
 	publishes, seen := map[string]bool{}, map[string]bool{}
 	for _, p := range keyPublishers {
 		publishes[strings.Split(p.name, "/")[0]] = true
@@ -202,6 +203,7 @@ func TestBus_EveryMutationIsClassified(t *testing.T) {
 // may do: each publishes inside its transaction, and this process's cache
 // hears of it once, at commit.
 func TestBus_MutationsPublish(t *testing.T) {
+	t.Parallel()
 	for _, p := range keyPublishers {
 		t.Run(p.name, func(t *testing.T) {
 			f := mustBusFixture(t)
@@ -231,6 +233,7 @@ func TestBus_MutationsPublish(t *testing.T) {
 
 // TestBus_PublishFails: a change whose news cannot be sent is not made.
 func TestBus_PublishFails(t *testing.T) {
+	t.Parallel()
 	f := mustBusFixture(t)
 	f.bus.err = errors.New("bus down")
 	_, err := f.keys.RevokeAPIKey(f.ctx(asOwner), f.org.PublicID, f.key.PublicID)
@@ -255,6 +258,7 @@ func TestBus_PublishFails(t *testing.T) {
 
 // TestBus_FailedMutationPublishesNothing: a refused change is no news.
 func TestBus_FailedMutationPublishesNothing(t *testing.T) {
+	t.Parallel()
 	f := mustBusFixture(t)
 	_, err := f.keys.RevokeAPIKey(f.ctx(asMember), f.org.PublicID, f.key.PublicID)
 	if err == nil {

@@ -30,6 +30,7 @@ func mustCreateConversation(tb testing.TB, s *sqlstore.ConversationService, ctx 
 }
 
 func TestConversationService_CreateConversation(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		db, clock := mustBotDB(t)
 		_, org := mustBotOrg(t, db, "a@example.com")
@@ -199,6 +200,7 @@ func TestConversationService_CreateConversation(t *testing.T) {
 }
 
 func TestConversationService_FindConversations(t *testing.T) {
+	t.Parallel()
 	db, clock := mustBotDB(t)
 	_, orgA := mustBotOrg(t, db, "a@example.com")
 	_, orgB := mustBotOrg(t, db, "b@example.com")
@@ -318,6 +320,7 @@ func TestConversationService_FindConversations(t *testing.T) {
 func ptrTime(t time.Time) *time.Time { return &t }
 
 func TestConversationService_CrossOrganization(t *testing.T) {
+	t.Parallel()
 	db, _ := mustBotDB(t)
 	_, orgA := mustBotOrg(t, db, "a@example.com")
 	_, orgB := mustBotOrg(t, db, "b@example.com")
@@ -337,6 +340,7 @@ func TestConversationService_CrossOrganization(t *testing.T) {
 }
 
 func TestConversationService_DeleteConversation(t *testing.T) {
+	t.Parallel()
 	db, _ := mustBotDB(t)
 	_, org := mustBotOrg(t, db, "a@example.com")
 	s := sqlstore.NewConversationService(db)
@@ -354,6 +358,7 @@ func TestConversationService_DeleteConversation(t *testing.T) {
 
 // Deleting a bot keeps its conversations, without the bot.
 func TestConversationService_BotDeleted(t *testing.T) {
+	t.Parallel()
 	db, _ := mustBotDB(t)
 	_, org := mustBotOrg(t, db, "a@example.com")
 	bots := sqlstore.NewBotService(db)

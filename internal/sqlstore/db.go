@@ -31,6 +31,7 @@ type DB struct {
 	engine Engine
 	write  *sql.DB
 	read   *sql.DB
+	readp  *readPool // read, with its statements prepared once (stmtcache.go)
 
 	// Path is the SQLite database file; "" on PostgreSQL.
 	Path string
@@ -101,6 +102,9 @@ func (db *DB) OpenAndMigrate(ctx context.Context) error {
 // Close closes the pools.
 func (db *DB) Close() error {
 	var errs []error
+	if db.readp != nil {
+		db.readp.close()
+	}
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}
@@ -168,7 +172,7 @@ func (db *DB) BeginTx(ctx context.Context) (*Tx, error) {
 }
 
 // reader returns the pool for read-only queries.
-func (db *DB) reader() *sql.DB { return db.read }
+func (db *DB) reader() *readPool { return db.readp }
 
 // WriteConn returns the writer pool, for tests that inspect the database
 // and for pool statistics.

@@ -76,6 +76,7 @@ func schemaMigrations(tb testing.TB, db *sqlstore.DB) []migrationRow {
 }
 
 func TestDB_Migrate(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		ctx := context.Background()
 		db, clock := mustOpenUnmigrated(t)
@@ -150,6 +151,7 @@ func TestDB_Migrate(t *testing.T) {
 }
 
 func TestDB_Ping(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		db, _ := mustOpenDB(t)
 		if err := db.Ping(context.Background()); err != nil {
@@ -185,6 +187,7 @@ func TestDB_Ping(t *testing.T) {
 }
 
 func TestDB_Open(t *testing.T) {
+	t.Parallel()
 	skipOnPostgres(t)
 	t.Run("ErrPathRequired", func(t *testing.T) {
 		err := sqlstore.NewDB("").Open()
@@ -267,6 +270,7 @@ func dirNames(tb testing.TB, dir string) []string {
 }
 
 func TestDB_Pragmas(t *testing.T) {
+	t.Parallel()
 	skipOnPostgres(t) // SQLite\'s files and upgrades from its older formats
 	db, _ := mustOpenDB(t)
 	for _, pool := range []struct {
@@ -313,6 +317,7 @@ func TestDB_Pragmas(t *testing.T) {
 // often and in whatever order $n appears, as in PostgreSQL, so the SQL
 // stays portable.
 func TestDB_NumberedPlaceholders(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, _ := mustOpenDB(t)
 	letters := []any{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}

@@ -92,6 +92,7 @@ func (db *DB) openSQLite() (err error) {
 	n := max(4, runtime.NumCPU()*2)
 	db.read.SetMaxOpenConns(n)
 	db.read.SetMaxIdleConns(n)
+	db.readp = newReadPool(db.read, true)
 	return nil
 }
 
@@ -121,6 +122,7 @@ func (db *DB) openPostgres() error {
 		return fmt.Errorf("open database: %s", redactedDSNError(db.DSN, err))
 	}
 	db.write, db.read = pool, pool
+	db.readp = newReadPool(pool, false)
 	return nil
 }
 

@@ -34,6 +34,7 @@ const (
 // index: a delete of the parent row, or a lookup by the column, would
 // otherwise scan the whole child table.
 func TestForeignKeysIndexed(t *testing.T) {
+	t.Parallel()
 	db, _ := mustOpenDB(t)
 	fks, indexed := foreignKeyColumnsSQLite, indexedColumnsSQLite
 	if onPostgres() {

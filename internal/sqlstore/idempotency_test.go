@@ -10,6 +10,7 @@ import (
 )
 
 func TestIdempotencyService(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, clock := mustOpenDB(t)
 	users := sqlstore.NewUserService(db, testHasher)

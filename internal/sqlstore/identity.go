@@ -136,9 +136,9 @@ func (s *IdentityService) createSSOUser(ctx context.Context, tx *Tx, ext *keygat
 	if n > 0 {
 		if mode, err := s.users.signupMode(ctx, tx); err != nil {
 			return nil, err
-		} else if mode == SignupInvite {
+		} else if mode == keygate.SignupInvite {
 			return nil, keygate.Errorf(keygate.EFORBIDDEN, "Signup on this instance is by invitation only, and no account uses this email. Ask an administrator of your organization for an invitation link.")
-		} else if mode != SignupOpen {
+		} else if mode != keygate.SignupOpen {
 			return nil, keygate.Errorf(keygate.EFORBIDDEN, "Signup is closed on this instance, and no account uses this email. Ask its administrator for an account.")
 		}
 	}

@@ -21,6 +21,7 @@ func ext(sub, email string, trusted bool) *keygate.ExternalIdentity {
 }
 
 func TestIdentityService_LoginWithIdentity(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("OKSignsUpThenLogsIn", func(t *testing.T) {
 		db, _, ids := mustIdentityServices(t)
@@ -66,7 +67,7 @@ func TestIdentityService_LoginWithIdentity(t *testing.T) {
 	})
 	t.Run("ErrSignupClosed", func(t *testing.T) {
 		_, users, ids := mustIdentityServices(t)
-		users.SignupMode = sqlstore.SignupClosed
+		users.SignupMode = keygate.SignupClosed
 		mustSignup(t, users, "First", "first@example.com", "First")
 		if _, _, err := ids.LoginWithIdentity(ctx, ext("s1", "new@example.com", true)); keygate.ErrorCode(err) != keygate.EFORBIDDEN {
 			t.Fatalf("err = %v", err)
@@ -75,6 +76,7 @@ func TestIdentityService_LoginWithIdentity(t *testing.T) {
 }
 
 func TestIdentityService_LinkAndUnlink(t *testing.T) {
+	t.Parallel()
 	t.Run("ErrLinkedToAnotherUser", func(t *testing.T) {
 		_, users, ids := mustIdentityServices(t)
 		ada, _ := mustSignup(t, users, "Ada", "ada@example.com", "Engines")

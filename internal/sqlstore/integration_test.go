@@ -86,6 +86,7 @@ func keyCtx(org *keygate.Organization, scopes ...keygate.Scope) context.Context 
 }
 
 func TestIntegrationService_SaveIntegration(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		f := mustOrgFixture(t)
 		s := sqlstore.NewIntegrationService(f.db, mustBox(t))
@@ -266,6 +267,7 @@ func TestIntegrationService_SaveIntegration(t *testing.T) {
 }
 
 func TestIntegrationService_DeleteIntegration(t *testing.T) {
+	t.Parallel()
 	f := mustOrgFixture(t)
 	s := sqlstore.NewIntegrationService(f.db, mustBox(t))
 	mustSaveIntegration(t, s, f.ctx(asOwner), f.org.PublicID, keygate.IntegrationSave{Kind: keygate.IntegrationZoom, ClientID: "id", Secret: zoomSecret})
@@ -324,6 +326,7 @@ func TestIntegrationService_DeleteIntegration(t *testing.T) {
 }
 
 func TestIntegrationService_FindIntegrations(t *testing.T) {
+	t.Parallel()
 	f := mustOrgFixture(t)
 	s := sqlstore.NewIntegrationService(f.db, mustBox(t))
 	for _, tt := range []struct {
@@ -362,6 +365,7 @@ func TestIntegrationService_FindIntegrations(t *testing.T) {
 // TestIntegrationService_EncryptedAtRest reads the database's files, the
 // WAL included, and finds no stored secret in them.
 func TestIntegrationService_EncryptedAtRest(t *testing.T) {
+	t.Parallel()
 	skipOnPostgres(t) // SQLite\'s files and upgrades from its older formats
 	f := mustOrgFixture(t)
 	s := sqlstore.NewIntegrationService(f.db, mustBox(t))
@@ -410,6 +414,7 @@ func TestIntegrationService_EncryptedAtRest(t *testing.T) {
 // TestIntegrationService_BoundToRow moves ciphertexts between rows: none
 // opens where it does not belong.
 func TestIntegrationService_BoundToRow(t *testing.T) {
+	t.Parallel()
 	f := mustOrgFixture(t)
 	s := sqlstore.NewIntegrationService(f.db, mustBox(t))
 	mustSaveIntegration(t, s, f.ctx(asOwner), f.org.PublicID, keygate.IntegrationSave{Kind: keygate.IntegrationZoom, ClientID: "id", Secret: zoomSecret})
@@ -455,6 +460,7 @@ func TestIntegrationService_BoundToRow(t *testing.T) {
 }
 
 func TestIntegrationService_CheckSecretKey(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := mustOrgFixture(t)
 	key := secretbox.GenerateKey()
@@ -530,6 +536,7 @@ func TestIntegrationService_CheckSecretKey(t *testing.T) {
 }
 
 func TestIntegrationService_RotateSecretKey(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	setup := func(t *testing.T) (*orgFixture, *secretbox.Box) {

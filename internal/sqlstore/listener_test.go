@@ -128,6 +128,7 @@ func mustVerifyOn(tb testing.TB, r *replica, k apikey.Key) *apikey.Record {
 // TestListener_RevokeReachesOtherReplica: B answers a key from its cache
 // until A revokes it, and refuses it from then on.
 func TestListener_RevokeReachesOtherReplica(t *testing.T) {
+	t.Parallel()
 	skipUnlessPostgres(t)
 	a, b, owner, org := twoReplicas(t, nil)
 	key, k := mustCreateKey(t, a, owner, org)
@@ -158,6 +159,7 @@ func TestListener_RevokeReachesOtherReplica(t *testing.T) {
 // TestListener_RolledBackChangeIsNoNews: a transaction that rolls back
 // sends nothing.
 func TestListener_RolledBackChangeIsNoNews(t *testing.T) {
+	t.Parallel()
 	skipUnlessPostgres(t)
 	a, b, owner, org := twoReplicas(t, nil)
 	key, _ := mustCreateKey(t, a, owner, org)
@@ -171,6 +173,8 @@ func TestListener_RolledBackChangeIsNoNews(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "B to hear the revoke", func() bool { return b.listener.Notifications() > before })
+	// Nothing to poll for: a second notification, if any, would arrive
+	// right behind the first.
 	time.Sleep(50 * time.Millisecond)
 	if got, want := b.listener.Notifications(), before+1; got != want {
 		t.Errorf("B heard %d notifications, want %d", got, want)
@@ -182,6 +186,7 @@ func TestListener_RolledBackChangeIsNoNews(t *testing.T) {
 // key at its very next lookup, reading the database while it is not
 // listening, and listens again with its cache flushed.
 func TestListener_ReconnectMissesNothing(t *testing.T) {
+	t.Parallel()
 	skipUnlessPostgres(t)
 	a, b, owner, org := twoReplicas(t, func(l *sqlstore.Listener) {
 		l.MinBackoff = 2 * time.Second // a reconnect slow enough to revoke during it
@@ -236,6 +241,7 @@ func TestListener_ReconnectMissesNothing(t *testing.T) {
 // TestListener_ConcurrentRevokes: of two replicas revoking one key at
 // once, one wins, and both caches drop the key.
 func TestListener_ConcurrentRevokes(t *testing.T) {
+	t.Parallel()
 	skipUnlessPostgres(t)
 	a, b, owner, org := twoReplicas(t, nil)
 	key, k := mustCreateKey(t, a, owner, org)
@@ -267,11 +273,14 @@ func TestListener_ConcurrentRevokes(t *testing.T) {
 // TestListener_PingsKeepListening: a quiet connection is pinged, not
 // dropped, and still hears changes afterwards.
 func TestListener_PingsKeepListening(t *testing.T) {
+	t.Parallel()
 	skipUnlessPostgres(t)
 	a, b, owner, org := twoReplicas(t, func(l *sqlstore.Listener) {
 		l.PingInterval, l.PingTimeout = 20*time.Millisecond, time.Second
 	})
-	time.Sleep(300 * time.Millisecond) // several pings
+	// Not a wait for work: the connection must stay up through about 15
+	// ping intervals.
+	time.Sleep(300 * time.Millisecond)
 	if !b.listener.Connected() || b.listener.Reconnects() != 0 {
 		t.Fatalf("connected %v, reconnects %d after pings", b.listener.Connected(), b.listener.Reconnects())
 	}

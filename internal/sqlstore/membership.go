@@ -641,7 +641,7 @@ func (s *UserService) SignupWithInvitation(ctx context.Context, in *keygate.Sign
 	defer tx.Rollback()
 	if mode, err := s.signupMode(ctx, tx); err != nil {
 		return nil, nil, err
-	} else if mode == SignupClosed {
+	} else if mode == keygate.SignupClosed {
 		return nil, nil, keygate.Errorf(keygate.EFORBIDDEN, "Signup is closed on this instance.")
 	}
 	inv, err := findUsableInvitation(ctx, tx, token)

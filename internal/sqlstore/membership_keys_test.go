@@ -9,6 +9,7 @@ import (
 )
 
 func TestMembershipService_FindMemberAPIKeys(t *testing.T) {
+	t.Parallel()
 	db, _ := mustOpenDB(t)
 	users, orgs := sqlstore.NewUserService(db, testHasher), sqlstore.NewOrganizationService(db)
 	members, keys := sqlstore.NewMembershipService(db), sqlstore.NewAPIKeyService(db)

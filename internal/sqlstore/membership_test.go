@@ -11,6 +11,7 @@ import (
 )
 
 func TestMembershipService_Invite(t *testing.T) {
+	t.Parallel()
 	db, clock := mustOpenDB(t)
 	users := sqlstore.NewUserService(db, testHasher)
 	members := sqlstore.NewMembershipService(db)

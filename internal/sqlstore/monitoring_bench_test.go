@@ -185,7 +185,7 @@ func BenchmarkMonitoring1M(b *testing.B) {
 	// The cursor of page 100, by walking the 99 pages before it.
 	var page100 int64
 	for range 99 {
-		entries, _, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrganizationID: orgID, Before: page100})
+		entries, _, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrgPublicID: orgID, Before: page100})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -252,12 +252,12 @@ func BenchmarkMonitoring1M(b *testing.B) {
 	// the keys' activity of the API Keys list.
 	bench("FindRequestLogEntry", nil, func() error { _, err := s.FindRequestLogEntry(ctx, orgID, page100); return err })
 	bench("FindRequestLog/RequestIDMiss", nil, func() error {
-		_, _, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrganizationID: orgID, RequestID: "0123456789abcdef"})
+		_, _, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrgPublicID: orgID, RequestID: "0123456789abcdef"})
 		return err
 	})
 	for _, order := range []string{keygate.LogSlowest, keygate.LogStatusDesc, keygate.LogOldest} {
 		bench("FindRequestLog/Sort"+order, nil, func() error {
-			_, _, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrganizationID: orgID, Sort: order, Offset: 500})
+			_, _, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrgPublicID: orgID, Sort: order, Offset: 500})
 			return err
 		})
 	}
@@ -268,7 +268,7 @@ func BenchmarkMonitoring1M(b *testing.B) {
 		"DayAWeekAgo": {From: &weekAgo, To: &dayAfter},
 		"Class5xx":    {Class: keygate.Class5xx},
 	} {
-		f.OrganizationID, f.Sort = orgID, keygate.LogSlowest
+		f.OrgPublicID, f.Sort = orgID, keygate.LogSlowest
 		bench("FindRequestLog/Sort-latency"+name, nil, func() error { _, _, err := s.FindRequestLog(ctx, f); return err })
 	}
 	keyIDs := make([]string, len(m.keys))
@@ -307,7 +307,7 @@ func BenchmarkMonitoring1M(b *testing.B) {
 		query, args := sqlstore.RequestLogQuery(m.org.ID, l.keyID, l.filter, 51, l.plan == "walk")
 		plans := []string{monPlan(b, m.db, strings.TrimSpace("request log "+l.plan), query, args...)}
 		f := l.filter
-		f.OrganizationID = orgID
+		f.OrgPublicID = orgID
 		benchWalk("FindRequestLog/"+l.name, plans, l.walk, func() error {
 			entries, _, err := s.FindRequestLog(ctx, f)
 			if err == nil && len(entries) != 50 {

@@ -24,6 +24,7 @@ func classStatuses() []int {
 // keygate.StatusClassOf does, and so do the usage counters: a filter of the
 // logs by class and the chart's counts then agree.
 func TestStatusClassExpr(t *testing.T) {
+	t.Parallel()
 	db, _ := mustOpenDB(t)
 	stmt, err := db.ReadConn().Prepare(`SELECT ` + sqlstore.StatusClassExpr + ` FROM (SELECT CAST($1 AS INTEGER) AS status) AS r`)
 	if err != nil {
@@ -49,6 +50,7 @@ func TestStatusClassExpr(t *testing.T) {
 // indexes the very expression the queries filter on: an index on another
 // expression would go unused.
 func TestStatusClassExpr_IndexMatches(t *testing.T) {
+	t.Parallel()
 	for _, engine := range []string{"sqlite", "postgres"} {
 		b, err := os.ReadFile("migrations/" + engine + "/0017_request_log_rows.sql")
 		if err != nil {

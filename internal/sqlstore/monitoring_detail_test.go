@@ -60,6 +60,7 @@ func mustDetailFixture(tb testing.TB) *detailFixture {
 }
 
 func TestMonitoringService_FindRequestLogEntry(t *testing.T) {
+	t.Parallel()
 	f := mustDetailFixture(t)
 	t.Run("OK", func(t *testing.T) {
 		got, err := f.s.FindRequestLogEntry(f.ctxA, f.orgA.PublicID, f.ids[16])
@@ -124,10 +125,11 @@ func TestMonitoringService_FindRequestLogEntry(t *testing.T) {
 }
 
 func TestMonitoringService_FindRequestLog_Details(t *testing.T) {
+	t.Parallel()
 	f := mustDetailFixture(t)
 	find := func(t *testing.T, flt keygate.RequestLogFilter) ([]int, bool) {
 		t.Helper()
-		flt.OrganizationID = f.orgA.PublicID
+		flt.OrgPublicID = f.orgA.PublicID
 		got, more, err := f.s.FindRequestLog(f.ctxA, flt)
 		if err != nil {
 			t.Fatal(err)
@@ -164,14 +166,14 @@ func TestMonitoringService_FindRequestLog_Details(t *testing.T) {
 		if got, _ := find(t, keygate.RequestLogFilter{RequestID: "00000000000000b1"}); len(got) != 0 {
 			t.Fatalf("A's search found B's request: %v", got)
 		}
-		got, _, err := f.s.FindRequestLog(f.ctxB, keygate.RequestLogFilter{OrganizationID: f.orgB.PublicID, RequestID: "00000000000000b1"})
+		got, _, err := f.s.FindRequestLog(f.ctxB, keygate.RequestLogFilter{OrgPublicID: f.orgB.PublicID, RequestID: "00000000000000b1"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if idx := f.monEventIndexes(got); !reflect.DeepEqual(idx, []int{20}) {
 			t.Fatalf("B's search found %v, want [20]", idx)
 		}
-		got, _, err = f.s.FindRequestLog(f.ctxB, keygate.RequestLogFilter{OrganizationID: f.orgB.PublicID, RequestID: "00000000000000a2"})
+		got, _, err = f.s.FindRequestLog(f.ctxB, keygate.RequestLogFilter{OrgPublicID: f.orgB.PublicID, RequestID: "00000000000000a2"})
 		if err != nil || len(got) != 0 {
 			t.Fatalf("B's search found A's request: %v, %v", got, err)
 		}
@@ -191,7 +193,7 @@ func TestMonitoringService_FindRequestLog_Details(t *testing.T) {
 		{"ErrSort", "sort", "Unknown order.", keygate.RequestLogFilter{Sort: "size"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.f.OrganizationID = f.orgA.PublicID
+			tt.f.OrgPublicID = f.orgA.PublicID
 			_, _, err := f.s.FindRequestLog(f.ctxA, tt.f)
 			if got := keygate.ErrorFields(err)[tt.field]; got != tt.msg {
 				t.Fatalf("%s error = %q (%v), want %q", tt.field, got, err, tt.msg)
@@ -201,6 +203,7 @@ func TestMonitoringService_FindRequestLog_Details(t *testing.T) {
 }
 
 func TestMonitoringService_KeyActivity(t *testing.T) {
+	t.Parallel()
 	f := mustDetailFixture(t)
 	got, err := f.s.KeyActivity(f.ctxA, f.orgA.PublicID, []string{f.key1.PublicID, f.key2.PublicID, f.keyB.PublicID, "key_unknown"})
 	if err != nil {
@@ -254,6 +257,7 @@ func TestMonitoringService_KeyActivity(t *testing.T) {
 }
 
 func TestMonitoringService_MemberFigures(t *testing.T) {
+	t.Parallel()
 	f := mustMonFixture(t)
 	t.Run("OKSummary", func(t *testing.T) {
 		got, err := f.s.Summary(f.ctxM, f.orgA.PublicID, "")
@@ -287,6 +291,7 @@ func TestMonitoringService_MemberFigures(t *testing.T) {
 // Migration 15 keeps hints it cannot redo, marked as not ending with the
 // key's end, and counts every earlier use as an attempt too.
 func TestMigrate_RequestDetailRefused(t *testing.T) {
+	t.Parallel()
 	skipOnPostgres(t) // SQLite\'s files and upgrades from its older formats
 	db, _ := mustOpenUnmigrated(t)
 	ctx := context.Background()
@@ -332,6 +337,7 @@ func TestMigrate_RequestDetailRefused(t *testing.T) {
 // Sorting by latency orders the newest keygate.LogSortWindow requests that
 // match, whatever the log holds before them.
 func TestMonitoringService_FindRequestLog_SortWindow(t *testing.T) {
+	t.Parallel()
 	f := mustMonFixture(t)
 	older := monAt(t, "2026-03-31T12:00:00Z")
 	var events []usage.Event
@@ -344,7 +350,7 @@ func TestMonitoringService_FindRequestLog_SortWindow(t *testing.T) {
 			Latency: time.Duration(1+i%7) * time.Millisecond, IP: "10.0.0.9", At: older.Add(time.Minute + time.Duration(i)*time.Millisecond)})
 	}
 	mustWriteUsage(t, f.db, events)
-	got, more, err := f.s.FindRequestLog(f.ctxA, keygate.RequestLogFilter{OrganizationID: f.orgA.PublicID, KeyID: f.key2.PublicID, Sort: keygate.LogSlowest, Limit: 5})
+	got, more, err := f.s.FindRequestLog(f.ctxA, keygate.RequestLogFilter{OrgPublicID: f.orgA.PublicID, KeyID: f.key2.PublicID, Sort: keygate.LogSlowest, Limit: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +359,7 @@ func TestMonitoringService_FindRequestLog_SortWindow(t *testing.T) {
 	}
 	t.Run("OKWithinARange", func(t *testing.T) {
 		to := older.Add(time.Second)
-		got, _, err := f.s.FindRequestLog(f.ctxA, keygate.RequestLogFilter{OrganizationID: f.orgA.PublicID, KeyID: f.key2.PublicID,
+		got, _, err := f.s.FindRequestLog(f.ctxA, keygate.RequestLogFilter{OrgPublicID: f.orgA.PublicID, KeyID: f.key2.PublicID,
 			Sort: keygate.LogSlowest, To: &to, Limit: 5})
 		if err != nil {
 			t.Fatal(err)

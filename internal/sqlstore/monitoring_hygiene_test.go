@@ -20,6 +20,7 @@ func monKeyNames(keys []*keygate.APIKey) []string {
 }
 
 func TestMonitoringService_Hygiene(t *testing.T) {
+	t.Parallel()
 	db, clock := mustBotDB(t)
 	clock.Set(monNow.AddDate(0, 0, -60))
 	owner, org := mustBotOrg(t, db, "owner@example.com")

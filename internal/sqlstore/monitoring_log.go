@@ -23,7 +23,7 @@ const statusClassExpr = `(CASE WHEN status = 429 THEN '429' WHEN status >= 500 A
 // FindRequestLog returns the organization's log entries that match f,
 // newest first, and whether older ones match too.
 func (s *MonitoringService) FindRequestLog(ctx context.Context, f keygate.RequestLogFilter) ([]*keygate.RequestLogEntry, bool, error) {
-	tx, scope, err := s.begin(ctx, f.OrganizationID, f.KeyID)
+	tx, scope, err := s.begin(ctx, f.OrgPublicID, f.KeyID)
 	if err != nil {
 		return nil, false, err
 	}

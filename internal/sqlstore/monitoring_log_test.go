@@ -31,6 +31,7 @@ func (f *monFixture) monEventIndexes(entries []*keygate.RequestLogEntry) []int {
 }
 
 func TestMonitoringService_FindRequestLog(t *testing.T) {
+	t.Parallel()
 	f := mustMonFixture(t)
 	at := func(s string) *time.Time { t := monAt(t, s); return &t }
 	for _, tt := range []struct {
@@ -60,7 +61,7 @@ func TestMonitoringService_FindRequestLog(t *testing.T) {
 		{"OKNothing", keygate.RequestLogFilter{Route: "/api/v1/bots/{id}", Class: keygate.Class429}, []int{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.filter.OrganizationID = f.orgA.PublicID
+			tt.filter.OrgPublicID = f.orgA.PublicID
 			got, more, err := f.s.FindRequestLog(f.ctxA, tt.filter)
 			if err != nil {
 				t.Fatal(err)
@@ -75,7 +76,7 @@ func TestMonitoringService_FindRequestLog(t *testing.T) {
 	}
 
 	t.Run("OKEntry", func(t *testing.T) {
-		got, _, err := f.s.FindRequestLog(f.ctxA, keygate.RequestLogFilter{OrganizationID: f.orgA.PublicID, Class: keygate.Class5xx, Limit: 1})
+		got, _, err := f.s.FindRequestLog(f.ctxA, keygate.RequestLogFilter{OrgPublicID: f.orgA.PublicID, Class: keygate.Class5xx, Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +91,7 @@ func TestMonitoringService_FindRequestLog(t *testing.T) {
 	})
 
 	t.Run("OKEntryWithoutKey", func(t *testing.T) {
-		got, _, err := f.s.FindRequestLog(f.ctxA, keygate.RequestLogFilter{OrganizationID: f.orgA.PublicID, Class: keygate.Class4xx, Before: f.ids[12]})
+		got, _, err := f.s.FindRequestLog(f.ctxA, keygate.RequestLogFilter{OrgPublicID: f.orgA.PublicID, Class: keygate.Class4xx, Before: f.ids[12]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +101,7 @@ func TestMonitoringService_FindRequestLog(t *testing.T) {
 	})
 
 	t.Run("OKOtherOrganization", func(t *testing.T) {
-		got, _, err := f.s.FindRequestLog(f.ctxB, keygate.RequestLogFilter{OrganizationID: f.orgB.PublicID})
+		got, _, err := f.s.FindRequestLog(f.ctxB, keygate.RequestLogFilter{OrgPublicID: f.orgB.PublicID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +122,7 @@ func TestMonitoringService_FindRequestLog(t *testing.T) {
 			"to", "The end of the range must be after its start."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.filter.OrganizationID = f.orgA.PublicID
+			tt.filter.OrgPublicID = f.orgA.PublicID
 			_, _, err := f.s.FindRequestLog(f.ctxA, tt.filter)
 			assertError(t, err, keygate.EINVALID, tt.message)
 			if got := keygate.ErrorFields(err); got[tt.field] != tt.message {
@@ -187,6 +188,8 @@ func monAssertPages(t *testing.T, s *sqlstore.MonitoringService, ctx context.Con
 }
 
 func TestMonitoringService_FindRequestLog_Pagination(t *testing.T) {
+	// Not parallel: SetRequestLogWalk changes a package variable every
+	// FindRequestLog reads, so this runs before the parallel tests start.
 	db, clock := mustBotDB(t)
 	clock.Set(monNow)
 	owner, org := mustBotOrg(t, db, "a@example.com")
@@ -251,7 +254,7 @@ func TestMonitoringService_FindRequestLog_Pagination(t *testing.T) {
 		for _, walk := range []int{10_000, 20} {
 			t.Run(fmt.Sprintf("%s/walk%d", tt.name, walk), func(t *testing.T) {
 				sqlstore.SetRequestLogWalk(t, walk)
-				tt.filter.OrganizationID = org.PublicID
+				tt.filter.OrgPublicID = org.PublicID
 				monAssertPages(t, s, ctx, tt.filter, tt.want)
 			})
 		}
@@ -263,7 +266,7 @@ func TestMonitoringService_FindRequestLog_Pagination(t *testing.T) {
 		{0, 50}, {-5, 50}, {1, 1}, {500, 500}, {501, 500}, {10000, 500},
 	} {
 		t.Run(fmt.Sprintf("OKLimit%d", tt.limit), func(t *testing.T) {
-			got, more, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrganizationID: org.PublicID, Limit: tt.limit})
+			got, more, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrgPublicID: org.PublicID, Limit: tt.limit})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +277,7 @@ func TestMonitoringService_FindRequestLog_Pagination(t *testing.T) {
 	}
 	t.Run("OKLastPageExactlyFull", func(t *testing.T) {
 		ids := allIDs(`organization_id = $1`, org.ID)
-		got, more, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrganizationID: org.PublicID, Before: ids[len(ids)-11], Limit: 10})
+		got, more, err := s.FindRequestLog(ctx, keygate.RequestLogFilter{OrgPublicID: org.PublicID, Before: ids[len(ids)-11], Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,6 +288,7 @@ func TestMonitoringService_FindRequestLog_Pagination(t *testing.T) {
 }
 
 func TestMonitoringService_RequestLogRoutes(t *testing.T) {
+	t.Parallel()
 	f := mustMonFixture(t)
 	got, err := f.s.RequestLogRoutes(f.ctxA, f.orgA.PublicID)
 	if err != nil {
@@ -316,6 +320,7 @@ func TestMonitoringService_RequestLogRoutes(t *testing.T) {
 // PostgreSQL plans by its statistics instead:
 // TestMonitoringService_QueryPlansPostgres.
 func TestMonitoringService_QueryPlans(t *testing.T) {
+	t.Parallel()
 	skipOnPostgres(t) // SQLite's planner; PostgreSQL's is checked below
 	db, _ := mustBotDB(t)
 	day := monAt(t, "2026-03-30T00:00:00Z")
@@ -411,6 +416,7 @@ func TestMonitoringService_QueryPlans(t *testing.T) {
 // scans a table. SQLite's planner has no statistics, which
 // TestMonitoringService_QueryPlans checks instead.
 func TestMonitoringService_QueryPlansPostgres(t *testing.T) {
+	t.Parallel()
 	if !onPostgres() {
 		t.Skip("PostgreSQL's planner; SQLite's is checked by TestMonitoringService_QueryPlans")
 	}
@@ -480,6 +486,8 @@ func TestMonitoringService_QueryPlansPostgres(t *testing.T) {
 // address, written by two flushes: paging, cursors and ranges of
 // milliseconds within a second find each of them once.
 func TestMonitoringService_FindRequestLog_ManyASecond(t *testing.T) {
+	// Not parallel: SetRequestLogWalk changes a package variable every
+	// FindRequestLog reads, so this runs before the parallel tests start.
 	db, clock := mustBotDB(t)
 	clock.Set(monNow)
 	owner, org := mustBotOrg(t, db, "a@example.com")
@@ -537,7 +545,7 @@ func TestMonitoringService_FindRequestLog_ManyASecond(t *testing.T) {
 	// that ids go down and seconds never go up.
 	read := func(t *testing.T, f keygate.RequestLogFilter) []entry {
 		t.Helper()
-		f.OrganizationID = org.PublicID
+		f.OrgPublicID = org.PublicID
 		var out []entry
 		last := int64(0)
 		lastAt := time.Time{}
@@ -618,6 +626,7 @@ func TestMonitoringService_FindRequestLog_ManyASecond(t *testing.T) {
 // into chunks, and migration 17 makes them rows again: every request kept
 // with everything it said.
 func TestMigrate_RequestLogPackedAndBack(t *testing.T) {
+	t.Parallel()
 	skipOnPostgres(t) // SQLite\'s files and upgrades from its older formats
 	db, _ := mustOpenUnmigrated(t)
 	ctx := context.Background()
@@ -697,6 +706,7 @@ func TestMigrate_RequestLogPackedAndBack(t *testing.T) {
 // latency, path and request id, and the requests logged afterwards take
 // ids above them. The daily counters start from the hourly ones.
 func TestMigrate_RequestLogRows(t *testing.T) {
+	t.Parallel()
 	db, _ := mustOpenUnmigrated(t)
 	ctx := context.Background()
 	if err := db.MigrateThrough(ctx, 16); err != nil {

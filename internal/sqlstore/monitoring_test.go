@@ -163,6 +163,7 @@ func (f *monFixture) readIDs(tb testing.TB, after int64) {
 }
 
 func TestUsageStore_WriteUsage_Latency(t *testing.T) {
+	t.Parallel()
 	f := mustMonFixture(t)
 	// Events 7 (first batch) and 8 (second) share key1's 00:00 hour and the
 	// 1 ms bucket: the second batch adds to the first's row.
@@ -193,6 +194,7 @@ func TestUsageStore_WriteUsage_Latency(t *testing.T) {
 }
 
 func TestMonitoringService_Summary(t *testing.T) {
+	t.Parallel()
 	f := mustMonFixture(t)
 	for _, tt := range []struct {
 		name  string
@@ -241,6 +243,7 @@ func TestMonitoringService_Summary(t *testing.T) {
 }
 
 func TestMonitoringService_Summary_Percentiles(t *testing.T) {
+	t.Parallel()
 	db, clock := mustBotDB(t)
 	clock.Set(monNow)
 	owner, org := mustBotOrg(t, db, "a@example.com")
@@ -303,6 +306,7 @@ func monDays(tb testing.TB, n int, counts map[string]map[string]int) []keygate.D
 }
 
 func TestMonitoringService_Daily(t *testing.T) {
+	t.Parallel()
 	f := mustMonFixture(t)
 	orgCounts := map[string]map[string]int{
 		"2026-03-02": {"2xx": 1},
@@ -352,6 +356,7 @@ func TestMonitoringService_Daily(t *testing.T) {
 }
 
 func TestMonitoringService_Top(t *testing.T) {
+	t.Parallel()
 	f := mustMonFixture(t)
 	// key1's requests of the last 30 days are events 2-4, 7, 8 and 12-14;
 	// 0 and 1 (/api/v1/me, 10.0.0.9) are older.
@@ -406,6 +411,7 @@ func TestMonitoringService_Top(t *testing.T) {
 }
 
 func TestMonitoringService_Authorization(t *testing.T) {
+	t.Parallel()
 	f := mustMonFixture(t)
 	calls := []struct {
 		name string
@@ -430,7 +436,7 @@ func TestMonitoringService_Authorization(t *testing.T) {
 			return err
 		}, true},
 		{"FindRequestLog", func(ctx context.Context, orgID, keyID string) error {
-			_, _, err := f.s.FindRequestLog(ctx, keygate.RequestLogFilter{OrganizationID: orgID, KeyID: keyID})
+			_, _, err := f.s.FindRequestLog(ctx, keygate.RequestLogFilter{OrgPublicID: orgID, KeyID: keyID})
 			return err
 		}, true},
 		{"RequestLogRoutes", func(ctx context.Context, orgID, _ string) error {
@@ -492,6 +498,7 @@ func TestMonitoringService_Authorization(t *testing.T) {
 }
 
 func TestUsageStore_DeleteRequestLogBefore(t *testing.T) {
+	t.Parallel()
 	db, clock := mustBotDB(t)
 	clock.Set(monNow)
 	owner, org := mustBotOrg(t, db, "a@example.com")
@@ -544,6 +551,7 @@ func TestUsageStore_DeleteRequestLogBefore(t *testing.T) {
 // flush leaves out the usage of organizations and keys deleted since, and
 // deleting an organization deletes its log, as ON DELETE CASCADE did.
 func TestUsageStore_DeletedOwners(t *testing.T) {
+	t.Parallel()
 	db, clock := mustBotDB(t)
 	clock.Set(monNow)
 	ownerA, orgA := mustBotOrg(t, db, "a@example.com")
@@ -590,6 +598,7 @@ func TestUsageStore_DeletedOwners(t *testing.T) {
 // its own, and each key's last use is the latest of all, whichever flush
 // commits last.
 func TestUsageStore_WriteUsage_Replicas(t *testing.T) {
+	t.Parallel()
 	db, clock := mustBotDB(t)
 	clock.Set(monNow)
 	owner, org := mustBotOrg(t, db, "a@example.com")

@@ -54,6 +54,7 @@ func mustVerify(tb testing.TB, f *orgFixture, s *sqlstore.OrgSSOService, a actor
 }
 
 func TestOrgSSOService_Save(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("OKPendingUntilVerified", func(t *testing.T) {
 		f := mustOrgFixture(t)
@@ -117,6 +118,7 @@ func TestOrgSSOService_Save(t *testing.T) {
 }
 
 func TestOrgSSOService_VerifyDomain(t *testing.T) {
+	t.Parallel()
 	f := mustOrgFixture(t)
 	s := sqlstore.NewOrgSSOService(f.db, mustBox(t))
 	conf := mustSaveOrgSSO(t, f, s, false)
@@ -178,6 +180,7 @@ func TestOrgSSOService_VerifyDomain(t *testing.T) {
 }
 
 func TestOrgSSOService_ApproveDomain(t *testing.T) {
+	t.Parallel()
 	f := mustOrgFixture(t) // the Owner is the instance's first user: a superuser
 	s := sqlstore.NewOrgSSOService(f.db, mustBox(t))
 	mustSaveOrgSSO(t, f, s, false)
@@ -201,6 +204,7 @@ func TestOrgSSOService_ApproveDomain(t *testing.T) {
 }
 
 func TestOrgSSOService_RequireSSOKeepsPasswords(t *testing.T) {
+	t.Parallel()
 	f := mustOrgFixture(t)
 	mustSaveOrgSSO(t, f, sqlstore.NewOrgSSOService(f.db, mustBox(t)), true)
 	for _, email := range []string{"member@example.com", "admin@example.com", "owner@example.com", "outsider@example.com"} {
@@ -219,6 +223,7 @@ func TestOrgSSOService_RequireSSOKeepsPasswords(t *testing.T) {
 }
 
 func TestOrgSSOService_LoginWithOrgIdentity(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ext := func(sub, email string, verified bool) *keygate.ExternalIdentity {
 		return &keygate.ExternalIdentity{Issuer: "https://idp.example.com", Subject: sub, Email: email, Name: "New Person", EmailTrusted: verified}
@@ -329,6 +334,7 @@ func TestOrgSSOService_LoginWithOrgIdentity(t *testing.T) {
 }
 
 func TestOrgSSOService_IdentitiesRemoved(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := mustOrgFixture(t)
 	s := sqlstore.NewOrgSSOService(f.db, mustBox(t))
@@ -386,6 +392,7 @@ func TestOrgSSOService_IdentitiesRemoved(t *testing.T) {
 }
 
 func TestOrgSSOService_LinkOrgIdentity(t *testing.T) {
+	t.Parallel()
 	f := mustOrgFixture(t)
 	s := sqlstore.NewOrgSSOService(f.db, mustBox(t))
 	mustSaveOrgSSO(t, f, s, false)
@@ -418,6 +425,7 @@ func TestOrgSSOService_LinkOrgIdentity(t *testing.T) {
 }
 
 func TestOrgSSOService_RotateSecretKey(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := mustOrgFixture(t)
 	old, next := mustBox(t), mustBox(t)
@@ -445,6 +453,7 @@ func TestOrgSSOService_RotateSecretKey(t *testing.T) {
 // Migration 13 makes every domain claimed before it pending, and drops the
 // links an organization's provider made to accounts that existed before.
 func TestMigrate_OrgSSODomainsPending(t *testing.T) {
+	t.Parallel()
 	skipOnPostgres(t) // SQLite\'s files and upgrades from its older formats
 	db, _ := mustOpenUnmigrated(t)
 	ctx := context.Background()

@@ -19,6 +19,7 @@ const (
 )
 
 func TestOrganizationService_FindOrganizationByID(t *testing.T) {
+	t.Parallel()
 	f := mustOrgFixture(t)
 	tests := []struct {
 		name     string
@@ -60,6 +61,7 @@ func TestOrganizationService_FindOrganizationByID(t *testing.T) {
 }
 
 func TestOrganizationService_FindOrganizations(t *testing.T) {
+	t.Parallel()
 	f := mustOrgFixture(t)
 	// NOCASE ordering puts "beta" between "Acme" and "Zulu".
 	for _, name := range []string{"Zulu", "beta"} {
@@ -103,6 +105,7 @@ func TestOrganizationService_FindOrganizations(t *testing.T) {
 }
 
 func TestOrganizationService_CreateOrganization(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		as       actor
@@ -178,6 +181,7 @@ func mustOrgRow(tb testing.TB, db *sqlstore.DB, id int64) orgRow {
 }
 
 func TestOrganizationService_UpdateOrganization(t *testing.T) {
+	t.Parallel()
 	name := func(s string) *string { return &s }
 	tests := []struct {
 		name     string
@@ -262,6 +266,7 @@ func (f *orgFixture) ctxRole(a actor) keygate.Role {
 }
 
 func TestOrganizationService_DeleteOrganization(t *testing.T) {
+	t.Parallel()
 	const msgConfirm = "Type the organization's name exactly to confirm."
 	tests := []struct {
 		name     string
@@ -366,6 +371,7 @@ func TestOrganizationService_DeleteOrganization(t *testing.T) {
 }
 
 func TestOrganizationService_FindMembers(t *testing.T) {
+	t.Parallel()
 	f := mustOrgFixture(t)
 	tests := []struct {
 		name     string
@@ -407,6 +413,7 @@ func TestOrganizationService_FindMembers(t *testing.T) {
 }
 
 func TestOrganizationService_AddMember(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		orgID    string // "" for the fixture's org

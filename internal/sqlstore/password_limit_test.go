@@ -35,6 +35,7 @@ func (h *countingHasher) VerifyDummy(ctx context.Context, plain string) {
 // refused before any hashing, at login, as the current password of a
 // change, and as a new password.
 func TestUserService_OversizedPasswords(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("x", 1025)
 	longRunes := strings.Repeat("é", 513) // 1,026 bytes, 513 characters
 	tests := []struct {
@@ -58,10 +59,10 @@ func TestUserService_OversizedPasswords(t *testing.T) {
 			return err
 		}, keygate.EUNAUTHORIZED, msgInvalidLogin, nil},
 		{"ErrCurrentPassword", func(ctx context.Context, s *sqlstore.UserService) error {
-			return s.ChangePassword(ctx, long, "a brand new passphrase 7")
+			return s.ChangePassword(ctx, long, "a brand new passphrase 7", 0)
 		}, keygate.EINVALID, msgCorrect, map[string]string{"current_password": "Current password is incorrect."}},
 		{"ErrNewPassword", func(ctx context.Context, s *sqlstore.UserService) error {
-			return s.ChangePassword(ctx, long, long)
+			return s.ChangePassword(ctx, long, long, 0)
 		}, keygate.EINVALID, msgCorrect, map[string]string{"current_password": "Current password is incorrect.", "new_password": "Password must be at most 256 characters."}},
 		{"ErrSignup", func(ctx context.Context, s *sqlstore.UserService) error {
 			_, _, err := s.Signup(ctx, &keygate.Signup{Name: "Bo", Email: "bo@example.com", Password: long, OrganizationName: "Bo Org"})

@@ -92,6 +92,7 @@ func assertOnce(tb testing.TB, f *orgFixture, errs []error, action string, losin
 }
 
 func TestRace_LastOwner(t *testing.T) {
+	t.Parallel()
 	// owners makes raceN Owners of Acme, the fixture's Owner first.
 	owners := func(t *testing.T) (*orgFixture, []*keygate.User) {
 		f := mustOrgFixture(t)
@@ -160,7 +161,8 @@ func TestRace_LastOwner(t *testing.T) {
 }
 
 func TestRace_FirstAccount(t *testing.T) {
-	for name, mode := range map[string]string{"Open": sqlstore.SignupOpen, "Closed": sqlstore.SignupClosed} {
+	t.Parallel()
+	for name, mode := range map[string]string{"Open": keygate.SignupOpen, "Closed": keygate.SignupClosed} {
 		t.Run("OKOneSuperuser"+name, func(t *testing.T) {
 			db, _ := mustOpenDB(t)
 			dbs := []*sqlstore.DB{db, mustSecondPool(t, db)}
@@ -174,7 +176,7 @@ func TestRace_FirstAccount(t *testing.T) {
 				return err
 			})
 			won := winners(t, errs, keygate.EFORBIDDEN)
-			if mode == sqlstore.SignupClosed && won != 1 {
+			if mode == keygate.SignupClosed && won != 1 {
 				t.Fatalf("signups = %d on a closed instance, want 1 (the first account)", won)
 			}
 			supers := 0
@@ -197,6 +199,7 @@ func TestRace_FirstAccount(t *testing.T) {
 }
 
 func TestRace_Invitation(t *testing.T) {
+	t.Parallel()
 	t.Run("OKAcceptedOnce", func(t *testing.T) {
 		f, dbs := mustRaceFixture(t)
 		invitee, _ := mustSignup(t, f.users, "Ivy Invitee", "ivy@example.com", "Ivy's own")
@@ -257,6 +260,7 @@ func TestRace_Invitation(t *testing.T) {
 }
 
 func TestRace_APIKey(t *testing.T) {
+	t.Parallel()
 	create := func(t *testing.T, f *orgFixture) *keygate.APIKey {
 		k, _, err := sqlstore.NewAPIKeyService(f.db).CreateAPIKey(f.ctx(asOwner), f.org.PublicID,
 			&keygate.APIKeyCreate{Name: "raced", Environment: keygate.EnvProduction, Scopes: []keygate.Scope{keygate.ScopeRead}})
@@ -369,6 +373,7 @@ func TestRace_APIKey(t *testing.T) {
 }
 
 func TestRace_SSODomain(t *testing.T) {
+	t.Parallel()
 	t.Run("OKOneHolder", func(t *testing.T) {
 		f := mustOrgFixture(t)
 		box := mustBox(t)
@@ -416,6 +421,7 @@ func TestRace_SSODomain(t *testing.T) {
 }
 
 func TestRace_FirstSSOLogin(t *testing.T) {
+	t.Parallel()
 	// raceLogins races raceN first logins of one new identity, made by
 	// login, and returns their outcomes.
 	raceLogins := func(t *testing.T, db *sqlstore.DB, login func(db *sqlstore.DB) (keygate.SSOOutcome, error)) []keygate.SSOOutcome {
@@ -434,7 +440,7 @@ func TestRace_FirstSSOLogin(t *testing.T) {
 	login := func(t *testing.T, db *sqlstore.DB, email string) []keygate.SSOOutcome {
 		return raceLogins(t, db, func(db *sqlstore.DB) (keygate.SSOOutcome, error) {
 			users := sqlstore.NewUserService(db, testHasher)
-			users.SignupMode = sqlstore.SignupOpen
+			users.SignupMode = keygate.SignupOpen
 			_, out, err := sqlstore.NewIdentityService(db, users).LoginWithIdentity(context.Background(), ext("sub-race", email, true))
 			return out, err
 		})
@@ -508,6 +514,7 @@ func TestRace_FirstSSOLogin(t *testing.T) {
 }
 
 func TestRace_Accounts(t *testing.T) {
+	t.Parallel()
 	actionCount := func(t *testing.T, db *sqlstore.DB, action string) int {
 		return countQuery(t, db, `SELECT COUNT(*) FROM audit_events WHERE action = $1`, action)
 	}
@@ -540,7 +547,7 @@ func TestRace_Accounts(t *testing.T) {
 	t.Run("OKLastWayInKept", func(t *testing.T) {
 		f := mustOrgFixture(t)
 		users := sqlstore.NewUserService(f.db, testHasher)
-		users.SignupMode = sqlstore.SignupOpen
+		users.SignupMode = keygate.SignupOpen
 		ids := sqlstore.NewIdentityService(f.db, users)
 		// An account without a password and two sign-in methods.
 		user, _, err := ids.LoginWithIdentity(context.Background(), ext("sub-1", "ada@example.net", true))
@@ -571,6 +578,7 @@ func TestRace_Accounts(t *testing.T) {
 }
 
 func TestRace_Bot(t *testing.T) {
+	t.Parallel()
 	t.Run("OKDueJoinStoredOnce", func(t *testing.T) {
 		f := newHistoryFixture(t)
 		id := f.bot(t, time.Hour)
@@ -624,6 +632,7 @@ func TestRace_Bot(t *testing.T) {
 }
 
 func TestRace_SecretKeyRotation(t *testing.T) {
+	t.Parallel()
 	t.Run("OKEverySavedSecretOpensWithTheNewKey", func(t *testing.T) {
 		f := mustOrgFixture(t)
 		old, next := mustBox(t), mustBox(t)

@@ -154,6 +154,16 @@ func (s *SessionService) DeleteOtherUserSessions(ctx context.Context, keepID int
 		return 0, err
 	}
 	defer tx.Rollback()
+	n, err := deleteOtherSessions(ctx, tx, user, keepID)
+	if err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+// deleteOtherSessions ends every session of user but keepID, and records
+// that sessions were revoked if any were.
+func deleteOtherSessions(ctx context.Context, tx *Tx, user *keygate.User, keepID int64) (int, error) {
 	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, user.ID, keepID)
 	if err != nil {
 		return 0, fmt.Errorf("delete sessions: %w", err)
@@ -164,7 +174,7 @@ func (s *SessionService) DeleteOtherUserSessions(ctx context.Context, keepID int
 			return 0, err
 		}
 	}
-	return int(n), tx.Commit()
+	return int(n), nil
 }
 
 // DeleteExpiredSessions removes sessions past either timeout.

@@ -58,6 +58,7 @@ func sessionIDs(sessions []*keygate.Session) []string {
 }
 
 func TestSessionService_CreateSession(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		db, _ := mustOpenDB(t)
 		s := sqlstore.NewSessionService(db)
@@ -128,6 +129,7 @@ func TestSessionService_CreateSession(t *testing.T) {
 }
 
 func TestSessionService_IdleTimeout(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		idle    time.Duration
@@ -175,6 +177,7 @@ func TestSessionService_IdleTimeout(t *testing.T) {
 }
 
 func TestSessionService_AbsoluteTimeout(t *testing.T) {
+	t.Parallel()
 	db, clock := mustOpenDB(t)
 	s := sqlstore.NewSessionService(db)
 	mustCreateSession(t, s, 0, "a")
@@ -233,6 +236,7 @@ func mustSessionFixture(tb testing.TB) *sessionFixture {
 }
 
 func TestSessionService_FindUserSessions(t *testing.T) {
+	t.Parallel()
 	f := mustSessionFixture(t)
 	tests := []struct {
 		name string
@@ -289,6 +293,7 @@ func TestSessionService_FindUserSessions(t *testing.T) {
 }
 
 func TestSessionService_DeleteUserSession(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		as       string // "ada", "bob" or "" for nobody
@@ -345,6 +350,7 @@ func TestSessionService_DeleteUserSession(t *testing.T) {
 }
 
 func TestSessionService_DeleteOtherUserSessions(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		f := mustSessionFixture(t)
 		n, err := f.s.DeleteOtherUserSessions(userCtx(f.ada), f.sessions["a2"].ID)
@@ -398,6 +404,7 @@ func TestSessionService_DeleteOtherUserSessions(t *testing.T) {
 }
 
 func TestSessionService_DeleteSession(t *testing.T) {
+	t.Parallel()
 	f := mustSessionFixture(t)
 	t.Run("OK", func(t *testing.T) {
 		if err := f.s.DeleteSession(context.Background(), f.sessions["b1"].ID); err != nil {
@@ -418,6 +425,7 @@ func TestSessionService_DeleteSession(t *testing.T) {
 }
 
 func TestSessionService_DeleteExpiredSessions(t *testing.T) {
+	t.Parallel()
 	db, clock := mustOpenDB(t)
 	s := sqlstore.NewSessionService(db)
 	ctx := context.Background()
@@ -450,4 +458,118 @@ func TestSessionService_DeleteExpiredSessions(t *testing.T) {
 	if n, err := s.DeleteExpiredSessions(ctx); err != nil || n != 0 {
 		t.Fatalf("second sweep=%d, %v; want 0", n, err)
 	}
+}
+
+// racingHasher changes the stored password while the new one is being
+// hashed, as a second change made at the same moment would.
+type racingHasher struct {
+	sqlstore.PasswordHasher
+	race func()
+}
+
+func (h *racingHasher) Hash(ctx context.Context, plain string) (string, error) {
+	if h.race != nil {
+		h.race()
+	}
+	return h.PasswordHasher.Hash(ctx, plain)
+}
+
+// TestUserService_ChangePassword_Sessions: a password change ends the
+// user's other sessions with it, or changes nothing at all.
+func TestUserService_ChangePassword_Sessions(t *testing.T) {
+	t.Parallel()
+	const newPassword = "a brand new passphrase 7"
+	t.Run("OK", func(t *testing.T) {
+		f := mustSessionFixture(t)
+		users := sqlstore.NewUserService(f.db, testHasher)
+		if err := users.ChangePassword(userCtx(f.ada), testPassword, newPassword, f.sessions["a2"].ID); err != nil {
+			t.Fatal(err)
+		}
+		assertSessionLive(t, f.s, "a2")
+		assertSessionGone(t, f.s, "a1")
+		assertSessionLive(t, f.s, "b1")
+		assertSessionLive(t, f.s, "anon")
+		if got := countQuery(t, f.db, `SELECT COUNT(*) FROM sessions WHERE user_id = $1`, f.ada.ID); got != 1 {
+			t.Fatalf("Ada's sessions=%d, want 1", got)
+		}
+		if _, err := users.Authenticate(context.Background(), "ada@example.com", newPassword); err != nil {
+			t.Fatalf("new password: %v", err)
+		}
+		if got := countAudit(t, f.db, f.org.ID, keygate.AuditPasswordChanged); got != 1 {
+			t.Fatalf("password events=%d, want 1", got)
+		}
+		if got := countAudit(t, f.db, f.org.ID, keygate.AuditSessionRevoked); got != 1 {
+			t.Fatalf("session revoked events=%d, want 1", got)
+		}
+	})
+
+	t.Run("OK/NoOtherSessions", func(t *testing.T) {
+		f := mustSessionFixture(t)
+		users := sqlstore.NewUserService(f.db, testHasher)
+		if err := users.ChangePassword(userCtx(f.bob), testPassword, newPassword, f.sessions["b1"].ID); err != nil {
+			t.Fatal(err)
+		}
+		assertSessionLive(t, f.s, "b1")
+		if got := countAudit(t, f.db, f.org.ID, keygate.AuditSessionRevoked); got != 0 {
+			t.Fatalf("session revoked events=%d, want 0", got)
+		}
+	})
+
+	for _, tt := range []struct {
+		name, current, next string
+		field               string
+	}{
+		{"ErrCurrentPassword", "not my password at all", newPassword, "current_password"},
+		{"ErrNewPassword", testPassword, "short", "new_password"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := mustSessionFixture(t)
+			users := sqlstore.NewUserService(f.db, testHasher)
+			before := tableCounts(t, f.db, "sessions", "audit_events")
+			hash := passwordHash(t, f.db, f.ada.ID)
+			err := users.ChangePassword(userCtx(f.ada), tt.current, tt.next, f.sessions["a2"].ID)
+			if got, want := keygate.ErrorCode(err), keygate.EINVALID; got != want {
+				t.Fatalf("code=%q (%v), want %q", got, err, want)
+			}
+			if _, ok := keygate.ErrorFields(err)[tt.field]; !ok {
+				t.Fatalf("fields=%v, want %s", keygate.ErrorFields(err), tt.field)
+			}
+			assertCounts(t, f.db, before)
+			assertSessionLive(t, f.s, "a1")
+			if got := passwordHash(t, f.db, f.ada.ID); got != hash {
+				t.Fatal("password hash changed on error")
+			}
+		})
+	}
+
+	t.Run("ErrChangedMeanwhile", func(t *testing.T) {
+		// The current password was right when checked, but another change
+		// replaced it before this one was written: the later change must
+		// not overwrite the earlier one or end sessions in its name.
+		f := mustSessionFixture(t)
+		meanwhile := mustHash(t, "changed somewhere else 9")
+		h := &racingHasher{PasswordHasher: testHasher, race: func() {
+			if _, err := f.db.WriteConn().Exec(`UPDATE users SET password_hash = $1 WHERE id = $2`, meanwhile, f.ada.ID); err != nil {
+				t.Fatal(err)
+			}
+		}}
+		users := sqlstore.NewUserService(f.db, h)
+		before := tableCounts(t, f.db, "sessions", "audit_events")
+		err := users.ChangePassword(userCtx(f.ada), testPassword, newPassword, f.sessions["a2"].ID)
+		assertError(t, err, keygate.EINVALID, msgCorrect)
+		assertFields(t, err, map[string]string{"current_password": "Current password is incorrect."})
+		assertCounts(t, f.db, before)
+		if got := passwordHash(t, f.db, f.ada.ID); got != meanwhile {
+			t.Fatal("the earlier change was overwritten")
+		}
+	})
+}
+
+func mustHash(tb testing.TB, plain string) string {
+	tb.Helper()
+	h, err := testHasher.Hash(context.Background(), plain)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
 }

@@ -40,6 +40,7 @@ func contend(n int, a, b *sqlstore.DB, fn func(db *sqlstore.DB) bool) int {
 // request's Remaining is within the slack of the truth, and the buckets
 // are written a few hundred times per 1,000 requests, not once each.
 func TestSharedLimiterTwoPools(t *testing.T) {
+	t.Parallel()
 	dbA, _ := mustOpenDB(t)
 	dbB := mustSecondPool(t, dbA)
 	a := ratelimit.NewShared(sqlstore.NewRateLimitStore(dbA))
@@ -84,6 +85,7 @@ func TestSharedLimiterTwoPools(t *testing.T) {
 }
 
 func TestRateLimitStoreTakeCells(t *testing.T) {
+	t.Parallel()
 	db, _ := mustOpenDB(t)
 	store := sqlstore.NewRateLimitStore(db)
 	ctx := context.Background()
@@ -124,6 +126,7 @@ func TestRateLimitStoreTakeCells(t *testing.T) {
 // TestRateLimitStoreConcurrent takes one cell at a time from a bucket of
 // 50 in 80 goroutines on two pools: exactly 50 get one.
 func TestRateLimitStoreConcurrent(t *testing.T) {
+	t.Parallel()
 	dbA, _ := mustOpenDB(t)
 	dbB := mustSecondPool(t, dbA)
 	now := time.Now()
@@ -143,6 +146,7 @@ func TestRateLimitStoreConcurrent(t *testing.T) {
 // replicas: the fifth blocks the key on both, concurrent attempts reserve
 // exactly the limit, and a reset on one clears it for both.
 func TestSharedFailureWindowTwoPools(t *testing.T) {
+	t.Parallel()
 	dbA, _ := mustOpenDB(t)
 	dbB := mustSecondPool(t, dbA)
 	clock := &botClock{t: time.Now()} // read, not moved, while goroutines run
@@ -203,6 +207,7 @@ func TestSharedFailureWindowTwoPools(t *testing.T) {
 // holder at a time, released by its token only, and a claim left behind
 // lapses.
 func TestIdempotencyClaims(t *testing.T) {
+	t.Parallel()
 	dbA, clock := mustOpenDB(t)
 	dbB := mustSecondPool(t, dbA)
 	_, org := mustSignup(t, sqlstore.NewUserService(dbA, testHasher), "Ada", "ada@example.com", "Acme")
@@ -260,6 +265,7 @@ func TestIdempotencyClaims(t *testing.T) {
 // TestRunJob runs one job from 10 goroutines on two pools: it runs once,
 // not again until its interval has passed, and then once more.
 func TestRunJob(t *testing.T) {
+	t.Parallel()
 	dbA, clock := mustOpenDB(t)
 	dbB := mustSecondPool(t, dbA)
 	ctx := context.Background()

@@ -20,13 +20,6 @@ type PasswordHasher interface {
 	VerifyDummy(ctx context.Context, plain string)
 }
 
-// Signup modes.
-const (
-	SignupOpen   = keygate.SignupOpen
-	SignupInvite = keygate.SignupInvite
-	SignupClosed = keygate.SignupClosed
-)
-
 // UserService manages accounts.
 type UserService struct {
 	db        *DB
@@ -39,7 +32,7 @@ type UserService struct {
 
 // NewUserService returns a UserService on db.
 func NewUserService(db *DB, passwords PasswordHasher) *UserService {
-	return &UserService{db: db, passwords: passwords, SignupMode: SignupOpen}
+	return &UserService{db: db, passwords: passwords, SignupMode: keygate.SignupOpen}
 }
 
 var errInvalidLogin = keygate.Errorf(keygate.EUNAUTHORIZED, "Invalid email or password.")
@@ -61,7 +54,7 @@ func scanUser(row interface{ Scan(...any) error }) (*keygate.User, error) {
 func (s *UserService) SignupAllowed(ctx context.Context) (bool, error) {
 	if mode, err := s.signupMode(ctx, s.db.reader()); err != nil {
 		return false, err
-	} else if mode == SignupOpen {
+	} else if mode == keygate.SignupOpen {
 		return true, nil
 	}
 	n, err := countUsers(ctx, s.db.reader())
@@ -129,7 +122,7 @@ func (s *UserService) createUser(ctx context.Context, in *keygate.Signup, hash s
 	if n > 0 && !bypassMode {
 		if mode, err := s.signupMode(ctx, tx); err != nil {
 			return nil, nil, err
-		} else if mode != SignupOpen {
+		} else if mode != keygate.SignupOpen {
 			return nil, nil, keygate.Errorf(keygate.EFORBIDDEN, "Signup is closed on this instance.")
 		}
 	}
@@ -306,8 +299,9 @@ func (s *UserService) UpdateProfile(ctx context.Context, name string) (*keygate.
 	return &updated, tx.Commit()
 }
 
-// ChangePassword replaces the acting user's password.
-func (s *UserService) ChangePassword(ctx context.Context, current, next string) error {
+// ChangePassword replaces the acting user's password and ends every other
+// session of theirs but keepSessionID.
+func (s *UserService) ChangePassword(ctx context.Context, current, next string, keepSessionID int64) error {
 	user := keygate.UserFromContext(ctx)
 	if user == nil {
 		return keygate.Errorf(keygate.EUNAUTHORIZED, "You must be logged in.")
@@ -316,6 +310,44 @@ func (s *UserService) ChangePassword(ctx context.Context, current, next string) 
 	if err := s.db.reader().QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = $1`, user.ID).Scan(&hash); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
+	if err := s.checkPasswordChange(ctx, hash, current, next); err != nil {
+		return err
+	}
+	newHash, err := s.passwords.Hash(ctx, next)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	// Hashing stays outside the transaction so the write lock is not held
+	// through it; the update only applies if the hash just verified is
+	// still the stored one, which makes the check, the new hash and the
+	// ended sessions one change.
+	tx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND COALESCE(password_hash, '') = $4`,
+		newHash, ms(tx.now), user.ID, hash.String)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var v keygate.ValidationErrors
+		v.Add("current_password", "Current password is incorrect.")
+		return v.Err()
+	}
+	if err := recordUserEvent(ctx, tx, user, keygate.AuditPasswordChanged); err != nil {
+		return err
+	}
+	if _, err := deleteOtherSessions(ctx, tx, user, keepSessionID); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// checkPasswordChange checks the current password against hash and the
+// new one against the password rules.
+func (s *UserService) checkPasswordChange(ctx context.Context, hash sql.NullString, current, next string) error {
 	var v keygate.ValidationErrors
 	if hash.Valid && len(current) > password.MaxBytes {
 		v.Add("current_password", "Current password is incorrect.") // not hashed: see Authenticate
@@ -330,23 +362,5 @@ func (s *UserService) ChangePassword(ctx context.Context, current, next string) 
 	if err := password.Validate(next); err != nil {
 		v.Add("new_password", keygate.ErrorMessage(err))
 	}
-	if err := v.Err(); err != nil {
-		return err
-	}
-	newHash, err := s.passwords.Hash(ctx, next)
-	if err != nil {
-		return fmt.Errorf("change password: %w", err)
-	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, newHash, ms(tx.now), user.ID); err != nil {
-		return fmt.Errorf("change password: %w", err)
-	}
-	if err := recordUserEvent(ctx, tx, user, keygate.AuditPasswordChanged); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return v.Err()
 }

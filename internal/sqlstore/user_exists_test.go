@@ -8,6 +8,7 @@ import (
 )
 
 func TestHasUsers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, _ := mustOpenDB(t)
 	s := sqlstore.NewUserService(db, testHasher)

@@ -20,6 +20,7 @@ const (
 )
 
 func TestUserService_Signup(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		ctx := context.Background()
 		db, _ := mustOpenDB(t)
@@ -177,15 +178,16 @@ func TestUserService_Signup(t *testing.T) {
 }
 
 func TestUserService_SignupMode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		mode      string
 		wantAllow bool   // after the first user
 		wantCode  string // of the second signup
 	}{
-		{"Open/OK", sqlstore.SignupOpen, true, ""},
-		{"Invite/ErrForbidden", sqlstore.SignupInvite, false, keygate.EFORBIDDEN},
-		{"Closed/ErrForbidden", sqlstore.SignupClosed, false, keygate.EFORBIDDEN},
+		{"Open/OK", keygate.SignupOpen, true, ""},
+		{"Invite/ErrForbidden", keygate.SignupInvite, false, keygate.EFORBIDDEN},
+		{"Closed/ErrForbidden", keygate.SignupClosed, false, keygate.EFORBIDDEN},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +228,7 @@ func TestUserService_SignupMode(t *testing.T) {
 }
 
 func TestUserService_CreateUser(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		superuser bool
@@ -237,7 +240,7 @@ func TestUserService_CreateUser(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db, _ := mustOpenDB(t)
 			s := sqlstore.NewUserService(db, testHasher)
-			s.SignupMode = sqlstore.SignupClosed
+			s.SignupMode = keygate.SignupClosed
 			mustSignup(t, s, "First", "first@example.com", "First")
 			// The command line creates users whatever the signup mode.
 			user, org, err := s.CreateUser(context.Background(), &keygate.Signup{
@@ -271,6 +274,7 @@ func TestUserService_CreateUser(t *testing.T) {
 }
 
 func TestUserService_Authenticate(t *testing.T) {
+	t.Parallel()
 	info := keygate.RequestInfo{IP: "203.0.113.7", UserAgent: "TestBrowser/1.0"}
 	tests := []struct {
 		name       string
@@ -324,7 +328,7 @@ func TestUserService_Authenticate(t *testing.T) {
 			if got, want := countRows(t, db, "audit_events"), eventsBefore+1; got != want {
 				t.Fatalf("audit events=%d, want %d", got, want)
 			}
-			events, total, err := sqlstore.NewAuditService(db).FindAuditEvents(userCtx(ada), keygate.AuditFilter{OrganizationID: org.PublicID, Action: tt.wantAction})
+			events, total, err := sqlstore.NewAuditService(db).FindAuditEvents(userCtx(ada), keygate.AuditFilter{OrgPublicID: org.PublicID, Action: tt.wantAction})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,6 +347,7 @@ func TestUserService_Authenticate(t *testing.T) {
 }
 
 func TestUserService_RecordLogout(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		db, _ := mustOpenDB(t)
 		s := sqlstore.NewUserService(db, testHasher)
@@ -370,6 +375,7 @@ func TestUserService_RecordLogout(t *testing.T) {
 }
 
 func TestUserService_FindUser(t *testing.T) {
+	t.Parallel()
 	db, _ := mustOpenDB(t)
 	s := sqlstore.NewUserService(db, testHasher)
 	ada, _ := mustSignup(t, s, "Ada", "ada@example.com", "Acme")
@@ -404,6 +410,7 @@ func TestUserService_FindUser(t *testing.T) {
 }
 
 func TestUserService_UpdateProfile(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		anon     bool
@@ -467,6 +474,7 @@ func TestUserService_UpdateProfile(t *testing.T) {
 }
 
 func TestUserService_ChangePassword(t *testing.T) {
+	t.Parallel()
 	const newPassword = "a brand new passphrase 7"
 	tests := []struct {
 		name     string
@@ -499,7 +507,7 @@ func TestUserService_ChangePassword(t *testing.T) {
 				ctx = context.Background()
 			}
 
-			err := s.ChangePassword(ctx, tt.current, tt.next)
+			err := s.ChangePassword(ctx, tt.current, tt.next, 0)
 			if tt.wantCode != "" {
 				assertError(t, err, tt.wantCode, tt.wantMsg)
 				if tt.fields != nil {

@@ -213,9 +213,9 @@ func (r *runner) slice(ctx context.Context, j *job, d time.Duration) slice {
 		dbBefore, _ = db.dbCPU.snapshot(ctx)
 	}
 	cpu := cpuTime()
-	dials := r.c.dials.Load()
-	s.phase = r.c.run(ctx, j.t, r.o.Workers, d, r.o.MaxRequests)
-	s.dials = r.c.dials.Load() - dials
+	dials := r.load.dialed()
+	s.phase = r.load.run(ctx, j.t, r.o.Workers, d, r.o.MaxRequests)
+	s.dials = r.load.dialed() - dials
 	if len(j.sts) > 0 {
 		start := time.Now()
 		for _, st := range j.sts {

@@ -13,8 +13,11 @@ import (
 
 // Targets the summary judges against.
 const (
-	TargetFullVsBare = 0.85 // full-stack /me throughput over bare
-	TargetKeysPct    = 5.0  // many keys vs 1 key, in percent either way
+	TargetFullVsBare = 0.90 // full-stack /me throughput over bare
+	// TargetP99 bounds the 99th percentile of /me, a bot read and the list
+	// of bots (1 key in the database) at Workers connections.
+	TargetP99     = 10 * time.Millisecond
+	TargetKeysPct = 5.0 // many keys vs 1 key, in percent either way
 	// TargetPostgres is /me on PostgreSQL over /me on SQLite, one replica.
 	TargetPostgres = 0.90
 	// TargetReplicas is what two replicas serve over what one serves.
@@ -71,6 +74,17 @@ type Summary struct {
 	// AllLogged is true when each database's request log grew by exactly
 	// its requests, with no flush failed and no event dropped.
 	AllLogged bool `json:"all_requests_logged"`
+
+	// P99MeMS, P99BotMS and P99BotsMS are the 99th percentiles of /me, a
+	// bot read and the list of bots, 1 key in the database, in ms.
+	P99MeMS   float64 `json:"p99_me_ms"`
+	P99BotMS  float64 `json:"p99_bot_ms"`
+	P99BotsMS float64 `json:"p99_bots_ms"`
+	// BotVsMe and BotsVsMe are a bot read's and the list's throughput over
+	// /me's (1 key in the database).
+	BotVsMe  float64 `json:"bot_vs_me"`
+	BotsVsMe float64 `json:"bots_vs_me"`
+	MeetsP99 bool    `json:"meets_p99_target"`
 
 	// Postgres is the PostgreSQL comparison; nil without Options.Postgres.
 	Postgres *PostgresSummary `json:"postgres,omitempty"`
@@ -152,8 +166,11 @@ func summarize(rep *Report, o Options) Summary {
 		return &Result{}
 	}
 	bare, me1, meN, bots1, botsN := find("bare", 0), find("me", 1), find("me", o.Keys), find("bots", 1), find("bots", o.Keys)
-	rot := find("me-rotate", o.Keys)
+	rot, bot1 := find("me-rotate", o.Keys), find("bot", 1)
+	ms := func(r *Result) float64 { return float64(r.P99) / float64(time.Millisecond) }
 	s := Summary{
+		P99MeMS: ms(me1), P99BotMS: ms(bot1), P99BotsMS: ms(bots1),
+		BotVsMe: ratio(bot1.RPS, me1.RPS), BotsVsMe: ratio(bots1.RPS, me1.RPS),
 		FullVsBare: ratio(me1.RPS, bare.RPS), FullVsBareMany: ratio(meN.RPS, bare.RPS),
 		FullVsBareCPU: ratio(bare.CPUPerRequestUS, me1.CPUPerRequestUS), FullVsBareManyCPU: ratio(bare.CPUPerRequestUS, meN.CPUPerRequestUS),
 		MeKeysPct: pct(meN.RPS, me1.RPS), BotsKeysPct: pct(botsN.RPS, bots1.RPS),
@@ -178,6 +195,7 @@ func summarize(rep *Report, o Options) Summary {
 		}
 	}
 	s.MeetsFullVsBare = s.FullVsBare >= TargetFullVsBare
+	s.MeetsP99 = me1.P99 > 0 && me1.P99 < TargetP99 && bot1.P99 < TargetP99 && bots1.P99 < TargetP99
 	s.MeetsKeys = math.Abs(s.MeKeysPct) <= TargetKeysPct && math.Abs(s.BotsKeysPct) <= TargetKeysPct
 	s.MeetsFullVsBareCPU = s.FullVsBareCPU >= TargetFullVsBare
 	s.MeetsKeysCPU = math.Abs(s.MeKeysCPUPct) <= TargetKeysPct && math.Abs(s.BotsKeysCPUPct) <= TargetKeysPct
@@ -270,6 +288,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "/bots %s keys vs 1 key in db\t%+.1f%%\t%+.1f%%\twithin %.0f%%\t\n", group(r.Keys), s.BotsKeysPct, s.BotsKeysCPUPct, TargetKeysPct)
 	fmt.Fprintf(tw, "both within target\t%s\t%s\t\t\n", verdict(s.MeetsKeys), verdict(s.MeetsKeysCPU))
 	fmt.Fprintf(tw, "/me %s keys in turn vs one key (%s in db)\t%+.1f%%\t%+.1f%%\t\t\n", group(r.Rotate), group(r.Keys), s.RotatePct, s.RotateCPUPct)
+	fmt.Fprintf(tw, "bot read, list of %d vs /me, 1 key in db\t%.2f, %.2f\t\t\t\n", Bots, s.BotVsMe, s.BotsVsMe)
+	fmt.Fprintf(tw, "p99 of /me, bot read, list of %d\t%.1f, %.1f, %.1f ms %s\t\t< %s\t\n", Bots, s.P99MeMS, s.P99BotMS, s.P99BotsMS, verdict(s.MeetsP99), TargetP99)
 	fmt.Fprintf(tw, "noise: bare round-to-round spread\t%.1f%%\t\t\t\n", s.BareSpreadPct)
 	tw.Flush()
 	ew.printf("SQLite write transactions while measuring: %d for %s full-stack requests, every one a usage flush (~1 a %s of load,\n",

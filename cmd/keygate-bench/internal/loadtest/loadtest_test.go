@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/internal/loadtest"
+	"github.com/keygate/keygate/cmd/keygate-bench/internal/loadtest"
 	"github.com/keygate/keygate/internal/testpg"
 )
 

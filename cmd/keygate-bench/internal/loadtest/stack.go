@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/app"
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/password"
 	"github.com/keygate/keygate/internal/ratelimit"
+	"github.com/keygate/keygate/internal/secretbox"
 	"github.com/keygate/keygate/internal/sqlstore"
 	"github.com/keygate/keygate/internal/usage"
 	"github.com/keygate/keygate/web"
@@ -24,8 +26,8 @@ import (
 var neverThrottle = ratelimit.Limit{Count: 1_000_000_000, Period: time.Hour}
 
 // stack is Keygate's real HTTPS handler on real services over a fresh
-// database, wired as cmd/keygate's serve wires them, with one organization
-// that owns every key and the bots. On PostgreSQL a stack is one replica,
+// database, wired by internal/app as cmd/keygate's serve wires them, with
+// one organization that owns every key and the bots. On PostgreSQL a stack is one replica,
 // and replicas share one database (replicas lists them all, on the first).
 type stack struct {
 	engine   sqlstore.Engine
@@ -33,6 +35,7 @@ type stack struct {
 	db       *sqlstore.DB
 	verifier *apikey.Verifier
 	usage    *usage.Buffer
+	services web.Services // what the server was given
 	server   *tlsServer
 	commits  *atomic.Uint64 // SQLite only
 	replicas []*stack       // the stacks on this database, this one first
@@ -101,38 +104,29 @@ func (s *stack) start(ctx context.Context, nKeys, nBots int, tlsCfg *tls.Config,
 	}()
 
 	// Cheap password hashing: only the seeding signs up, and the API
-	// never hashes passwords.
-	users := sqlstore.NewUserService(s.db, password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0))
-	keys := sqlstore.NewAPIKeyService(s.db)
-	// The seeded organization holds nKeys active keys, which may be more
-	// than the default cap (the bulk insert does not check it).
-	keys.MaxKeysPerOrg = max(nKeys, keygate.DefaultMaxKeysPerOrg)
-	s.verifier = apikey.NewVerifier(keys)
-	s.db.OnKeysChanged = s.verifier.Invalidate
-	s.usage = usage.NewBuffer(sqlstore.NewUsageStore(s.db))
-	bots := sqlstore.NewBotService(s.db)
-	idempotency := sqlstore.NewIdempotencyService(s.db)
-
-	services := web.Services{
-		Users: users, Orgs: sqlstore.NewOrganizationService(s.db), Sessions: sqlstore.NewSessionService(s.db),
-		APIKeys: keys, Audit: sqlstore.NewAuditService(s.db),
-		Bots: bots, Conversations: sqlstore.NewConversationService(s.db), Analytics: sqlstore.NewAnalyticsService(s.db),
-		Verifier: s.verifier, Exposer: keys, Usage: s.usage, DB: s.db,
-		Admin: sqlstore.NewAdminService(s.db, users), Memberships: sqlstore.NewMembershipService(s.db), Idempotency: idempotency,
+	// never hashes passwords. The seeded organization holds nKeys active
+	// keys, which may be more than the default cap (the bulk insert does
+	// not check it).
+	box, err := secretbox.New(secretbox.GenerateKey())
+	if err != nil {
+		return nil, err
 	}
-	if s.engine == sqlstore.EnginePostgres {
-		// As serve wires a replica: the listener keeps the key cache in
-		// step with the others, and limits and throttles are shared.
+	a := app.New(s.db, app.Options{
+		Hasher:    password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0),
+		SecretBox: box, SignupMode: keygate.SignupOpen, MaxKeysPerOrg: max(nKeys, keygate.DefaultMaxKeysPerOrg),
+	})
+	s.verifier, s.usage, s.services = a.Verifier, a.Usage, a.Services
+	if a.Listener != nil {
+		// As serve runs a replica: the listener keeps the key cache in
+		// step with the others.
 		var lctx context.Context
 		lctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-		l := sqlstore.NewListener(s.db.DSN, s.verifier, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		s.db.Bus = l
-		go l.Run(lctx)
-		if err := waitListening(ctx, l); err != nil {
+		go a.Listener.Run(lctx)
+		if err := waitListening(ctx, a.Listener); err != nil {
 			return nil, err
 		}
-		store := sqlstore.NewRateLimitStore(s.db)
-		services.Limiter, services.Throttles, services.IdempotencyClaims, services.Listener = ratelimit.NewShared(store), store, idempotency, l
+	}
+	if s.engine == sqlstore.EnginePostgres {
 		if s.dbCPU, err = newPGCPU(ctx, s.db); err != nil {
 			return nil, err
 		}
@@ -142,7 +136,7 @@ func (s *stack) start(ctx context.Context, nKeys, nBots int, tlsCfg *tls.Config,
 		if err := s.mustBeEmpty(ctx); err != nil {
 			return nil, err
 		}
-		if err := s.seed(ctx, users, keys, bots, nKeys, nBots); err != nil {
+		if err := s.seed(ctx, a.Users, a.Keys, a.Bots, nKeys, nBots); err != nil {
 			return nil, err
 		}
 	} else {
@@ -153,8 +147,8 @@ func (s *stack) start(ctx context.Context, nKeys, nBots int, tlsCfg *tls.Config,
 	// of the cost, writing it to a terminal is not.
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := web.NewServer(web.Config{SessionKey: []byte("loadtest-session-key-loadtest-session-key-loadtest-session-key!!"),
-		SignupMode: sqlstore.SignupOpen, RateLimit: neverThrottle,
-	}, services, logger)
+		SignupMode: keygate.SignupOpen, RateLimit: neverThrottle,
+	}, s.services, logger)
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 type loopbackTLS struct {
 	server *tls.Config
 	roots  *x509.CertPool
+	leaf   []byte // the certificate, DER
 }
 
 // newLoopbackTLS creates the self-signed certificate under dir, the way
@@ -39,7 +40,7 @@ func newLoopbackTLS(dir string) (*loopbackTLS, error) {
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(leaf)
-	return &loopbackTLS{server: res.Config, roots: roots}, nil
+	return &loopbackTLS{server: res.Config, roots: roots, leaf: leaf.Raw}, nil
 }
 
 // tlsServer is an HTTPS server on an ephemeral loopback port.

@@ -49,6 +49,14 @@ func newClient(roots *x509.CertPool, workers int) *client {
 	return c
 }
 
+// loader sends the load: client in process, or remoteClient.
+type loader interface {
+	run(ctx context.Context, t target, workers int, d time.Duration, limit int) *phase
+	dialed() int64
+}
+
+func (c *client) dialed() int64 { return c.dials.Load() }
+
 // target is what a scenario requests: one URL, or the same path on
 // several replicas in turn (as a round-robin balancer sends it), with the
 // keys used in turn.

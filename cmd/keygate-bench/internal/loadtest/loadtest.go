@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/keygate/keygate/internal/sqlstore"
@@ -32,7 +33,7 @@ type Options struct {
 	// Keys is the number of keys in the large database (default 100,000).
 	Keys int
 	// Rotate is how many of those keys the rotating scenario spreads its
-	// requests over (default 1,000).
+	// requests over (default 1,000, or Keys if fewer).
 	Rotate int
 	// MaxRequests bounds the requests of each slice (default 5,000,000),
 	// so a run stops by itself however fast the server is.
@@ -43,6 +44,10 @@ type Options struct {
 	// run then also measures /me and a bot read on one replica and on two
 	// replicas over it, against the same on SQLite.
 	Postgres string
+	// Pin runs the load from a second process on a core of its own (the
+	// first this process may use) and keeps the servers off it, so the
+	// client takes no CPU from them; it needs Linux and two cores.
+	Pin bool
 	// Progress, if set, receives a line as each step starts.
 	Progress io.Writer
 }
@@ -64,7 +69,7 @@ func (o Options) withDefaults() (Options, error) {
 	def(&o.Rounds, 5)
 	def(&o.Workers, 32)
 	def(&o.Keys, 100_000)
-	def(&o.Rotate, 1000)
+	def(&o.Rotate, min(1000, o.Keys)) // a small -keys rotates over them all
 	def(&o.MaxRequests, 5_000_000)
 	switch {
 	case o.Duration < 0 || o.Duration > 10*time.Minute:
@@ -115,9 +120,10 @@ type Result struct {
 	TailFlushS float64 `json:"tail_flush_s"`
 	P50us      float64 `json:"p50_us"`
 	P99us      float64 `json:"p99_us"`
-	// CPUPerRequestUS is the process's CPU time (client and server, usage
-	// flushes and GC included) per request, in microseconds: unlike RPS it
-	// hardly moves when other programs load the machine.
+	// CPUPerRequestUS is the process's CPU time (server and, unless the
+	// client is pinned apart, client; usage flushes and GC included) per
+	// request, in microseconds: unlike RPS it hardly moves when other
+	// programs load the machine.
 	CPUPerRequestUS float64 `json:"cpu_per_request_us"`
 	// DBCPUPerRequestUS is PostgreSQL's CPU time per request, its
 	// backends' on the benchmark's database read from /proc; 0 on SQLite
@@ -190,9 +196,13 @@ type Report struct {
 	FlushIntervalS float64 `json:"flush_interval_s"`
 	CPUs           int     `json:"cpus"`
 	GOMAXPROCS     int     `json:"gomaxprocs"`
-	GoVersion      string  `json:"go_version"`
-	Protocol       string  `json:"protocol"`
-	TLSVersion     string  `json:"tls_version"`
+	// ClientCPUs and ServerCPUs are the cores the pinned client and the
+	// servers ran on; empty when the client shared the servers' cores.
+	ClientCPUs []int  `json:"client_cpus,omitempty"`
+	ServerCPUs []int  `json:"server_cpus,omitempty"`
+	GoVersion  string `json:"go_version"`
+	Protocol   string `json:"protocol"`
+	TLSVersion string `json:"tls_version"`
 	// LoadAvg is the machine's 1-minute load average before and after
 	// the measurement, where the system tells it.
 	LoadAvgBefore string `json:"loadavg_before,omitempty"`
@@ -232,7 +242,28 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	r := &runner{o: o, tls: lt, c: newClient(lt.roots, o.Workers), rep: newReport(o)}
+	r.load = r.c
 	defer r.c.tr.CloseIdleConnections()
+	if o.Pin {
+		if !Pinnable() {
+			return nil, errors.New("pinning the client to a core of its own needs Linux and at least two cores")
+		}
+		clientCPUs, serverCPUs := splitCPUs()
+		rc, err := startRemoteClient(lt.leaf, clientCPUs)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.close()
+		if err := pinProcess(serverCPUs); err != nil {
+			return nil, err
+		}
+		// As a server started with taskset would: one P per core it has.
+		runtime.GOMAXPROCS(len(serverCPUs))
+		r.load = rc
+		r.rep.ClientCPUs, r.rep.ServerCPUs, r.rep.GOMAXPROCS = clientCPUs, serverCPUs, len(serverCPUs)
+		r.rep.Note = fmt.Sprintf("the client runs in its own process on CPU %v, the servers on CPU %v (GOMAXPROCS=%d); "+
+			"CPU/req is the servers' alone", clientCPUs, serverCPUs, len(serverCPUs))
+	}
 	defer r.close()
 	if err := r.setUp(ctx, dir); err != nil {
 		return nil, err
@@ -248,7 +279,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 type runner struct {
 	o      Options
 	tls    *loopbackTLS
-	c      *client
+	c      *client // for single requests (captures, checks)
+	load   loader  // for the load: c, or a pinned client process
 	rep    *Report
 	stacks []*stack // every server, to close
 	// databases are the first stack on each database, whose writes are

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/internal/sqlstore"
+	"github.com/keygate/keygate/web"
+)
+
+func TestBackgroundStop(t *testing.T) {
+	t.Run("OKWaitsForJobsThenFlushesUsage", func(t *testing.T) {
+		var mu sync.Mutex
+		var events []string
+		record := func(e string) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, e)
+		}
+		b := newBackground(context.Background())
+		// A job that takes a while to notice the end, as a sweep in the
+		// middle of a batch does.
+		b.goJob(func(ctx context.Context) {
+			<-ctx.Done()
+			time.Sleep(50 * time.Millisecond)
+			record("job ended")
+		})
+		b.runUsage(func(ctx context.Context) {
+			<-ctx.Done()
+			record("usage flushed")
+		})
+		b.stop()
+		record("stop returned")
+		b.stop() // a second stop is harmless
+
+		mu.Lock()
+		defer mu.Unlock()
+		if want := []string{"job ended", "usage flushed", "stop returned"}; !slices.Equal(events, want) {
+			t.Fatalf("events = %q, want %q", events, want)
+		}
+	})
+	t.Run("OKJobsEndWithContext", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		b := newBackground(ctx)
+		ended := make(chan struct{})
+		b.goJob(func(ctx context.Context) { <-ctx.Done(); close(ended) })
+		cancel()
+		select {
+		case <-ended:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the job outlived serve's context")
+		}
+		b.stop()
+	})
+}
+
+func TestPoolStats(t *testing.T) {
+	db := sqlstore.NewDB(filepath.Join(t.TempDir(), "keygate.db"))
+	if err := db.OpenAndMigrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	m := web.NewMetrics()
+	m.RegisterDB(poolStats(db.WriteConn()), "writer")
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, metric := range f.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if l.GetName() == "db_name" && l.GetValue() == "writer" {
+					got[f.GetName()] = metric.GetGauge().GetValue() + metric.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if want := float64(db.WriteConn().Stats().MaxOpenConnections); got["go_sql_max_open_connections"] != want {
+		t.Fatalf("go_sql_max_open_connections{db_name=writer} = %v, want %v (all: %v)", got["go_sql_max_open_connections"], want, got)
+	}
+	for _, name := range []string{"go_sql_open_connections", "go_sql_in_use_connections", "go_sql_idle_connections",
+		"go_sql_wait_count_total", "go_sql_wait_duration_seconds_total", "go_sql_max_idle_closed_total",
+		"go_sql_max_idle_time_closed_total", "go_sql_max_lifetime_closed_total"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("%s{db_name=writer} missing", name)
+		}
+	}
+}
