@@ -40,7 +40,11 @@ func apiKeyFrom(ctx context.Context) *apikey.Record {
 }
 
 // keyInfo is what API requests derive from a key's record, worked out once
-// per cached record (apikey.Record.Memo) rather than on every request.
+// per cached record (apikey.Record.Memo) rather than on every request:
+// BenchmarkAPIMe takes 17.1 µs a request with it and 22.8 µs deriving it
+// each time (median of 4 interleaved runs on one core, in process). The
+// memo sits on the record because it lives exactly as long as the cached
+// record does; a map here would need weak keys not to leak.
 type keyInfo struct {
 	actor *keygate.KeyActor // shared by the key's requests: read only
 	// scopes as the API lists them, closed under implication.
@@ -208,7 +212,11 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 // from a map, as the two ServeMux lookups in front of them would route
 // them, HTTPS check included; every other request goes to next. Only a
 // path the muxes would take as it is (no escapes) is looked up, so
-// cleaning and redirects stay the muxes' business.
+// cleaning and redirects stay the muxes' business. The map is filled from
+// routes.go's list (apiHandle), so that list stays the only one.
+// BenchmarkAPIMe: 16.4 µs a request through it, 19.7 µs through the two
+// muxes (median of 5 interleaved runs on one core, in process; about 4 %
+// of /me's CPU over TLS). TestAPIFixedPathsRouteAsTheMuxes holds it to the muxes.
 func (s *Server) apiFast(next http.Handler) http.Handler {
 	fast := make(map[string]http.Handler, len(s.apiExact))
 	for pattern, h := range s.apiExact {
@@ -318,7 +326,10 @@ func (s *Server) rateLimit(w http.ResponseWriter, rec *apikey.Record, info *keyI
 	reset := int(math.Ceil(d.Reset.Seconds()))
 	// This runs on every API request: header names are written in
 	// canonical form directly, and the per-response values are cut from
-	// one string, their slices from one array.
+	// one string, their slices from one array. With this, the shared
+	// slices of writeJSONHeader and securityHeaders, BenchmarkAPIMe takes
+	// 16.4 µs a request; with Header.Set everywhere, 19.8 µs and 20 more
+	// allocations (median of 5 interleaved runs on one core, in process).
 	buf := make([]byte, 0, 64)
 	buf = append(buf, `"default";r=`...)
 	remainingAt := len(buf)

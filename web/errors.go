@@ -128,7 +128,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeJSONHeader(w http.ResponseWriter, status int) {
 	// Canonical names assigned directly, to shared slices that nothing
 	// appends to in place (their capacity is their length): this runs on
-	// every API response.
+	// every API response (the figure is at rateLimit).
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	h["Cache-Control"] = noStore

@@ -145,9 +145,9 @@ func recordRoute(mux *http.ServeMux) http.Handler {
 	})
 }
 
-// securityHeaders sets the headers every response carries.
 // securityHeaderValues are set on every response. The slices are shared
-// and never modified.
+// and never modified: assigning them costs no allocation (the figure is
+// at rateLimit in api.go).
 var securityHeaderValues = map[string][]string{
 	"Content-Security-Policy":    {"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"},
 	"X-Content-Type-Options":     {"nosniff"},
@@ -159,6 +159,7 @@ var securityHeaderValues = map[string][]string{
 
 var hstsValue = []string{"max-age=63072000; includeSubDomains"}
 
+// securityHeaders sets the headers every response carries.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
