@@ -68,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.MaxRequests, "max-requests", 5_000_000, "most requests of any one round of a scenario")
 	fs.BoolVar(&o.Pin, "pin", loadtest.Pinnable(), "run the load from a second process pinned to the first CPU, the servers on the others (default on Linux with 2+ cores)")
 	fs.DurationVar(&o.FlushInterval, "flush-interval", time.Second, "how often the servers write usage (serve: 1s)")
+	fs.BoolVar(&o.ServeOnly, "serve-only", false, "start the servers, print each scenario's URL and Authorization header, and serve until interrupted (for wrk)")
 	fs.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&o.Postgres, "database", "", "also measure PostgreSQL on this empty database: postgres://user:pass@host:5432/db")
@@ -114,8 +115,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	o.Targets = stdout
 	rep, err := loadtest.Run(ctx, o)
-	if err != nil {
+	if err != nil || o.ServeOnly {
 		return err
 	}
 	if asJSON {

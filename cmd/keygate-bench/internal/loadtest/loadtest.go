@@ -48,6 +48,12 @@ type Options struct {
 	// first this process may use) and keeps the servers off it, so the
 	// client takes no CPU from them; it needs Linux and two cores.
 	Pin bool
+	// ServeOnly starts the servers as Run would, writes each scenario's
+	// URL and Authorization header to Targets, and serves (usage flushed
+	// as in serve) until the context ends, for a load generator of one's
+	// own (wrk). With Pin the servers keep off the first core.
+	ServeOnly bool
+	Targets   io.Writer
 	// Progress, if set, receives a line as each step starts.
 	Progress io.Writer
 }
@@ -243,6 +249,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r := &runner{o: o, tls: lt, c: newClient(lt.roots, o.Workers), rep: newReport(o)}
 	r.load = r.c
+	if o.ServeOnly {
+		defer r.c.tr.CloseIdleConnections()
+		defer r.close()
+		return nil, r.serveOnly(ctx, dir)
+	}
 	defer r.c.tr.CloseIdleConnections()
 	if o.Pin {
 		if !Pinnable() {
@@ -273,6 +284,35 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.rep.Summary = summarize(r.rep, o)
 	return r.rep, nil
+}
+
+// serveOnly is Run for Options.ServeOnly.
+func (r *runner) serveOnly(ctx context.Context, dir string) error {
+	if err := r.setUp(ctx, dir); err != nil {
+		return err
+	}
+	if r.o.Pin {
+		if !Pinnable() {
+			return errors.New("pinning the servers off the first core needs Linux and at least two cores")
+		}
+		_, serverCPUs := splitCPUs()
+		if err := pinProcess(serverCPUs); err != nil {
+			return err
+		}
+		runtime.GOMAXPROCS(len(serverCPUs))
+		fmt.Fprintf(r.o.Targets, "# servers on CPU %v (GOMAXPROCS=%d); run the load on the others\n", serverCPUs, len(serverCPUs))
+	}
+	for _, j := range r.jobs {
+		fmt.Fprintf(r.o.Targets, "%s\t%s\t%s\n", j.sc.id, j.t.urls[0], j.t.auth[0])
+	}
+	for _, st := range r.stacks {
+		st.startUsage()
+	}
+	<-ctx.Done()
+	for _, st := range r.stacks {
+		st.stopUsage()
+	}
+	return nil
 }
 
 // runner holds what the scenarios share.
