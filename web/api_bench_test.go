@@ -55,16 +55,7 @@ func BenchmarkBareMe(b *testing.B) {
 // request with a valid key over HTTPS, and the handler's answer to it.
 func mustMeBench(b *testing.B) (http.Handler, *http.Request, *httptest.ResponseRecorder) {
 	b.Helper()
-	app := MustOpenApp(b, WithRateLimit(ratelimit.Limit{Count: 1_000_000_000, Period: time.Hour}))
-	app.LogLevel.Set(slog.LevelInfo)
-	o := mustAPIOrg(b, app, "Bench", "bench@example.com")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		app.Usage.Run(ctx, time.Second, nil)
-	}()
-	b.Cleanup(func() { cancel(); <-done })
+	app, o := mustBenchApp(b)
 
 	// httptest.NewRequest gives an https URL a TLS connection state, which
 	// the API requires.
@@ -94,4 +85,22 @@ func bareMeHandler(model *httptest.ResponseRecorder) http.Handler {
 		w.WriteHeader(status)
 		w.Write(body)
 	})
+}
+
+// mustBenchApp starts an App whose rate limit no benchmark reaches, logging
+// at Info as production does by default, with its usage flushed every
+// second, and an organization with keys.
+func mustBenchApp(b *testing.B) (*App, apiOrg) {
+	b.Helper()
+	app := MustOpenApp(b, WithRateLimit(ratelimit.Limit{Count: 1_000_000_000, Period: time.Hour}))
+	app.LogLevel.Set(slog.LevelInfo)
+	o := mustAPIOrg(b, app, "Bench", "bench@example.com")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		app.Usage.Run(ctx, time.Second, nil)
+	}()
+	b.Cleanup(func() { cancel(); <-done })
+	return app, o
 }

@@ -1,16 +1,11 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/keygate/keygate/internal/ratelimit"
 )
 
 // The in-process cost of the API's reads beyond GET /api/v1/me: one bot
@@ -46,16 +41,7 @@ func benchGet(b *testing.B, h http.Handler, path, key string) {
 // returns its handler, a read key and the bots' ids.
 func mustBotsBench(b *testing.B) (http.Handler, string, []string) {
 	b.Helper()
-	app := MustOpenApp(b, WithRateLimit(ratelimit.Limit{Count: 1_000_000_000, Period: time.Hour}))
-	app.LogLevel.Set(slog.LevelInfo)
-	o := mustAPIOrg(b, app, "Bench", "bench@example.com")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		app.Usage.Run(ctx, time.Second, nil)
-	}()
-	b.Cleanup(func() { cancel(); <-done })
+	app, o := mustBenchApp(b)
 	h := app.Web.Handler()
 	var ids []string
 	for i := range 20 {

@@ -256,20 +256,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer r.c.tr.CloseIdleConnections()
 	if o.Pin {
-		if !Pinnable() {
-			return nil, errors.New("pinning the client to a core of its own needs Linux and at least two cores")
+		clientCPUs, serverCPUs, err := pinServers()
+		if err != nil {
+			return nil, err
 		}
-		clientCPUs, serverCPUs := splitCPUs()
 		rc, err := startRemoteClient(lt.leaf, clientCPUs)
 		if err != nil {
 			return nil, err
 		}
 		defer rc.close()
-		if err := pinProcess(serverCPUs); err != nil {
-			return nil, err
-		}
-		// As a server started with taskset would: one P per core it has.
-		runtime.GOMAXPROCS(len(serverCPUs))
 		r.load = rc
 		r.rep.ClientCPUs, r.rep.ServerCPUs, r.rep.GOMAXPROCS = clientCPUs, serverCPUs, len(serverCPUs)
 		r.rep.Note = fmt.Sprintf("the client runs in its own process on CPU %v, the servers on CPU %v (GOMAXPROCS=%d); "+
@@ -286,20 +281,31 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return r.rep, nil
 }
 
+// pinServers keeps this process, and so the servers, off the first core,
+// which it returns for the client, with one P per core left, as a server
+// started with taskset would have.
+func pinServers() (clientCPUs, serverCPUs []int, err error) {
+	if !Pinnable() {
+		return nil, nil, errors.New("pinning the client to a core of its own needs Linux and at least two cores")
+	}
+	clientCPUs, serverCPUs = splitCPUs()
+	if err := pinProcess(serverCPUs); err != nil {
+		return nil, nil, err
+	}
+	runtime.GOMAXPROCS(len(serverCPUs))
+	return clientCPUs, serverCPUs, nil
+}
+
 // serveOnly is Run for Options.ServeOnly.
 func (r *runner) serveOnly(ctx context.Context, dir string) error {
 	if err := r.setUp(ctx, dir); err != nil {
 		return err
 	}
 	if r.o.Pin {
-		if !Pinnable() {
-			return errors.New("pinning the servers off the first core needs Linux and at least two cores")
-		}
-		_, serverCPUs := splitCPUs()
-		if err := pinProcess(serverCPUs); err != nil {
+		_, serverCPUs, err := pinServers()
+		if err != nil {
 			return err
 		}
-		runtime.GOMAXPROCS(len(serverCPUs))
 		fmt.Fprintf(r.o.Targets, "# servers on CPU %v (GOMAXPROCS=%d); run the load on the others\n", serverCPUs, len(serverCPUs))
 	}
 	for _, j := range r.jobs {
