@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/testenv"
+
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/keygate/keygate/internal/keygate"
@@ -188,7 +190,7 @@ func TestBrowserAccessibility(t *testing.T) {
 func TestBrowserScreenshots(t *testing.T) {
 	dir := os.Getenv("KEYGATE_SCREENSHOTS")
 	if dir == "" {
-		skipUnlessCI(t, "KEYGATE_SCREENSHOTS is not set: no screenshots taken")
+		testenv.SkipUnlessCI(t, "KEYGATE_SCREENSHOTS is not set: no screenshots taken")
 	}
 	schemes := strings.Split(cmp.Or(os.Getenv("KEYGATE_SCREENSHOT_SCHEMES"), "light,dark"), ",")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

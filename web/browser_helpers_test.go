@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/testenv"
+
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
@@ -33,17 +35,6 @@ func chromiumPath() string {
 	return ""
 }
 
-// skipUnlessCI skips the test for reason, except under CI=true, where the
-// test command has installed what the test needs (Chromium, axe-core): there
-// it fails.
-func skipUnlessCI(tb testing.TB, reason string) {
-	tb.Helper()
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("%s (under CI=true this fails instead of skipping)", reason)
-	}
-	tb.Skip(reason)
-}
-
 // Browser is a headless Chromium tab for one test.
 type Browser struct {
 	ctx context.Context
@@ -62,7 +53,7 @@ func NewBrowser(tb testing.TB, app *App) *Browser {
 	tb.Helper()
 	path := chromiumPath()
 	if path == "" {
-		skipUnlessCI(tb, "Chromium not found: ./scripts/test installs it (apt-get install chromium)")
+		testenv.SkipUnlessCI(tb, "Chromium not found: ./scripts/test installs it (apt-get install chromium)")
 	}
 	// Chromium's helpers may still write to the profile for a moment after
 	// it exits, so the profile is removed with retries, not by t.TempDir.
@@ -371,7 +362,7 @@ func (b *Browser) CheckA11y(name string) {
 	b.tb.Helper()
 	src, err := axeSource()
 	if err != nil {
-		skipUnlessCI(b.tb, fmt.Sprintf("accessibility check of %s: axe-core not installed (%v): ./scripts/test runs npm ci --prefix web/testdata/axe", name, err))
+		testenv.SkipUnlessCI(b.tb, fmt.Sprintf("accessibility check of %s: axe-core not installed (%v): ./scripts/test runs npm ci --prefix web/testdata/axe", name, err))
 	}
 	prev := b.scheme
 	defer func() {

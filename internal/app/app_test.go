@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/keygate/keygate/internal/testenv"
+
 	"github.com/keygate/keygate/internal/app"
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/password"
@@ -82,10 +84,7 @@ func TestNew(t *testing.T) {
 	t.Run("OKPostgresSharesState", func(t *testing.T) {
 		srv, err := testpg.Shared()
 		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("PostgreSQL: %v", err)
-			}
-			t.Skipf("SKIPPING PostgreSQL: %v", err)
+			testenv.SkipUnlessCI(t, "PostgreSQL could not be started: "+err.Error())
 		}
 		dsn, err := srv.CreateDatabase(t.Context(), "")
 		if err != nil {

@@ -25,8 +25,13 @@ func TestProvider_Complete_RequestContext(t *testing.T) {
 	var exchanges atomic.Int32
 	mux := http.NewServeMux()
 	mux.Handle("/.well-known/openid-configuration", discovery(issuer, issuer))
+	hit := make(chan struct{}, 1)
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		exchanges.Add(1)
+		select {
+		case hit <- struct{}{}:
+		default:
+		}
 		select { // hangs
 		case <-r.Context().Done():
 		case <-release:
@@ -55,7 +60,11 @@ func TestProvider_Complete_RequestContext(t *testing.T) {
 		_, err := prov.Complete(ctx, session, "the-code")
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	select { // the exchange is in flight
+	case <-hit:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the token endpoint was not called")
+	}
 	cancel()
 	select {
 	case err := <-done:

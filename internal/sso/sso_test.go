@@ -93,9 +93,11 @@ func TestOIDC_Discover(t *testing.T) {
 		}
 		issuer := "http://" + ln.Addr().String()
 		var up atomic.Bool
+		var refused atomic.Int32
 		ready := discovery(issuer, issuer)
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !up.Load() {
+				refused.Add(1)
 				http.Error(w, "down", http.StatusServiceUnavailable)
 				return
 			}
@@ -110,7 +112,11 @@ func TestOIDC_Discover(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		p.Start(ctx, nil) // returns at once
-		time.Sleep(100 * time.Millisecond)
+		for deadline := time.Now().Add(10 * time.Second); refused.Load() == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("discovery never tried")
+			}
+		}
 		if p.Ready() {
 			t.Fatal("ready while the provider is down")
 		}

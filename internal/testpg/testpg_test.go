@@ -3,8 +3,9 @@ package testpg_test
 import (
 	"context"
 	"database/sql"
-	"os"
 	"testing"
+
+	"github.com/keygate/keygate/internal/testenv"
 
 	"github.com/keygate/keygate/internal/testpg"
 )
@@ -12,10 +13,7 @@ import (
 func TestServer(t *testing.T) {
 	s, err := testpg.Start()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skipf("PostgreSQL could not be started, skipping: %v", err)
+		testenv.SkipUnlessCI(t, "PostgreSQL could not be started: "+err.Error())
 	}
 	defer s.Stop()
 	url, err := s.CreateDatabase(context.Background(), "")

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/testenv"
+
 	"github.com/keygate/keygate/cmd/keygate-bench/internal/loadtest"
 	"github.com/keygate/keygate/internal/testpg"
 )
@@ -143,10 +145,7 @@ func TestLoadPostgres(t *testing.T) {
 	}
 	srv, err := testpg.Shared()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL: %v", err)
-		}
-		t.Skipf("SKIPPING the PostgreSQL load test: %v", err)
+		testenv.SkipUnlessCI(t, "PostgreSQL could not be started, so the PostgreSQL load test cannot run: "+err.Error())
 	}
 	dbURL, err := srv.CreateDatabase(t.Context(), "")
 	if err != nil {
