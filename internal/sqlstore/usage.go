@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -384,6 +385,14 @@ func insertRequestLog(ctx context.Context, tx *Tx, stmts map[int]*sql.Stmt, even
 				return fmt.Errorf("write request log: %w", err)
 			}
 			kept = kept[n:]
+			// A busy second's flush is a few hundred ms of CPU. Between
+			// statements, the requests waiting for this core go first
+			// rather than queue behind the flush for a time slice: with
+			// wrk on its own core and the server on the other, p99 of
+			// GET /api/v1/me went from 21-24 ms to 11 ms, a bot read's
+			// from 46-57 ms to 14-16 ms, throughput unchanged (two
+			// interleaved rounds of keygate-bench -serve-only).
+			runtime.Gosched()
 		}
 	}
 	return nil
