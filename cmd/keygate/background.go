@@ -48,9 +48,28 @@ func startBackground(ctx context.Context, c *Config, db *sqlstore.DB, a *app.App
 	})
 	// Usage is flushed once a second, and once more at stop.
 	b.runUsage(func(ctx context.Context) {
-		a.Usage.Run(ctx, time.Second, func(err error) { logger.Error("flush usage", "error", err.Error()) })
+		a.Usage.Run(ctx, time.Second, flushErrorLog(logger, time.Now))
 	})
 	return b
+}
+
+// flushErrorLog logs a failed usage flush. A full disk fails every flush
+// alike until space is freed: it is logged once a minute, with how many
+// flushes failed since, as the requests it refuses are.
+func flushErrorLog(logger *slog.Logger, now func() time.Time) func(error) {
+	var last time.Time
+	var failed int
+	return func(err error) {
+		if !sqlstore.StorageFull(err) {
+			logger.Error("flush usage", "error", err.Error())
+			return
+		}
+		failed++
+		if t := now(); last.IsZero() || t.Sub(last) >= time.Minute {
+			logger.Error("flush usage: storage is full, usage is being dropped", "failed_flushes", failed, "error", err.Error())
+			last, failed = t, 0
+		}
+	}
 }
 
 // goJob runs fn until the background stops.

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,5 +95,29 @@ func TestPoolStats(t *testing.T) {
 		if _, ok := got[name]; !ok {
 			t.Errorf("%s{db_name=writer} missing", name)
 		}
+	}
+}
+
+func TestFlushErrorLog(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	log := flushErrorLog(logger, func() time.Time { return now })
+	full := fmt.Errorf("write usage: %w", syscall.ENOSPC)
+	for range 30 { // 30 flushes, one a second
+		log(full)
+		now = now.Add(time.Second)
+	}
+	if n := strings.Count(buf.String(), "storage is full"); n != 1 {
+		t.Fatalf("30 s of failed flushes logged %d lines, want 1:\n%s", n, buf.String())
+	}
+	now = now.Add(30 * time.Second)
+	log(full)
+	if n := strings.Count(buf.String(), "storage is full"); n != 2 || !strings.Contains(buf.String(), "failed_flushes=30") {
+		t.Fatalf("a minute later: %d lines, want 2 with failed_flushes=30 (since the first line):\n%s", n, buf.String())
+	}
+	log(errors.New("database is locked"))
+	if !strings.Contains(buf.String(), `msg="flush usage" error="database is locked"`) {
+		t.Fatalf("another error was not logged at once:\n%s", buf.String())
 	}
 }
