@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -23,7 +24,21 @@ type KeyForm struct {
 	Expiration   string // 7, 30, 60, 90, custom, none
 	Environments []Option
 	MinDate      string // earliest custom date, YYYY-MM-DD
+	// Permissions are the organization's own permissions to choose from;
+	// none hides the fieldset. The form's "allowed_ips" value is the
+	// allowlist textarea's text.
+	Permissions []PermissionChoice
 }
+
+// PermissionChoice is one of the organization's permissions in the create
+// form, checked when chosen.
+type PermissionChoice struct {
+	Name, Description string
+	Checked           bool
+}
+
+// AllowedIPsHint explains the allowlist textarea.
+const AllowedIPsHint = "One address or CIDR range per line (203.0.113.7, 10.0.0.0/8). Leave empty to allow any address."
 
 // ExpirationOptions are the choices of the expiration select.
 var ExpirationOptions = []Option{
@@ -45,7 +60,11 @@ type APIKeyRow struct {
 	Env      string
 	EnvLabel string
 	Scopes   []Option
-	Hint     string
+	// Permissions are the organization's own permissions the key holds;
+	// AllowedIPs the CIDRs it may be used from, none for anywhere.
+	Permissions []string
+	AllowedIPs  []string
+	Hint        string
 	// CreatedBy names the creator in full: "Ada Lovelace", or
 	// "API key “CI” (key_…)" for a key created through the API. Creator
 	// says it in a few words for the list: "Ada", "via key “CI”".
@@ -66,11 +85,17 @@ type APIKeyRow struct {
 	RevokeURL      string
 	RevokeQuestion string
 	Exposed        bool
+	// ExposedURL is where a leak report found the key and ExposedSource
+	// who reported it; "" when nobody has.
+	ExposedURL, ExposedSource string
 	// RolledFrom is the key this one replaced; ReplacedBy the key that
 	// replaced this one. Nil when there is none.
 	RolledFrom *KeyLink
 	ReplacedBy *KeyLink
 }
+
+// AllowedIPsText lists the key's allowed networks, comma-separated.
+func (k APIKeyRow) AllowedIPsText() string { return strings.Join(k.AllowedIPs, ", ") }
 
 // KeyLink names another key and links to its page.
 type KeyLink struct {

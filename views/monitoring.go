@@ -42,6 +42,12 @@ type RangeLink struct {
 // OverviewStats is the overview of an organization with usage.
 type OverviewStats struct {
 	OrgName string
+	// Services are the Service filter's choices (none hides it), Service
+	// the one chosen, and URL the page's address for the filter's form.
+	Services []Option
+	Service  string
+	Days     int
+	URL      string
 	// IsAdmin: the viewer manages keys. Members see the figures and the
 	// chart only, with no key actions and no links to Admin pages.
 	IsAdmin   bool
@@ -61,7 +67,10 @@ type OverviewStats struct {
 
 // LogRow is one API request in the logs.
 type LogRow struct {
-	At      Time
+	At Time
+	// Service is the service a forward-auth or verify call was for, ""
+	// for Keygate's own API.
+	Service string
 	Key     string
 	KeyURL  string
 	Method  string
@@ -86,9 +95,12 @@ type SortHeader struct {
 
 // LogsPage is the API logs with their filters.
 type LogsPage struct {
-	Rows      []LogRow
-	Keys      []Option
-	Routes    []Option
+	Rows   []LogRow
+	Keys   []Option
+	Routes []Option
+	// Services are the Service filter's choices; none hides the filter.
+	Services  []Option
+	Service   string
 	Classes   []Option
 	Key       string
 	Class     string
@@ -113,6 +125,8 @@ type LogsPage struct {
 
 // LogDetail is one API request's page.
 type LogDetail struct {
+	// Service is the service a forward-auth or verify call was for.
+	Service   string
 	RequestID string
 	Method    string
 	Path      string
@@ -141,8 +155,11 @@ type KeyUsage struct {
 	Chart     Chart
 	TopRoutes []CountRow
 	TopIPs    []CountRow
-	Recent    []LogRow
-	LogsURL   string
+	// Services are the key's calls of the last 30 days by service,
+	// Keygate's own API among them.
+	Services []CountRow
+	Recent   []LogRow
+	LogsURL  string
 	// Alert, if set, says that the key is refused but still being tried.
 	Alert *RefusedAlert
 	// LastAttempt is the key's last request of any outcome.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +57,11 @@ type keyInfo struct {
 	// me is the body of GET /api/v1/me, which says only what the record
 	// says.
 	me []byte
+	// allowed are the networks the key may be used from; none means
+	// anywhere.
+	allowed []netip.Prefix
+	// header are the X-Keygate-* headers of a forward-auth answer.
+	header forwardHeaders
 }
 
 func (s *Server) keyInfo(rec *apikey.Record) *keyInfo {
@@ -74,13 +81,74 @@ func (s *Server) keyInfo(rec *apikey.Record) *keyInfo {
 				info.limit = l
 			}
 		}
+		for _, c := range keygate.SplitAllowedIPs(rec.AllowedIPs) {
+			if p, err := keygate.ParseAllowedIP(c); err == nil {
+				info.allowed = append(info.allowed, p)
+			} else {
+				// Stored lists are canonical; an entry that cannot be read
+				// matches nothing rather than opening the key to anywhere.
+				info.allowed = append(info.allowed, netip.Prefix{})
+			}
+		}
 		info.me = meBody(rec, info.scopes)
+		info.header = newForwardHeaders(rec, info.scopes)
 		count := strconv.Itoa(info.limit.Count)
 		info.count = []string{count}
 		info.policy = []string{`"default";q=` + count + `;w=` + strconv.Itoa(int(info.limit.Period.Seconds()))}
 		return info
 	}).(*keyInfo)
 }
+
+// msgIPNotAllowed is the detail of a call from outside a key's allowlist.
+const msgIPNotAllowed = "This API key cannot be used from this IP address."
+
+// allowsIP reports whether the key may be used from the client address ip.
+func (info *keyInfo) allowsIP(ip string) bool {
+	if len(info.allowed) == 0 {
+		return true
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range info.allowed {
+		if p.IsValid() && p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasPermission reports whether the key holds the organization permission
+// name.
+func hasPermission(rec *apikey.Record, name string) bool {
+	_, ok := slices.BinarySearch(rec.Permissions, name)
+	return ok
+}
+
+// admit applies to an authenticated key what every use of it goes
+// through, in order: the organization's plan, the key's IP allowlist and
+// its rate limit (whose headers it sets). It writes the refusal and
+// returns false. The allowlist comes before the limit, so calls from
+// elsewhere spend none of the key's quota.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, rec *apikey.Record, info *keyInfo) bool {
+	// Plans: API access needs Professional or higher. Checked before the
+	// rate limit, so a Free organization's calls spend none of it.
+	if !keygate.Plan(rec.Plan).IncludesAPI() {
+		apiError(w, http.StatusForbidden, "plan_required", msgPlanRequired)
+		return false
+	}
+	if !info.allowsIP(keygate.RequestInfoFromContext(r.Context()).IP) {
+		apiError(w, http.StatusForbidden, "ip_not_allowed", msgIPNotAllowed)
+		return false
+	}
+	return s.rateLimit(w, rec, info)
+}
+
+// msgPlanRequired is the detail of a call by a key of an organization
+// whose plan has no API access.
+const msgPlanRequired = "Your organization's plan does not include API access."
 
 // apiError writes the API's error body: {"detail": ..., "code": ...,
 // "request_id": ...}.
@@ -168,13 +236,7 @@ func (s *Server) apiHandle(mux *http.ServeMux, pattern string, methods ...apiMet
 		info := s.keyInfo(rec)
 		rw := newUsageRecorder(w)
 		defer s.recordUsage(r, rec, pattern, rw, start)
-		// Plans: API access needs Professional or higher. Checked before the
-		// rate limit, so a Free organization's calls spend none of it.
-		if !keygate.Plan(rec.Plan).IncludesAPI() {
-			apiError(rw, http.StatusForbidden, "plan_required", "Your organization's plan does not include API access.")
-			return
-		}
-		if !s.rateLimit(rw, rec, info) {
+		if !s.admit(rw, r, rec, info) {
 			return
 		}
 		method := r.Method
@@ -304,19 +366,23 @@ func (s *Server) checkKey(r *http.Request) (rec *apikey.Record, fail *authHeader
 	} else if err != nil {
 		return nil, nil, err
 	}
-	now := s.now()
+	return rec, s.unusable(rec), nil
+}
+
+// unusable says why a known key may no longer be used, nil if it may.
+func (s *Server) unusable(rec *apikey.Record) *authHeaderError {
 	switch {
 	case rec.RevokedAt != nil:
-		return rec, failTokenRevoked, nil
-	case rec.ExpiresAt != nil && !now.Before(*rec.ExpiresAt):
-		return rec, failTokenExpired, nil
+		return failTokenRevoked
+	case rec.ExpiresAt != nil && !s.now().Before(*rec.ExpiresAt):
+		return failTokenExpired
 	case rec.CreatorDisabledAt != nil && rec.DisabledUserKeys != string(keygate.DisabledUserKeysKeep):
 		// The key's creator was disabled and the organization did not choose
 		// to keep such keys. The client sees a plain invalid token: why a key
 		// stopped is for the dashboard, not for whoever holds it.
-		return rec, failCreatorDisabled, nil
+		return failCreatorDisabled
 	}
-	return rec, nil, nil
+	return nil
 }
 
 // rateLimit applies the key's limit and sets the rate limit headers on the
@@ -375,6 +441,7 @@ func (s *Server) recordUsage(r *http.Request, rec *apikey.Record, route string, 
 	s.usage.Record(usage.Event{
 		OrganizationID: rec.OrganizationID, KeyID: rec.KeyID, Method: r.Method, Route: route, Path: loggedPath(r), Status: status,
 		Code: w.code, Latency: time.Since(start), IP: info.IP, UserAgent: info.UserAgent, At: s.now(), RequestID: rid,
+		Service: stateFrom(r.Context()).service,
 	})
 }
 

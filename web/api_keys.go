@@ -23,6 +23,10 @@ type apiKeyJSON struct {
 	RevokedAt   *time.Time   `json:"revoked_at"`
 	LastUsedAt  *time.Time   `json:"last_used_at"`
 	State       string       `json:"state"`
+	// Permissions are the organization's own permission names the key
+	// holds; AllowedIPs the CIDRs it may be used from, none for anywhere.
+	Permissions []string `json:"permissions"`
+	AllowedIPs  []string `json:"allowed_ips"`
 }
 
 // creatorJSON names who created something: {"type": "user" | "key", "id",
@@ -47,6 +51,7 @@ func (s *Server) keyJSON(k *keygate.APIKey) apiKeyJSON {
 		ID: k.PublicID, Name: k.Name, Environment: string(k.Environment), Hint: k.Hint, Note: k.Note,
 		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
 		LastUsedAt: k.LastUsedAt, State: string(k.State(s.now())), Scopes: []string{},
+		Permissions: append([]string{}, k.Permissions...), AllowedIPs: append([]string{}, k.AllowedIPs...),
 	}
 	for _, sc := range k.Scopes {
 		out.Scopes = append(out.Scopes, string(sc))
@@ -115,6 +120,8 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request) {
 			in.Scopes = append(in.Scopes, keygate.Scope(sc))
 		}
 	}
+	obj.decodeField("permissions", &in.Permissions, msgPermissionsList, fe)
+	obj.decodeField("allowed_ips", &in.AllowedIPs, msgAllowedIPsList, fe)
 	// Omitted, the key gets the default lifetime; null, it never expires.
 	var sent bool
 	in.ExpiresAt, sent = obj.timeField("expires_at", fe)
@@ -183,10 +190,12 @@ func (s *Server) apiRevokeKey(w http.ResponseWriter, r *http.Request) {
 const (
 	msgRateLimitSyntax = "Enter a limit like 1000/h, 60/m or 10/s."
 	msgKeyFieldFixed   = "This field cannot be changed. Create another key and revoke this one."
+	msgPermissionsList = "Expected a list of permission names."
+	msgAllowedIPsList  = "Expected a list of IP addresses or CIDR ranges."
 )
 
 // apiUpdateKey changes what the dashboard's key page edits: name, note,
-// environment and rate limit. Scopes and expiry are fixed for a key's
+// environment, rate limit and allowed IPs. Scopes, permissions and expiry are fixed for a key's
 // life. An empty object changes nothing and returns the key.
 func (s *Server) apiUpdateKey(w http.ResponseWriter, r *http.Request) {
 	obj, ok := decodeObject(w, r)
@@ -238,11 +247,18 @@ func keyUpdateOf(obj jsonObject, fe fieldErrors) (upd keygate.APIKeyUpdate, chan
 		}
 		upd.RateLimit = &v
 	}
-	for _, f := range []string{"scopes", "expires_at"} {
+	if raw, ok := obj["allowed_ips"]; ok {
+		// null, like [], lets the key be used from anywhere.
+		ips := []string{}
+		if isNull(raw) || obj.decodeField("allowed_ips", &ips, msgAllowedIPsList, fe) {
+			upd.AllowedIPs = &ips
+		}
+	}
+	for _, f := range []string{"scopes", "expires_at", "permissions"} {
 		if _, ok := obj[f]; ok {
 			fe.add(f, msgKeyFieldFixed)
 		}
 	}
-	changes = upd.Name != nil || upd.Environment != nil || upd.Note != nil || upd.RateLimit != nil
+	changes = upd.Name != nil || upd.Environment != nil || upd.Note != nil || upd.RateLimit != nil || upd.AllowedIPs != nil
 	return upd, changes
 }

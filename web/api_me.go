@@ -13,6 +13,7 @@ type meJSON struct {
 		ID          string     `json:"id"`
 		Name        string     `json:"name"`
 		Scopes      []string   `json:"scopes"`
+		Permissions []string   `json:"permissions"`
 		Environment string     `json:"environment"`
 		ExpiresAt   *time.Time `json:"expires_at"`
 		Hint        string     `json:"hint"`
@@ -33,7 +34,10 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
 func meBody(rec *apikey.Record, scopes []string) []byte {
 	var out meJSON
 	out.Key.ID, out.Key.Name, out.Key.Environment, out.Key.ExpiresAt, out.Key.Hint = rec.PublicID, rec.Name, rec.Environment, rec.ExpiresAt, rec.Hint
-	out.Key.Scopes = scopes
+	out.Key.Scopes, out.Key.Permissions = scopes, rec.Permissions
+	if out.Key.Permissions == nil {
+		out.Key.Permissions = []string{}
+	}
 	out.Organization.ID, out.Organization.Name = rec.OrgPublicID, rec.OrgName
 	return encodeJSON(&out)
 }

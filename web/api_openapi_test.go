@@ -47,6 +47,8 @@ var wantOperations = map[string]string{
 	"DELETE /api/v1/keys/{id}":          "admin",
 	"POST /api/v1/keys/{id}/roll":       "admin",
 	"GET /api/v1/integrations":          "admin",
+	"POST /api/v1/keys/report-leak":     "-",
+	"POST /api/v1/keys/verify":          "-",
 }
 
 func TestOpenAPIDocument(t *testing.T) {
@@ -178,6 +180,11 @@ func TestOpenAPIContract(t *testing.T) {
 
 	t.Run("Success", func(t *testing.T) {
 		c.run(t, app, []apiCall{
+			{name: "ReportLeak", method: "POST", path: "/api/v1/keys/report-leak", body: `{"key": "kg_nope", "url": "https://example.com/x", "source": "test"}`, wantStatus: 202, validRequest: true},
+			{name: "ReportLeakGitHub", method: "POST", path: "/api/v1/keys/report-leak", body: `[{"token": "kg_nope", "type": "keygate_api_key", "url": "https://example.com/x", "source": "commit"}]`, wantStatus: 202, validRequest: true},
+			{name: "VerifyValid", method: "POST", path: "/api/v1/keys/verify", body: `{"key": "` + org.Write + `", "scope": "write", "service": "billing"}`, wantStatus: 200, validRequest: true},
+			{name: "VerifyRefused", method: "POST", path: "/api/v1/keys/verify", body: `{"key": "` + org.Read + `", "scope": "admin", "ip": "203.0.113.7"}`, wantStatus: 200, validRequest: true},
+			{name: "VerifyUnknown", method: "POST", path: "/api/v1/keys/verify", body: `{"key": "kg_nope"}`, wantStatus: 200, validRequest: true},
 			{name: "Me", method: "GET", path: "/api/v1/me", auth: rd, wantStatus: 200, validRequest: true},
 			{name: "MeBearer", method: "GET", path: "/api/v1/me", auth: "Bearer " + org.Write, wantStatus: 200, validRequest: true},
 			{name: "ListBots", method: "GET", path: "/api/v1/bots", auth: rd, wantStatus: 200, validRequest: true},
@@ -241,6 +248,8 @@ func TestOpenAPIContract(t *testing.T) {
 
 	t.Run("BadRequest", func(t *testing.T) {
 		c.run(t, app, []apiCall{
+			{name: "ReportLeakNoKey", method: "POST", path: "/api/v1/keys/report-leak", body: `{"url": "https://example.com"}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "VerifyNoKey", method: "POST", path: "/api/v1/keys/verify", body: `{"scope": "root"}`, wantStatus: 400, wantCode: "invalid"},
 			{name: "BotFieldRequired", method: "POST", path: "/api/v1/bots", auth: wr, body: `{"bot_name": "My Bot"}`, wantStatus: 400, wantCode: "invalid"},
 			{name: "BotFields", method: "POST", path: "/api/v1/bots", auth: wr, body: `{"meeting_url": "ftp://x", "bot_name": "` + strings.Repeat("b", 101) + `", "metadata": [1], "join_at": "soon"}`, wantStatus: 400, wantCode: "invalid"},
 			{name: "BotParseError", method: "POST", path: "/api/v1/bots", auth: wr, body: `{"meeting_url": `, wantStatus: 400, wantCode: "parse_error"},
@@ -445,6 +454,11 @@ func TestOpenAPIContract(t *testing.T) {
 				t.Fatalf("%s: Retry-After %q, remaining %q", key, r.Header.Get("Retry-After"), r.Header.Get("X-RateLimit-Remaining"))
 			}
 		}
+		// Leak reports are limited per client address, not per key.
+		for range 10 {
+			limited.API(t, "POST", "/api/v1/keys/report-leak", "", `{"key": "kg_nope"}`)
+		}
+		c.do(t, limited, apiCall{name: "ReportLeak", method: "POST", path: "/api/v1/keys/report-leak", body: `{"key": "kg_nope"}`, wantStatus: 429, wantCode: "throttled"})
 	})
 
 	// Every documented status of every operation was seen, 500 aside.

@@ -120,7 +120,7 @@ func (s *Server) recordRefused(r *http.Request, rec *apikey.Record, fail *authHe
 	s.usage.Record(usage.Event{
 		OrganizationID: rec.OrganizationID, KeyID: rec.KeyID, Method: r.Method, Route: route, Path: loggedPath(r),
 		Status: fail.statusCode(), Code: fail.code, Refused: true, Latency: time.Since(start),
-		IP: info.IP, UserAgent: info.UserAgent, At: s.now(), RequestID: rid,
+		IP: info.IP, UserAgent: info.UserAgent, At: s.now(), RequestID: rid, Service: stateFrom(r.Context()).service,
 	})
 }
 

@@ -47,6 +47,9 @@ type requestState struct {
 	keyID   string           // the API key's public id, never the key
 	route   string
 	apiKey  *apikey.Record // the API request's verified key
+	// service is the service a forward-auth or verify call checks a key
+	// for, "" on Keygate's own API.
+	service string
 }
 
 type requestStateKey struct{}

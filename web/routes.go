@@ -95,6 +95,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /orgs/{org}/settings/integrations/{kind}", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleSaveIntegration))
 	mux.HandleFunc("GET /orgs/{org}/settings/integrations/{kind}/delete", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleDeleteIntegrationPage))
 	mux.HandleFunc("POST /orgs/{org}/settings/integrations/{kind}/delete", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleDeleteIntegration))
+	mux.HandleFunc("GET /orgs/{org}/settings/permissions", s.requireOrgAdmin(msgPermissionsAdmin, s.handlePermissions))
+	mux.HandleFunc("POST /orgs/{org}/settings/permissions", s.requireOrgAdmin(msgPermissionsAdmin, s.handleCreatePermission))
+	mux.HandleFunc("GET /orgs/{org}/settings/permissions/{name}/delete", s.requireOrgAdmin(msgPermissionsAdmin, s.handleDeletePermissionPage))
+	mux.HandleFunc("POST /orgs/{org}/settings/permissions/{name}/delete", s.requireOrgAdmin(msgPermissionsAdmin, s.handleDeletePermission))
+	mux.HandleFunc("POST /orgs/{org}/settings/leak-policy", s.requireOrgAdmin(msgLeakPolicyAdmin, s.handleSaveLeakPolicy))
 	mux.HandleFunc("GET /orgs/{org}/settings/sso", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleOrgSSOSettings))
 	mux.HandleFunc("POST /orgs/{org}/settings/sso", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleSaveOrgSSO))
 	mux.HandleFunc("POST /orgs/{org}/settings/sso/domains/{domain}/verify", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleVerifyOrgSSODomain))
@@ -135,6 +140,9 @@ func (s *Server) routes() http.Handler {
 	root.Handle("/api/", s.requireHTTPS(recordRoute(s.apiRoutes())))
 	// Assets, with content-hashed names: no session is looked up for them.
 	root.Handle("GET "+static.Prefix, recordRoute(routeOnly("GET "+static.Prefix, static.Handler().ServeHTTP)))
+	// Forward authentication for proxies in front of other services: any
+	// method, since proxies may forward the original one.
+	root.Handle(forwardRoute, s.requireHTTPS(recordRoute(routeOnly(forwardRoute, s.handleForwardAuth))))
 	root.Handle("GET /healthz", recordRoute(routeOnly("GET /healthz", s.handleHealthz)))
 	root.Handle("GET /readyz", recordRoute(routeOnly("GET /readyz", s.handleReadyz)))
 	if s.cfg.MetricsToken != "" {
@@ -154,6 +162,8 @@ func (s *Server) apiRoutes() *http.ServeMux {
 	mux := http.NewServeMux()
 	const read, write, admin = keygate.ScopeRead, keygate.ScopeWrite, keygate.ScopeAdmin
 	mux.HandleFunc("GET /api/v1/openapi.json", s.handleOpenAPI)
+	// Anyone who finds a key may report it: no key, a limit per address.
+	mux.HandleFunc("/api/v1/keys/report-leak", postOnly(s.apiReportLeak))
 	s.apiHandle(mux, "/api/v1/me", apiGet("", s.apiMe))
 	s.apiHandle(mux, "/api/v1/bots", apiGet(read, s.apiListBots), apiPost(write, s.apiCreateBot))
 	s.apiHandle(mux, "/api/v1/bots/{id}", apiGet(read, s.apiGetBot), apiPatch(write, s.apiUpdateBot), apiDelete(write, s.apiDeleteBot))
@@ -166,6 +176,8 @@ func (s *Server) apiRoutes() *http.ServeMux {
 	s.apiHandle(mux, "/api/v1/invitations", apiGet(admin, s.apiListInvitations), apiPost(admin, s.apiInvite))
 	s.apiHandle(mux, "/api/v1/keys", apiGet(admin, s.apiListKeys), apiPost(admin, s.apiCreateKey))
 	s.apiHandle(mux, "/api/v1/keys/{id}", apiGet(admin, s.apiGetKey), apiPatch(admin, s.apiUpdateKey), apiDelete(admin, s.apiRevokeKey))
+	// The key in the body is the credential: no Authorization needed.
+	mux.HandleFunc(verifyRoute, postOnly(s.apiVerifyKey))
 	s.apiHandle(mux, "/api/v1/keys/{id}/roll", apiPost(admin, s.apiRollKey))
 	s.apiHandle(mux, "/api/v1/integrations", apiGet(admin, s.apiListIntegrations))
 	mux.HandleFunc("/api/", s.apiUnknownPath)
@@ -174,11 +186,13 @@ func (s *Server) apiRoutes() *http.ServeMux {
 
 // Messages of the 403 pages of Admin-only sections.
 const (
-	msgAPIKeysAdmin = "You need the Admin role to manage API keys"
-	msgMembersAdmin = "You need the Admin role to manage members"
-	msgAuditAdmin   = "You need the Admin role to view the audit log"
-	msgLogsAdmin    = "You need the Admin role to view the API logs"
+	msgAPIKeysAdmin     = "You need the Admin role to manage API keys"
+	msgPermissionsAdmin = "You need the Admin role to manage permissions"
+	msgMembersAdmin     = "You need the Admin role to manage members"
+	msgAuditAdmin       = "You need the Admin role to view the audit log"
+	msgLogsAdmin        = "You need the Admin role to view the API logs"
 
 	msgIntegrationsAdmin = "You need the Admin role to manage integrations"
 	msgOrgSSOAdmin       = "You need the Admin role to manage single sign-on"
+	msgLeakPolicyAdmin   = "You need the Admin role to change the leak policy"
 )

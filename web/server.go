@@ -101,8 +101,10 @@ type Server struct {
 	monitoring    keygate.MonitoringService
 	memberships   keygate.MembershipService
 	mailer        Mailer
+	leaks         keygate.LeakService
 	admin         keygate.AdminService
 	integrations  keygate.IntegrationService
+	permissions   keygate.PermissionService
 	store         *SessionStore
 	identities    keygate.IdentityService
 	orgSSO        keygate.OrgSSOService
@@ -159,12 +161,16 @@ type Services struct {
 	Memberships keygate.MembershipService
 	// Mailer sends invitation emails; nil without --smtp-url.
 	Mailer Mailer
+	// Leaks takes reports of leaked keys; nil answers them and does nothing.
+	Leaks keygate.LeakService
 	// Identities links single sign-on identities to users; nil disables
 	// single sign-on.
 	Identities keygate.IdentityService
 	// Integrations stores the organizations' third-party credentials,
 	// encrypted; nil hides Settings > Integrations.
 	Integrations keygate.IntegrationService
+	// Permissions are the organizations' own permission names for keys.
+	Permissions keygate.PermissionService
 	// OrgSSO stores organizations' own single sign-on providers; nil hides
 	// Settings > Single sign-on and "Sign in with SSO".
 	OrgSSO keygate.OrgSSOService
@@ -203,10 +209,11 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		users: svc.Users, orgs: svc.Orgs, sessions: svc.Sessions, apiKeys: svc.APIKeys, audit: svc.Audit,
 		bots: svc.Bots, conversations: svc.Conversations, analytics: svc.Analytics,
 		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(), db: svc.DB, monitoring: svc.Monitoring,
-		memberships: svc.Memberships, mailer: svc.Mailer, listener: svc.Listener,
+		memberships: svc.Memberships, mailer: svc.Mailer, listener: svc.Listener, leaks: svc.Leaks,
 		admin:         svc.Admin,
 		identities:    svc.Identities,
 		integrations:  svc.Integrations,
+		permissions:   svc.Permissions,
 		orgSSO:        svc.OrgSSO,
 		orgProviders:  newOrgProviderCache(),
 		flowCodec:     newFlowCodec(cfg.SessionKey),

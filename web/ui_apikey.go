@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
@@ -17,7 +18,8 @@ func (s *Server) loadKey(r *http.Request) (*keygate.APIKey, error) {
 
 func (s *Server) keyDetail(r *http.Request, l views.Layout, k *keygate.APIKey, f views.Form) views.APIKeyDetail {
 	if f.Values == nil {
-		f.Values = map[string]string{"name": k.Name, "environment": string(k.Environment), "note": k.Note, "rate_limit": k.RateLimit}
+		f.Values = map[string]string{"name": k.Name, "environment": string(k.Environment), "note": k.Note, "rate_limit": k.RateLimit,
+			"allowed_ips": strings.Join(k.AllowedIPs, "\n")}
 	}
 	d := views.APIKeyDetail{
 		Key: s.keyRow(*l.Org, k, s.now()), Note: k.Note, Form: f, Envs: environmentOptions(),
@@ -55,7 +57,8 @@ func (s *Server) handleAPIKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUpdateAPIKey(w http.ResponseWriter, r *http.Request) {
-	f := formOf(r, "name", "environment", "note", "rate_limit")
+	f := formOf(r, "name", "environment", "note", "rate_limit", "allowed_ips")
+	ips := splitIPLines(f.Value("allowed_ips"))
 	name, env, note, limit := f.Value("name"), keygate.Environment(f.Value("environment")), f.Value("note"), f.Value("rate_limit")
 	org := pageFrom(r).org
 	var err error
@@ -68,7 +71,7 @@ func (s *Server) handleUpdateAPIKey(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err == nil {
-		k, err = s.apiKeys.UpdateAPIKey(r.Context(), org.PublicID, r.PathValue("key"), keygate.APIKeyUpdate{Name: &name, Environment: &env, Note: &note, RateLimit: &limit})
+		k, err = s.apiKeys.UpdateAPIKey(r.Context(), org.PublicID, r.PathValue("key"), keygate.APIKeyUpdate{Name: &name, Environment: &env, Note: &note, RateLimit: &limit, AllowedIPs: &ips})
 	}
 	if keygate.ErrorCode(err) == keygate.EINVALID {
 		cur, lerr := s.loadKey(r)
@@ -197,6 +200,7 @@ var auditVerbs = map[string]string{
 	keygate.AuditAPIKeyUpdate: "edited", keygate.AuditInvite: "invited", keygate.AuditInviteRevoke: "invitation revoked",
 	keygate.AuditRoleChange: "role changed", keygate.AuditMemberRemove: "removed",
 	keygate.AuditIntegrationSave: "saved", keygate.AuditIntegrationDelete: "deleted",
+	keygate.AuditPermissionCreated: "permission defined", keygate.AuditPermissionDeleted: "permission deleted",
 	keygate.AuditOrganizationUpdate: "updated", keygate.AuditOwnershipTransfer: "ownership transferred",
 	keygate.AuditOrgSSOSave: "single sign-on saved", keygate.AuditOrgSSODelete: "single sign-on deleted",
 	keygate.AuditSSODomainVerify: "domain verified", keygate.AuditLoginSSORefused: "sign-in refused",

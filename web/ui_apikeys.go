@@ -58,10 +58,12 @@ func (s *Server) keyRow(org views.Org, k *keygate.APIKey, now time.Time) views.A
 		RevokeURL:      org.URL("api-keys/" + k.PublicID + "/revoke"),
 		RevokeQuestion: "Revoke “" + k.Name + "”? Applications using it will stop working immediately. This cannot be undone.",
 		Exposed:        k.ExposedAt != nil,
+		ExposedURL:     k.ExposedURL, ExposedSource: k.ExposedSource,
 	}
 	for _, sc := range k.Scopes {
 		row.Scopes = append(row.Scopes, views.Option{Value: string(sc), Label: sc.Label()})
 	}
+	row.Permissions, row.AllowedIPs = k.Permissions, k.AllowedIPs
 	if k.LastUsedAt != nil {
 		row.LastUsed = views.Time{At: *k.LastUsedAt, Now: now}
 		row.LastUsedAgent = k.LastUsedUserAgent
@@ -148,6 +150,9 @@ func (s *Server) keysPage(ctx context.Context, q url.Values, org views.Org) (vie
 		Create: s.newKeyForm(org), NewURL: org.URL("api-keys/new"), ListURL: org.URL("api-keys"),
 		Roll: views.RollForm{Token: newFormToken(), Grace: "1h"},
 	}
+	if err := s.addPermissionChoices(ctx, org, &p.Create, nil); err != nil {
+		return views.APIKeysPage{}, err
+	}
 	if plan := keygate.Plan(org.Plan); plan.Valid() && !plan.IncludesAPI() {
 		p.PlanNotice = "Your organization's plan (" + plan.Label() + ") does not include API access. " +
 			"Keys you create will not work until a superuser moves the organization to Professional or Enterprise."
@@ -205,20 +210,30 @@ func (s *Server) handleAPIKeys(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
 	l := s.layout(r, "Create API Key", "api-keys")
-	s.render(w, r, http.StatusOK, views.NewAPIKeyPage(l, s.newKeyForm(*l.Org)))
+	f := s.newKeyForm(*l.Org)
+	if err := s.addPermissionChoices(r.Context(), *l.Org, &f, nil); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.NewAPIKeyPage(l, f))
 }
 
 // parseKeyForm reads the create form. Expiration problems are reported
 // with the service's validation errors, beside their fields.
 func (s *Server) parseKeyForm(r *http.Request, org views.Org) (*keygate.APIKeyCreate, views.KeyForm, *keygate.ValidationErrors) {
 	f := s.newKeyForm(org)
-	f.Form = formOf(r, "name", "environment", "note", "expiration_date")
+	f.Form = formOf(r, "name", "environment", "note", "expiration_date", "allowed_ips")
 	f.Token = r.PostFormValue("form_token")
 	f.Expiration = r.PostFormValue("expiration")
 	f.Scope = ""
 	in := &keygate.APIKeyCreate{
 		Name: f.Form.Value("name"), Environment: keygate.Environment(f.Form.Value("environment")),
 		Note: f.Form.Value("note"), FormToken: f.Token,
+		Permissions: r.PostForm["permissions"], AllowedIPs: splitIPLines(f.Form.Value("allowed_ips")),
+	}
+	var v keygate.ValidationErrors
+	if err := s.addPermissionChoices(r.Context(), org, &f, in.Permissions); err != nil {
+		v.Add("permissions", "The organization's permissions could not be loaded. Try again.")
 	}
 	// One scope from the radio group; a list (as checkboxes once sent)
 	// means the most powerful of them, as the service reads it.
@@ -226,7 +241,6 @@ func (s *Server) parseKeyForm(r *http.Request, org views.Org) (*keygate.APIKeyCr
 		in.Scopes = append(in.Scopes, keygate.Scope(sc))
 	}
 	f.Scope = string(keygate.NewScopes(in.Scopes...).Top())
-	var v keygate.ValidationErrors
 	now := s.now().UTC()
 	switch f.Expiration {
 	case "7", "30", "60", "90":

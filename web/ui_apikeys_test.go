@@ -508,7 +508,7 @@ func TestEditAPIKey(t *testing.T) {
 
 	p := c.Get(path)
 	assertStatus(t, p, http.StatusOK)
-	if !strings.Contains(p.Text("[data-testid=immutable-note]"), "Scopes and expiration cannot be changed") {
+	if !strings.Contains(p.Text("[data-testid=immutable-note]"), "Scopes, permissions and expiration cannot be changed") {
 		t.Fatal("page does not say scopes and expiry are fixed")
 	}
 	if p.Doc.Find("form input[name=scopes], form select[name=expiration]").Length() != 0 {

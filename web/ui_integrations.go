@@ -80,6 +80,7 @@ func (s *Server) integrationsPage(r *http.Request, org views.Org, failed *failed
 		Nav: views.SettingsNav{
 			SettingsURL: org.URL("settings"), APIKeysURL: org.URL("api-keys"), AuditURL: org.URL("audit-log"),
 			IntegrationsURL: org.URL("settings/integrations"), SSOURL: s.orgSSOSettingsURL(org), Active: "integrations",
+			PermissionsURL: s.permissionsURL(org),
 		},
 		ZoomForm:     views.IntegrationForm{Action: base + string(keygate.IntegrationZoom)},
 		DeepgramForm: views.IntegrationForm{Action: base + string(keygate.IntegrationDeepgram)},

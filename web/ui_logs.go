@@ -23,7 +23,7 @@ const msgLogDate = "Enter a date like 2026-01-31."
 
 // logFilters are the API logs' query parameters that narrow and order
 // them, which every link of the page keeps.
-var logFilters = []string{"key", "class", "route", "request_id", "from", "to", "sort"}
+var logFilters = []string{"key", "class", "route", "service", "request_id", "from", "to", "sort"}
 
 // logQuery is the API logs' filter read from the query, with the messages
 // of the fields it could not read.
@@ -44,6 +44,7 @@ func parseLogQuery(orgID string, q url.Values) logQuery {
 	if !slices.Contains(keygate.StatusClasses, lq.f.Class) {
 		lq.f.Class = ""
 	}
+	lq.f.Service = serviceFilter(q.Get("service"))
 	// The service checks the request id, in either case.
 	lq.f.RequestID = strings.ToLower(strings.TrimSpace(q.Get("request_id")))
 	if v := q.Get("from"); v != "" {
@@ -128,7 +129,7 @@ func (lq logQuery) sortHeaders(base string) map[string]views.SortHeader {
 
 func (s *Server) logRow(org views.Org, e *keygate.RequestLogEntry, now time.Time) views.LogRow {
 	row := views.LogRow{
-		At: views.Time{At: e.At, Now: now}, Method: e.Method, Route: e.Route, Path: cmp.Or(e.Path, e.Route), Status: e.Status,
+		At: views.Time{At: e.At, Now: now}, Service: e.Service, Method: e.Method, Route: e.Route, Path: cmp.Or(e.Path, e.Route), Status: e.Status,
 		Class: keygate.StatusClassOf(e.Status), Code: e.Code, Latency: formatLatency(e.Latency), IP: e.IP,
 		URL: org.URL("logs/" + strconv.FormatInt(e.ID, 10)),
 	}
@@ -170,7 +171,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	p := views.LogsPage{Key: lq.f.KeyID, Class: lq.f.Class, Route: lq.f.Route, RequestID: q.Get("request_id"),
+	p := views.LogsPage{Key: lq.f.KeyID, Class: lq.f.Class, Route: lq.f.Route, Service: q.Get("service"), RequestID: q.Get("request_id"),
 		From: q.Get("from"), To: q.Get("to"), URL: base, Errors: lq.errors, Sorted: lq.f.Sort != "",
 		Sorts: lq.sortHeaders(base), CSVURL: lq.link(l.Org.URL("logs.csv"), map[string]string{"sort": ""})}
 	if p.Sorted && lq.f.Sort != keygate.LogOldest {
@@ -231,6 +232,9 @@ func (s *Server) logFilterOptions(ctx context.Context, org views.Org, p *views.L
 	if err != nil {
 		return err
 	}
+	if p.Services, err = s.serviceOptions(ctx, org.ID, serviceFilter(p.Service)); err != nil {
+		return err
+	}
 	for _, rt := range routes {
 		p.Routes = append(p.Routes, views.Option{Value: rt, Label: rt})
 	}
@@ -256,7 +260,7 @@ func (s *Server) handleLogEntry(w http.ResponseWriter, r *http.Request) {
 		Class: keygate.StatusClassOf(e.Status), Code: e.Code, Latency: formatLatency(e.Latency), IP: e.IP,
 		UserAgent: e.UserAgent, Client: describeUserAgent(e.UserAgent), At: views.Time{At: e.At, Now: s.now()},
 		AtUTC: at.Format("2006-01-02 15:04:05.000 UTC"), AtISO: at.Format("2006-01-02T15:04:05.000Z07:00"),
-		LogsURL: l.Org.URL("logs"),
+		LogsURL: l.Org.URL("logs"), Service: e.Service,
 	}
 	if e.KeyID != "" {
 		d.Key, d.KeyURL = e.KeyName+" ("+e.KeyHint+")", l.Org.URL("api-keys/"+e.KeyID)
@@ -284,13 +288,13 @@ func (s *Server) handleLogsCSV(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"time", "key_id", "key_name", "key_hint", "method", "route", "status", "latency_ms", "ip", "user_agent",
-		"path", "code", "request_id"})
+		"path", "code", "request_id", "service"})
 	for {
 		for _, e := range entries {
 			cw.Write([]string{
 				e.At.UTC().Format(time.RFC3339Nano), e.KeyID, csvSafe(e.KeyName), e.KeyHint, e.Method, e.Route,
 				strconv.Itoa(e.Status), strconv.FormatFloat(float64(e.Latency)/float64(time.Millisecond), 'f', 3, 64),
-				e.IP, csvSafe(e.UserAgent), csvSafe(cmp.Or(e.Path, e.Route)), e.Code, e.RequestID,
+				e.IP, csvSafe(e.UserAgent), csvSafe(cmp.Or(e.Path, e.Route)), e.Code, e.RequestID, e.Service,
 			})
 		}
 		if !more || len(entries) == 0 {

@@ -148,7 +148,7 @@ func TestAPILogDetail(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSpace(string(body)), "\n")
-		if len(lines) != 2 || !strings.HasSuffix(lines[0], "path,code,request_id") || !strings.HasSuffix(lines[1], "/api/v1/bots/bot_missing,not_found,"+requestID) {
+		if len(lines) != 2 || !strings.HasSuffix(lines[0], "path,code,request_id,service") || !strings.HasSuffix(lines[1], "/api/v1/bots/bot_missing,not_found,"+requestID+",") {
 			t.Fatalf("csv = %q", lines)
 		}
 	})

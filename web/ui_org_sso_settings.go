@@ -34,7 +34,7 @@ func (s *Server) renderOrgSSOSettings(w http.ResponseWriter, r *http.Request, st
 	}
 	p := views.OrgSSOSettings{
 		Nav: views.SettingsNav{SettingsURL: l.Org.URL("settings"), APIKeysURL: l.Org.URL("api-keys"), AuditURL: l.Org.URL("audit-log"),
-			SSOURL: l.Org.URL("settings/sso"), Active: "sso"},
+			SSOURL: l.Org.URL("settings/sso"), PermissionsURL: s.permissionsURL(*l.Org), Active: "sso"},
 		Action: l.Org.URL("settings/sso"), CallbackURL: s.publicBaseURL(r) + orgSSOCallbackPath,
 	}
 	if s.integrations != nil {

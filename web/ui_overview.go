@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
@@ -74,20 +77,42 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request) {
 		days = 90
 	}
 	ctx := r.Context()
-	sum, err := s.monitoring.Summary(ctx, org.PublicID, "")
+	service := serviceFilter(r.URL.Query().Get("service"))
+	var sum *keygate.UsageSummary
+	var daily []keygate.DailyUsage
+	var err error
+	if service == nil {
+		sum, err = s.monitoring.Summary(ctx, org.PublicID, "")
+		if err == nil {
+			daily, err = s.monitoring.Daily(ctx, org.PublicID, "", days)
+		}
+	} else {
+		sum, err = s.monitoring.ServiceSummary(ctx, org.PublicID, *service)
+		if err == nil {
+			daily, err = s.monitoring.ServiceDaily(ctx, org.PublicID, *service, days)
+		}
+	}
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	daily, err := s.monitoring.Daily(ctx, org.PublicID, "", days)
-	if err != nil {
-		s.Error(w, r, err)
-		return
+	title := fmt.Sprintf("Requests per day, last %d days, by status", days)
+	if service != nil {
+		title = fmt.Sprintf("Requests per day for %s, last %d days, by status", serviceLabel(*service), days)
 	}
 	o := views.OverviewStats{
 		OrgName: org.Name, IsAdmin: l.Org.IsAdmin, Stats: summaryStats(sum),
-		Chart:     views.NewChart("requests", fmt.Sprintf("Requests per day, last %d days, by status", days), chartPoints(daily)),
-		NoTraffic: !sum.HasTraffic(),
+		Chart:     views.NewChart("requests", title, chartPoints(daily)),
+		NoTraffic: !sum.HasTraffic(), Days: days, URL: l.Org.URL(""),
+	}
+	if service != nil {
+		// The counters by service hold no latencies: no tile says 0 ms.
+		o.Stats = slices.DeleteFunc(o.Stats, func(st views.Stat) bool { return strings.HasPrefix(st.Label, "Latency") })
+		o.Service = serviceValue(*service)
+	}
+	if o.Services, err = s.serviceOptions(ctx, org.PublicID, service); err != nil {
+		s.Error(w, r, err)
+		return
 	}
 	if o.IsAdmin {
 		if err := s.overviewForAdmins(ctx, *l.Org, &o); err != nil {
@@ -96,7 +121,11 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, n := range []int{7, 30, 90} {
-		o.Ranges = append(o.Ranges, views.RangeLink{Label: strconv.Itoa(n) + " days", URL: l.Org.URL("") + "?days=" + strconv.Itoa(n), Current: n == days})
+		u := l.Org.URL("") + "?days=" + strconv.Itoa(n)
+		if o.Service != "" {
+			u += "&service=" + url.QueryEscape(o.Service)
+		}
+		o.Ranges = append(o.Ranges, views.RangeLink{Label: strconv.Itoa(n) + " days", URL: u, Current: n == days})
 	}
 	s.render(w, r, http.StatusOK, views.OverviewStatsPage(l, o))
 }
@@ -217,9 +246,14 @@ func (s *Server) keyUsage(r *http.Request, org views.Org, k *keygate.APIKey) (*v
 	if err != nil {
 		return nil, err
 	}
+	services, err := s.monitoring.Services(ctx, org.ID, k.PublicID)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	u := &views.KeyUsage{Stats: summaryStats(sum), LogsURL: org.URL("logs") + "?key=" + k.PublicID,
-		Chart: views.NewChart("key-requests", "Requests per day, last 30 days, by status", chartPoints(daily))}
+		Chart:    views.NewChart("key-requests", "Requests per day, last 30 days, by status", chartPoints(daily)),
+		Services: serviceCounts(services)}
 	if a := activity[k.PublicID]; a != nil {
 		u.LastAttempt = lastAttempt(a, now)
 		u.Alert = refusedAlert(k, a, now)

@@ -22,6 +22,7 @@ Usage:
   keygate rotate-secret-key      re-encrypt stored credentials under a new secret key
   keygate copy-db --to URL       copy the SQLite database into an empty PostgreSQL database
   keygate cert [flags]           show the TLS certificate in use: file, fingerprint, names, expiry
+  keygate scan [flags] [PATH...] find Keygate keys in files (exit 1 if any); --report URL reports them leaked
   keygate version                print the version, commit and build date
 
 Run "keygate COMMAND --help" for a command's flags. Every flag can also be set
@@ -60,6 +61,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runCopyDB(args, stdout, stderr)
 	case "cert":
 		err = runCert(args, stdout, stderr)
+	case "scan":
+		return runScan(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionLine())
 		return 0

@@ -33,6 +33,12 @@ type Record struct {
 	// DisabledUserKeys is the organization's rule for keys of disabled
 	// creators: "keep", or "stop" (anything else also means stop).
 	DisabledUserKeys string
+	// Permissions are the organization's own permission names the key
+	// holds (invoices:write), sorted.
+	Permissions []string
+	// AllowedIPs are the CIDRs the key may be used from, comma-separated
+	// as stored; "" means anywhere.
+	AllowedIPs string
 
 	// memo is what the API derived from the record, see Memo.
 	memo atomic.Value

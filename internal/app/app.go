@@ -98,7 +98,7 @@ func New(db *sqlstore.DB, o Options) *App {
 		Verifier: a.Verifier, Exposer: a.Keys, Usage: a.Usage, DB: db,
 		Monitoring: sqlstore.NewMonitoringService(db), Admin: sqlstore.NewAdminService(db, a.Users),
 		Memberships: sqlstore.NewMembershipService(db), Identities: sqlstore.NewIdentityService(db, a.Users),
-		Idempotency: a.Idempotency,
+		Idempotency: a.Idempotency, Permissions: sqlstore.NewPermissionService(db), Leaks: sqlstore.NewLeakService(db),
 	}
 	// A typed nil in the interface would look like a mailer to web.
 	if o.Mailer != nil {

@@ -196,6 +196,16 @@ type APIKey struct {
 	RateLimit string
 	// ExposedAt is when the key was first seen over plain HTTP.
 	ExposedAt *time.Time
+	// ExposedURL is where a leak report found the key, ExposedSource who
+	// reported it; both "" when nobody has.
+	ExposedURL, ExposedSource string
+
+	// Permissions are the organization's own permission names the key
+	// holds besides its scopes (invoices:write), sorted.
+	Permissions []string
+	// AllowedIPs are the networks the key may be used from, as CIDRs
+	// (203.0.113.0/24, 2001:db8::/32); none means anywhere.
+	AllowedIPs []string
 
 	// RolledFrom is the public id of the key this one replaced, if any.
 	RolledFrom string
@@ -250,6 +260,12 @@ type APIKeyCreate struct {
 	// lifetime, DefaultKeyLifetime.
 	DefaultExpiry bool
 	Note          string
+	// Permissions are organization permission names to grant, each one
+	// the organization defines.
+	Permissions []string
+	// AllowedIPs are the networks the key may be used from (addresses or
+	// CIDRs); none means anywhere. Validate normalizes them.
+	AllowedIPs []string
 	// FormToken makes a create idempotent: a second create with the same
 	// token creates nothing and returns ECONFLICT.
 	FormToken string
@@ -264,6 +280,9 @@ type APIKeyUpdate struct {
 	// RateLimit is "" for the instance default or a limit like "600/m";
 	// the web layer checks its syntax.
 	RateLimit *string
+	// AllowedIPs replaces the key's networks (addresses or CIDRs); an
+	// empty list lets it be used from anywhere. Validate normalizes them.
+	AllowedIPs *[]string
 }
 
 // APIKeyFilter narrows a listing of keys.
@@ -319,6 +338,11 @@ func (c *APIKeyCreate) Validate(now time.Time) *ValidationErrors {
 		v.Add("expiration", "The expiration date must be in the future.")
 	}
 	validateKeyNote(&v, c.Note)
+	if ips, msg := NormalizeAllowedIPs(c.AllowedIPs); msg != "" {
+		v.Add("allowed_ips", msg)
+	} else {
+		c.AllowedIPs = ips
+	}
 	return &v
 }
 
@@ -351,6 +375,13 @@ func (u *APIKeyUpdate) Validate() *ValidationErrors {
 	if u.Note != nil {
 		*u.Note = strings.TrimSpace(*u.Note)
 		validateKeyNote(&v, *u.Note)
+	}
+	if u.AllowedIPs != nil {
+		if ips, msg := NormalizeAllowedIPs(*u.AllowedIPs); msg != "" {
+			v.Add("allowed_ips", msg)
+		} else {
+			*u.AllowedIPs = ips
+		}
 	}
 	return &v
 }

@@ -64,11 +64,13 @@ const (
 // AuditActions lists every action, for the audit log's filter.
 var AuditActions = []string{
 	AuditAPIKeyCreate, AuditAPIKeyRoll, AuditAPIKeyRevoke, AuditAPIKeyUpdate, AuditAPIKeyExposed,
+	AuditAPIKeyLeakReported, AuditAPIKeyMadeReadOnly, AuditOrganizationLeakPolicy,
 	AuditLogin, AuditLoginFailed, AuditLogout, AuditSignup, AuditProfileUpdated, AuditPasswordChanged, AuditSessionRevoked,
 	AuditOrganizationCreate, AuditOrganizationUpdate, AuditOwnershipTransfer,
 	AuditInvite, AuditInviteRevoke, AuditJoin, AuditRoleChange, AuditMemberRemove, AuditMemberLeave,
 	AuditOrganizationPlan, AuditUserDisable, AuditUserEnable,
 	AuditIntegrationSave, AuditIntegrationDelete,
+	AuditPermissionCreated, AuditPermissionDeleted,
 	AuditLoginSSO, AuditIdentityLink, AuditIdentityUnlink,
 	AuditOrgSSOSave, AuditOrgSSODelete, AuditSSODomainVerify, AuditLoginSSORefused,
 	AuditBotLeave, AuditBotDelete, AuditConversationDelete,

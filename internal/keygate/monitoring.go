@@ -92,6 +92,9 @@ type RequestLogEntry struct {
 	UserAgent string
 	// RequestID is the X-Request-Id the response carried, "" if unknown.
 	RequestID string
+	// Service is the service a forward-auth or verify call checked the key
+	// for; "" for a call of Keygate's own API.
+	Service string
 }
 
 // Orders of the API logs: by time, status or latency, descending with a
@@ -121,7 +124,10 @@ type RequestLogFilter struct {
 	Route       string // exact route pattern, e.g. /api/v1/bots/{id}
 	// RequestID is an X-Request-Id: 16 hexadecimal digits.
 	RequestID string
-	From, To  *time.Time
+	// Service keeps the calls checked for one service; "" keeps those of
+	// Keygate's own API, nil every call.
+	Service  *string
+	From, To *time.Time
 	// Sort is one of LogSorts, "" for LogNewest.
 	Sort string
 	// Before is the keyset cursor of LogNewest: entries with a smaller id
@@ -200,4 +206,20 @@ type MonitoringService interface {
 	RequestLogRoutes(ctx context.Context, orgID string) ([]string, error)
 	// Hygiene lists keys that deserve a look.
 	Hygiene(ctx context.Context, orgID string) (*HygieneReport, error)
+	// Services lists the services the organization's keys (or one key)
+	// were checked for in the last 30 days, with their calls, busiest
+	// first; "" is Keygate's own API.
+	Services(ctx context.Context, orgID, keyID string) ([]ServiceUsage, error)
+	// ServiceSummary and ServiceDaily are Summary and Daily of the calls
+	// for one service ("" for Keygate's own API). The counters by service
+	// hold no latencies: P50 and P99 are zero.
+	ServiceSummary(ctx context.Context, orgID, service string) (*UsageSummary, error)
+	ServiceDaily(ctx context.Context, orgID, service string, days int) ([]DailyUsage, error)
+}
+
+// ServiceUsage is the last 30 days of calls for one service.
+type ServiceUsage struct {
+	Service  string // "" for Keygate's own API
+	Requests int
+	Errors   int // 4xx and 5xx, not counting 429
 }

@@ -62,6 +62,8 @@ type Organization struct {
 	// DisabledUserKeys says whether keys created by a user who has since
 	// been disabled keep working; the Owner decides.
 	DisabledUserKeys DisabledUserKeys
+	// LeakPolicy says what happens to a key reported leaked.
+	LeakPolicy LeakPolicy
 
 	// Role is the acting user's role in it, set by finds.
 	Role Role

@@ -61,15 +61,7 @@ func as(user *keygate.User) context.Context {
 // mustLookup resolves a key's secret as the API does.
 func (f *adminFixture) mustLookup(tb testing.TB, secret string) *apikey.Record {
 	tb.Helper()
-	k, err := apikey.Parse(secret)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rec, err := f.keys.LookupKeyByHash(context.Background(), k.Hash())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return rec
+	return mustLookup(tb, f.keys, secret)
 }
 
 func (f *adminFixture) mustKey(tb testing.TB, ctx context.Context, orgID string) (*keygate.APIKey, string) {

@@ -52,7 +52,8 @@ const apiKeyColumns = `k.id, k.public_id, k.organization_id, k.name, k.environme
 	k.revoked_at, COALESCE(k.revoked_by, 0), COALESCE(ru.name, ''), k.last_used_at, k.last_used_ip,
 	COALESCE(pk.public_id, ''), COALESCE((SELECT n.public_id FROM api_keys n WHERE n.rolled_from_id = k.id ORDER BY n.id LIMIT 1), ''),
 	k.last_used_user_agent, k.rate_limit, k.exposed_at,
-	COALESCE(cu.public_id, ''), COALESCE(cu.name, ''), COALESCE(ck.public_id, ''), COALESCE(ck.name, '')`
+	COALESCE(cu.public_id, ''), COALESCE(cu.name, ''), COALESCE(ck.public_id, ''), COALESCE(ck.name, ''), k.allowed_ips,
+	k.exposed_url, k.exposed_source`
 
 const apiKeyFrom = ` FROM api_keys k
 	LEFT JOIN users cu ON cu.id = k.created_by
@@ -65,16 +66,17 @@ func scanAPIKey(row scanner) (*keygate.APIKey, error) {
 	var scopes string
 	var created, updated int64
 	var expires, revoked, lastUsed, exposed sql.NullInt64
-	var userID, userName, keyID, keyName string
+	var userID, userName, keyID, keyName, allowedIPs string
 	if err := row.Scan(&k.ID, &k.PublicID, &k.OrganizationID, &k.Name, &k.Environment, &scopes, &k.Hint, &k.Note,
 		&k.CreatedByID, &k.CreatedByName, &created, &updated, &expires,
 		&revoked, &k.RevokedByID, &k.RevokedByName, &lastUsed, &k.LastUsedIP,
 		&k.RolledFrom, &k.RolledTo, &k.LastUsedUserAgent, &k.RateLimit, &exposed,
-		&userID, &userName, &keyID, &keyName); err != nil {
+		&userID, &userName, &keyID, &keyName, &allowedIPs, &k.ExposedURL, &k.ExposedSource); err != nil {
 		return nil, err
 	}
 	k.CreatedBy = newCreator(userID, userName, keyID, keyName)
 	k.Scopes = keygate.ParseScopes(scopes)
+	k.AllowedIPs = keygate.SplitAllowedIPs(allowedIPs)
 	k.CreatedAt, k.UpdatedAt = fromMS(created), fromMS(updated)
 	k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.ExposedAt = fromNullMS(expires), fromNullMS(revoked), fromNullMS(lastUsed), fromNullMS(exposed)
 	return &k, nil
@@ -99,6 +101,9 @@ func findAPIKey(ctx context.Context, q queryer, orgID int64, keyID string) (*key
 		return nil, errKeyNotFound
 	} else if err != nil {
 		return nil, fmt.Errorf("find api key: %w", err)
+	}
+	if err := loadPermissions(ctx, q, k); err != nil {
+		return nil, err
 	}
 	return k, nil
 }
@@ -156,10 +161,13 @@ func (s *APIKeyService) createAPIKey(ctx context.Context, tx *Tx, orgID string, 
 	}
 	key := &keygate.APIKey{
 		OrganizationID: org.ID, Name: in.Name, Environment: in.Environment, Scopes: scopes,
-		Note: in.Note, ExpiresAt: in.ExpiresAt,
+		Note: in.Note, ExpiresAt: in.ExpiresAt, AllowedIPs: in.AllowedIPs,
 	}
 	secret, err := insertAPIKey(ctx, tx, key, in.FormToken, 0)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := grantPermissions(ctx, tx, key, in.Permissions); err != nil {
 		return nil, "", err
 	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
@@ -217,11 +225,11 @@ func insertAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, formToken st
 	}
 	err = tx.QueryRowContext(ctx, `
 		INSERT INTO api_keys (public_id, organization_id, name, environment, scopes, secret_hash, hint, note,
-			created_by, created_at, updated_at, expires_at, rolled_from_id, form_token, created_by_key_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)
+			created_by, created_at, updated_at, expires_at, rolled_from_id, form_token, created_by_key_id, allowed_ips)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15)
 		RETURNING id`,
 		key.PublicID, key.OrganizationID, key.Name, key.Environment, key.Scopes.String(), hash[:], key.Hint, key.Note,
-		createdBy, ms(tx.now), nullTime(key.ExpiresAt), rolled, nullString(formToken), createdByKey,
+		createdBy, ms(tx.now), nullTime(key.ExpiresAt), rolled, nullString(formToken), createdByKey, strings.Join(key.AllowedIPs, ","),
 	).Scan(&key.ID)
 	if err != nil {
 		if keygate.ErrorCode(formatError(err)) == keygate.ECONFLICT && formToken != "" {
@@ -267,6 +275,9 @@ func (s *APIKeyService) FindAPIKeys(ctx context.Context, f keygate.APIKeyFilter)
 	if err != nil {
 		return nil, 0, fmt.Errorf("find api keys: %w", err)
 	}
+	if err := loadPermissions(ctx, s.db.reader(), keys...); err != nil {
+		return nil, 0, err
+	}
 	return keys, total, nil
 }
 
@@ -304,6 +315,9 @@ func (s *APIKeyService) FindAPIKeyPage(ctx context.Context, f keygate.APIKeyFilt
 	keys, err := collect(rows, scanAPIKey)
 	if err != nil {
 		return nil, false, fmt.Errorf("find api key page: %w", err)
+	}
+	if err := loadPermissions(ctx, s.db.reader(), keys...); err != nil {
+		return nil, false, err
 	}
 	keys, hasMore := finishIDPage(keys, cur)
 	return keys, hasMore, nil
@@ -365,16 +379,21 @@ func updateAPIKey(ctx context.Context, tx *Tx, orgID, keyID string, upd keygate.
 	if upd.RateLimit != nil {
 		key.RateLimit = *upd.RateLimit
 	}
+	target := key.Name
+	if upd.AllowedIPs != nil && !slices.Equal(key.AllowedIPs, *upd.AllowedIPs) {
+		key.AllowedIPs = *upd.AllowedIPs
+		target = key.Name + " (" + allowedIPsDetail(key.AllowedIPs) + ")"
+	}
 	key.UpdatedAt = tx.now
-	if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET name = $1, environment = $2, note = $3, rate_limit = $4, updated_at = $5 WHERE id = $6`,
-		key.Name, key.Environment, key.Note, key.RateLimit, ms(tx.now), key.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET name = $1, environment = $2, note = $3, rate_limit = $4, updated_at = $5, allowed_ips = $6 WHERE id = $7`,
+		key.Name, key.Environment, key.Note, key.RateLimit, ms(tx.now), strings.Join(key.AllowedIPs, ","), key.ID); err != nil {
 		return nil, fmt.Errorf("update api key: %w", err)
 	}
 	if err := tx.keysChanged(ctx, "key:"+key.PublicID); err != nil {
 		return nil, err
 	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
-		OrganizationID: org.ID, Action: keygate.AuditAPIKeyUpdate, TargetType: "api_key", TargetID: key.PublicID, TargetName: key.Name,
+		OrganizationID: org.ID, Action: keygate.AuditAPIKeyUpdate, TargetType: "api_key", TargetID: key.PublicID, TargetName: target,
 	}); err != nil {
 		return nil, err
 	}
@@ -478,10 +497,13 @@ func (s *APIKeyService) rollAPIKey(ctx context.Context, tx *Tx, orgID, keyID str
 	}
 	next := &keygate.APIKey{
 		OrganizationID: org.ID, Name: old.Name, Environment: old.Environment, Scopes: old.Scopes,
-		Note: old.Note, ExpiresAt: old.ExpiresAt, RolledFrom: old.PublicID,
+		Note: old.Note, ExpiresAt: old.ExpiresAt, RolledFrom: old.PublicID, AllowedIPs: old.AllowedIPs,
 	}
 	secret, err := insertAPIKey(ctx, tx, next, formToken, old.ID)
 	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := copyPermissions(ctx, tx, next, old); err != nil {
 		return nil, "", nil, err
 	}
 	if grace == 0 {

@@ -31,19 +31,42 @@ func (s *APIKeyService) LookupKeyByHash(ctx context.Context, hash [32]byte) (*ap
 			WHERE c.user_id IS NULL AND c.depth < 16
 		)
 		SELECT k.id, k.public_id, k.name, k.hint, k.environment, k.scopes, k.organization_id, o.public_id, o.name,
-		       COALESCE(k.created_by, 0), k.expires_at, k.revoked_at, k.rate_limit, o.plan, o.disabled_user_keys,
+		       COALESCE(k.created_by, 0), k.expires_at, k.revoked_at, k.rate_limit, o.plan, o.disabled_user_keys, k.allowed_ips,
 		       (SELECT u.disabled_at FROM creators c JOIN users u ON u.id = c.user_id ORDER BY c.depth LIMIT 1)
 		FROM api_keys k JOIN organizations o ON o.id = k.organization_id
 		WHERE k.secret_hash = $1`, hash[:],
 	).Scan(&r.KeyID, &r.PublicID, &r.Name, &r.Hint, &r.Environment, &r.Scopes, &r.OrganizationID, &r.OrgPublicID, &r.OrgName,
-		&r.CreatedByID, &expires, &revoked, &r.RateLimit, &r.Plan, &r.DisabledUserKeys, &creatorDisabled)
+		&r.CreatedByID, &expires, &revoked, &r.RateLimit, &r.Plan, &r.DisabledUserKeys, &r.AllowedIPs, &creatorDisabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apikey.ErrUnknown
 	} else if err != nil {
 		return nil, fmt.Errorf("lookup api key: %w", err)
 	}
 	r.ExpiresAt, r.RevokedAt, r.CreatorDisabledAt = fromNullMS(expires), fromNullMS(revoked), fromNullMS(creatorDisabled)
+	if r.Permissions, err = keyPermissionNames(ctx, s.db.reader(), r.KeyID); err != nil {
+		return nil, fmt.Errorf("lookup api key: %w", err)
+	}
 	return &r, nil
+}
+
+// keyPermissionNames lists the organization permissions key keyID holds,
+// by name.
+func keyPermissionNames(ctx context.Context, q queryer, keyID int64) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT p.name FROM api_key_permissions kp JOIN org_permissions p ON p.id = kp.permission_id
+		WHERE kp.api_key_id = $1 ORDER BY p.name`, keyID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
 }
 
 // MarkExposed records that a key arrived over plain HTTP, once, with an

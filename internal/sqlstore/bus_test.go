@@ -46,6 +46,7 @@ type busFixture struct {
 	keys     *sqlstore.APIKeyService
 	members  *sqlstore.MembershipService
 	adminSvc *sqlstore.AdminService
+	perms    *sqlstore.PermissionService
 	bus      *spyBus
 	key      *keygate.APIKey
 	secret   string
@@ -61,6 +62,7 @@ func mustBusFixture(tb testing.TB) *busFixture {
 	f.keys = sqlstore.NewAPIKeyService(f.db)
 	f.members = sqlstore.NewMembershipService(f.db)
 	f.adminSvc = sqlstore.NewAdminService(f.db, f.users)
+	f.perms = sqlstore.NewPermissionService(f.db)
 	var err error
 	f.key, f.secret, err = f.keys.CreateAPIKey(f.ctx(asOwner), f.org.PublicID, &keygate.APIKeyCreate{
 		Name: "Deploy", Environment: keygate.EnvProduction, Scopes: []keygate.Scope{keygate.ScopeAdmin},
@@ -95,6 +97,13 @@ var keyPublishers = []struct {
 		_, _, _, err := f.keys.RollAPIKey(f.ctx(asOwner), f.org.PublicID, f.key.PublicID, time.Hour, "")
 		return err
 	}},
+	{name: "PermissionService.DeletePermission", change: "org:", setup: func(f *busFixture) error {
+		_, err := f.perms.CreatePermission(f.ctx(asOwner), f.org.PublicID, &keygate.PermissionCreate{Name: "invoices:write"})
+		return err
+	}, do: func(f *busFixture) error {
+		_, err := f.perms.DeletePermission(f.ctx(asOwner), f.org.PublicID, "invoices:write")
+		return err
+	}},
 	{name: "OrganizationService.UpdateOrganization", change: "org:", do: func(f *busFixture) error {
 		rule := keygate.DisabledUserKeys("keep")
 		_, err := f.orgs.UpdateOrganization(f.ctx(asOwner), f.org.PublicID, keygate.OrganizationUpdate{DisabledUserKeys: &rule})
@@ -120,6 +129,8 @@ var keyPublishers = []struct {
 	{name: "MembershipService.TransferOwnership", change: "member:", do: func(f *busFixture) error {
 		return f.members.TransferOwnership(f.ctx(asOwner), f.org.PublicID, f.admin.PublicID)
 	}},
+	{name: "LeakService.ReportLeak/ReadOnly", change: "key:", setup: leakPolicy(keygate.LeakPolicyReadOnly), do: reportKeyLeaked},
+	{name: "LeakService.ReportLeak/Revoke", change: "key:", setup: leakPolicy(keygate.LeakPolicyRevoke), do: reportKeyLeaked},
 	{name: "AdminService.SetPlan", change: "org:", do: func(f *busFixture) error {
 		_, err := f.adminSvc.SetPlan(f.ctx(asOwner), f.org.PublicID, keygate.PlanEnterprise)
 		return err
@@ -135,6 +146,20 @@ var keyPublishers = []struct {
 		_, err := f.adminSvc.EnableUser(f.ctx(asOwner), f.member.PublicID)
 		return err
 	}},
+}
+
+// leakPolicy sets Acme's leak policy to p.
+func leakPolicy(p keygate.LeakPolicy) func(f *busFixture) error {
+	return func(f *busFixture) error {
+		_, err := sqlstore.NewLeakService(f.db).SetLeakPolicy(f.ctx(asOwner), f.org.PublicID, p)
+		return err
+	}
+}
+
+// reportKeyLeaked reports the fixture's key leaked.
+func reportKeyLeaked(f *busFixture) error {
+	_, err := sqlstore.NewLeakService(f.db).ReportLeak(context.Background(), keygate.LeakReport{Hash: apikey.Hash(f.secret), URL: "https://example.com/a"})
+	return err
 }
 
 // keyNeutral are the other methods of the services in keyPublishers, and
@@ -164,7 +189,10 @@ var keyNeutral = map[string]string{
 	"AdminService.ListOrganizations":           "reads",
 	"AdminService.ListUsers":                   "reads",
 	"AdminService.Settings":                    "reads",
+	"PermissionService.FindPermissions":        "reads",
+	"PermissionService.CreatePermission":       "a new permission is on no key",
 	"AdminService.SetSettings":                 "the default plan applies to new organizations",
+	"LeakService.SetLeakPolicy":                "the policy applies to later reports, not to keys",
 }
 
 // TestBus_EveryMutationIsClassified fails when a service that can change
@@ -176,7 +204,7 @@ func TestBus_EveryMutationIsClassified(t *testing.T) {
 	for _, p := range keyPublishers {
 		publishes[strings.Split(p.name, "/")[0]] = true
 	}
-	for _, svc := range []any{&sqlstore.APIKeyService{}, &sqlstore.OrganizationService{}, &sqlstore.MembershipService{}, &sqlstore.AdminService{}} {
+	for _, svc := range []any{&sqlstore.APIKeyService{}, &sqlstore.OrganizationService{}, &sqlstore.MembershipService{}, &sqlstore.AdminService{}, &sqlstore.PermissionService{}, &sqlstore.LeakService{}} {
 		typ := reflect.TypeOf(svc)
 		for i := range typ.NumMethod() {
 			name := typ.Elem().Name() + "." + typ.Method(i).Name

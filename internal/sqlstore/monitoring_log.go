@@ -154,7 +154,7 @@ func findRequestLog(ctx context.Context, q queryer, scope usageScope, f keygate.
 // PostgreSQL sort the rows it joins rather than stop after a page of them.
 // nameKeys reads the keys of a page instead.
 const logEntryColumns = `c.id, c.created_at, COALESCE(c.api_key_id, 0),
-	c.method, c.route, (CASE WHEN c.path = '' THEN c.route ELSE c.path END), c.status, c.code, c.latency_us, c.ip, c.user_agent, c.request_id`
+	c.method, c.route, (CASE WHEN c.path = '' THEN c.route ELSE c.path END), c.status, c.code, c.latency_us, c.ip, c.user_agent, c.request_id, c.service`
 
 // scanLogEntry scans logEntryColumns into an entry, and returns its key's
 // row id (0 for none) for nameKeys.
@@ -163,7 +163,7 @@ func scanLogEntry(row scanner) (*keygate.RequestLogEntry, int64, error) {
 	var at, latencyUS, keyID int64
 	var rid []byte
 	if err := row.Scan(&e.ID, &at, &keyID, &e.Method, &e.Route, &e.Path, &e.Status, &e.Code,
-		&latencyUS, &e.IP, &e.UserAgent, &rid); err != nil {
+		&latencyUS, &e.IP, &e.UserAgent, &rid, &e.Service); err != nil {
 		return nil, 0, err
 	}
 	e.At, e.Latency = fromMS(at), microseconds(latencyUS)
@@ -306,6 +306,9 @@ func requestLogQueryFrom(scope usageScope, f keygate.RequestLogFilter, read logR
 		}
 		if f.Route != "" {
 			where = append(where, t+"route = "+arg(f.Route))
+		}
+		if f.Service != nil {
+			where = append(where, t+"service = "+arg(*f.Service))
 		}
 		if id, ok := usage.ParseRequestID(f.RequestID); ok {
 			b := id.Bytes()

@@ -52,11 +52,11 @@ func findOrganizationForUser(ctx context.Context, q queryer, publicID string) (*
 	var org keygate.Organization
 	var created, updated int64
 	err := q.QueryRowContext(ctx, `
-		SELECT o.id, o.public_id, o.name, o.plan, o.disabled_user_keys, o.created_at, o.updated_at, m.role,
+		SELECT o.id, o.public_id, o.name, o.plan, o.disabled_user_keys, o.leak_policy, o.created_at, o.updated_at, m.role,
 			COALESCE((SELECT s.require_sso FROM org_sso s WHERE s.organization_id = o.id), 0)
 		FROM organizations o JOIN memberships m ON m.organization_id = o.id
 		WHERE o.public_id = $1 AND m.user_id = $2`, publicID, userID,
-	).Scan(&org.ID, &org.PublicID, &org.Name, &org.Plan, &org.DisabledUserKeys, &created, &updated, &org.Role, &org.RequireSSO)
+	).Scan(&org.ID, &org.PublicID, &org.Name, &org.Plan, &org.DisabledUserKeys, &org.LeakPolicy, &created, &updated, &org.Role, &org.RequireSSO)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errOrgNotFound
 	} else if err != nil {

@@ -45,6 +45,8 @@ var counterWrites = map[string]string{
 		ON CONFLICT (api_key_id, day, status_class) DO UPDATE SET count = usage_daily.count + excluded.count`,
 	"latency daily": `INSERT INTO usage_latency_daily (organization_id, api_key_id, day, bucket, count) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (api_key_id, day, bucket) DO UPDATE SET count = usage_latency_daily.count + excluded.count`,
+	"service": `INSERT INTO usage_service_hourly (organization_id, api_key_id, hour, service, status_class, count) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (api_key_id, hour, service, status_class) DO UPDATE SET count = usage_service_hourly.count + excluded.count`,
 	"refused": `INSERT INTO usage_refused_hourly (organization_id, api_key_id, hour, count) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (api_key_id, hour) DO UPDATE SET count = usage_refused_hourly.count + excluded.count`,
 	"last use": `UPDATE api_keys SET last_used_at = $1, last_used_ip = $2, last_used_user_agent = $3
@@ -123,6 +125,13 @@ func writeBatch(ctx context.Context, tx *Tx, stmts *usageStmts, b *usage.Batch) 
 	}) {
 		if !gone.has(k.OrganizationID, k.KeyID) {
 			w.exec("refused", k.OrganizationID, k.KeyID, ms(k.Hour), b.Refused[k])
+		}
+	}
+	for _, k := range sortedKeys(b.Services, func(a, b usage.ServiceKey) int {
+		return cmp.Or(cmp.Compare(a.KeyID, b.KeyID), a.Hour.Compare(b.Hour), strings.Compare(a.Service, b.Service), strings.Compare(a.Class, b.Class))
+	}) {
+		if !gone.has(k.OrganizationID, k.KeyID) {
+			w.exec("service", k.OrganizationID, k.KeyID, ms(k.Hour), k.Service, k.Class, b.Services[k])
 		}
 	}
 	for _, id := range sortedKeys(b.LastUsed, cmp.Compare[int64]) {
@@ -233,14 +242,14 @@ var logInsertSizes = []int{64, 8, 1}
 // logColumns are the request_log columns a flush writes; the table gives
 // each row its id, so replicas flushing into one database at once never
 // choose the same.
-const logColumns = `organization_id, api_key_id, method, route, path, status, code, latency_us, ip, user_agent, created_at, request_id`
+const logColumns = `organization_id, api_key_id, method, route, path, status, code, latency_us, ip, user_agent, created_at, request_id, service`
 
 // logInsert is the INSERT of n request log rows. On SQLite its parameters
 // are anonymous (?): the driver looks each parameter's name up when
 // binding, and for numbered ones ($N) that lookup is linear, which makes a
 // statement of hundreds of parameters quadratic. PostgreSQL numbers them.
 func logInsert(engine Engine, n int) string {
-	const cols = 12
+	const cols = 13
 	var q strings.Builder
 	q.WriteString(`INSERT INTO request_log (` + logColumns + `) VALUES `)
 	for i := 0; i < n; i++ {
@@ -363,7 +372,7 @@ func insertRequestLog(ctx context.Context, tx *Tx, stmts map[int]*sql.Stmt, even
 			kept = append(kept, e)
 		}
 	}
-	args := make([]any, 0, logInsertSizes[0]*12)
+	args := make([]any, 0, logInsertSizes[0]*13)
 	for _, n := range logInsertSizes {
 		var st *sql.Stmt
 		for len(kept) >= n {
@@ -379,7 +388,7 @@ func insertRequestLog(ctx context.Context, tx *Tx, stmts map[int]*sql.Stmt, even
 				}
 				args = append(args, nullID(e.OrganizationID), nullID(e.KeyID), e.Method, e.Route,
 					path, e.Status, e.Code, max(e.Latency.Microseconds(), 0), e.IP,
-					truncate(e.UserAgent, 512), ms(e.At), requestIDArg(e.RequestID))
+					truncate(e.UserAgent, 512), ms(e.At), requestIDArg(e.RequestID), e.Service)
 			}
 			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("write request log: %w", err)

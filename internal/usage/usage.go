@@ -37,6 +37,9 @@ type Event struct {
 	// Refused: the key is known but may no longer be used (revoked,
 	// expired, or its creator disabled), and the request got a 401.
 	Refused bool
+	// Service is the service a forward-auth or verify call checked the
+	// key for; "" for a call of Keygate's own API.
+	Service string
 }
 
 // RequestID is a request id as stored: the 16 hexadecimal digits of
@@ -98,6 +101,16 @@ type HourKey struct {
 	Class          string
 }
 
+// ServiceKey names one hourly counter of a key's calls for a service
+// ("" for Keygate's own API) by status class.
+type ServiceKey struct {
+	OrganizationID int64
+	KeyID          int64
+	Hour           time.Time // start of the hour, UTC
+	Service        string
+	Class          string
+}
+
 // LatencyBucketsUS are the upper bounds, in microseconds, of the latency
 // histogram buckets, ascending. A request falls in the first bucket whose
 // bound is at least its latency; the last bound, math.MaxInt64, stands for
@@ -147,6 +160,8 @@ type Batch struct {
 	Hourly   map[HourKey]int
 	Latency  map[LatencyKey]int
 	Refused  map[RefusedKey]int
+	// Services counts each key's calls per service and hour.
+	Services map[ServiceKey]int
 	// LastUsed is each key's last successful request (a status below
 	// 400), LastAttempt its last request of any outcome, LastRefused its
 	// last refused one.
@@ -203,6 +218,7 @@ type pendingEvent struct {
 	status                int32
 	method, route, path   uint32
 	ip, userAgent, code   uint32
+	service               uint32
 	refused               bool
 }
 
@@ -230,9 +246,12 @@ func (b *Buffer) Record(e Event) {
 	if e.Path != e.Route {
 		p.path = b.number(e.Path)
 	}
-	p.code = noString
+	p.code, p.service = noString, noString
 	if e.Code != "" {
 		p.code = b.number(e.Code)
+	}
+	if e.Service != "" {
+		p.service = b.number(e.Service)
 	}
 	b.pending = append(b.pending, p)
 	b.mu.Unlock()
@@ -288,6 +307,9 @@ func (b *Buffer) Flush(ctx context.Context) error {
 		if p.code != noString {
 			events[i].Code = strList[p.code]
 		}
+		if p.service != noString {
+			events[i].Service = strList[p.service]
+		}
 	}
 	b.keepSpare(pending)
 	if err := b.sink.WriteUsage(ctx, Aggregate(events)); err != nil {
@@ -321,11 +343,12 @@ func (b *Buffer) keepSpare(pending []pendingEvent) {
 // events the map lookups.
 func Aggregate(events []Event) *Batch {
 	batch := &Batch{Requests: events, Hourly: map[HourKey]int{}, Latency: map[LatencyKey]int{}, Refused: map[RefusedKey]int{},
-		LastUsed: map[int64]LastUse{}, LastAttempt: map[int64]LastUse{}, LastRefused: map[int64]LastUse{}}
+		Services: map[ServiceKey]int{}, LastUsed: map[int64]LastUse{}, LastAttempt: map[int64]LastUse{}, LastRefused: map[int64]LastUse{}}
 	var (
 		hk                 HourKey
 		lk                 LatencyKey
-		hn, ln             int
+		sk                 ServiceKey
+		hn, ln, sn         int
 		hourStart, hourEnd time.Time // the hour of the last event, UTC
 		lastKey            int64     // the key of the current run, 0 if none
 		run                lastUses  // its latest requests in the run
@@ -339,7 +362,8 @@ func Aggregate(events []Event) *Batch {
 			hourStart = e.At.UTC().Truncate(time.Hour)
 			hourEnd = hourStart.Add(time.Hour)
 		}
-		switch h := (HourKey{e.OrganizationID, e.KeyID, hourStart, e.Class()}); {
+		h := HourKey{e.OrganizationID, e.KeyID, hourStart, e.Class()}
+		switch {
 		case h.Class == "":
 			// Counters hold the four classes only; the log keeps the request.
 		case hn > 0 && h == hk:
@@ -358,6 +382,16 @@ func Aggregate(events []Event) *Batch {
 			}
 			lk, ln = l, 1
 		}
+		if s := (ServiceKey{e.OrganizationID, e.KeyID, hourStart, e.Service, h.Class}); s.Class == "" {
+			// As the hourly counters: the four classes only.
+		} else if sn > 0 && s == sk {
+			sn++
+		} else {
+			if sn > 0 {
+				batch.Services[sk] += sn
+			}
+			sk, sn = s, 1
+		}
 		if e.Refused {
 			batch.Refused[RefusedKey{e.OrganizationID, e.KeyID, hourStart}]++
 		}
@@ -372,6 +406,9 @@ func Aggregate(events []Event) *Batch {
 	}
 	if ln > 0 {
 		batch.Latency[lk] += ln
+	}
+	if sn > 0 {
+		batch.Services[sk] += sn
 	}
 	run.end(batch, lastKey)
 	return batch

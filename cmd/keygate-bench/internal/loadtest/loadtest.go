@@ -376,6 +376,7 @@ func (r *runner) setUp(ctx context.Context, dir string) error {
 	r.jobs = []*job{
 		newJob(scBare, newTarget(r.bare.URL+"/api/v1/me", small.keys[:1])),
 		newJob(scMe, me, small),
+		newJob(scFwd, newTarget(small.server.URL+"/auth/forward?service=bench", small.keys[:1]), small),
 		newJob(scBots, newTarget(small.server.URL+"/api/v1/bots", small.keys[:1]), small),
 		newJob(scBot, newTarget(small.server.URL+"/api/v1/bots/"+small.bots[0], small.keys[:1]), small),
 		newJob(scMe, newTarget(big.server.URL+"/api/v1/me", big.keys[:1]), big),

@@ -43,6 +43,7 @@ func TestLoadScenarios(t *testing.T) {
 	}{
 		{"Bare", "bare", false, 0, 0},
 		{"Me1Key", "me", true, 1, 1},
+		{"Forward1Key", "forward", true, 1, 1},
 		{"Bots1Key", "bots", true, 1, 1},
 		{"Bot1Key", "bot", true, 1, 1},
 		{"Me1000Keys", "me", true, 1000, 1},

@@ -22,6 +22,8 @@ const (
 	TargetPostgres = 0.90
 	// TargetReplicas is what two replicas serve over what one serves.
 	TargetReplicas = 1.8
+	// TargetForwardVsMe is forward-auth's throughput over /me's (1 key).
+	TargetForwardVsMe = 0.90
 )
 
 func newReport(o Options) *Report {
@@ -85,6 +87,12 @@ type Summary struct {
 	BotVsMe  float64 `json:"bot_vs_me"`
 	BotsVsMe float64 `json:"bots_vs_me"`
 	MeetsP99 bool    `json:"meets_p99_target"`
+	// ForwardVsMe is /auth/forward's throughput over /me's (1 key in the
+	// database), ForwardVsMeCPU the same by CPU time per request.
+	ForwardVsMe         float64 `json:"forward_vs_me"`
+	ForwardVsMeCPU      float64 `json:"forward_vs_me_cpu"`
+	MeetsForwardVsMe    bool    `json:"meets_forward_vs_me_target"`
+	MeetsForwardVsMeCPU bool    `json:"meets_forward_vs_me_target_cpu"`
 
 	// Postgres is the PostgreSQL comparison; nil without Options.Postgres.
 	Postgres *PostgresSummary `json:"postgres,omitempty"`
@@ -166,11 +174,12 @@ func summarize(rep *Report, o Options) Summary {
 		return &Result{}
 	}
 	bare, me1, meN, bots1, botsN := find("bare", 0), find("me", 1), find("me", o.Keys), find("bots", 1), find("bots", o.Keys)
-	rot, bot1 := find("me-rotate", o.Keys), find("bot", 1)
+	rot, bot1, fwd1 := find("me-rotate", o.Keys), find("bot", 1), find("forward", 1)
 	ms := func(r *Result) float64 { return float64(r.P99) / float64(time.Millisecond) }
 	s := Summary{
 		P99MeMS: ms(me1), P99BotMS: ms(bot1), P99BotsMS: ms(bots1),
 		BotVsMe: ratio(bot1.RPS, me1.RPS), BotsVsMe: ratio(bots1.RPS, me1.RPS),
+		ForwardVsMe: ratio(fwd1.RPS, me1.RPS), ForwardVsMeCPU: ratio(me1.CPUPerRequestUS, fwd1.CPUPerRequestUS),
 		FullVsBare: ratio(me1.RPS, bare.RPS), FullVsBareMany: ratio(meN.RPS, bare.RPS),
 		FullVsBareCPU: ratio(bare.CPUPerRequestUS, me1.CPUPerRequestUS), FullVsBareManyCPU: ratio(bare.CPUPerRequestUS, meN.CPUPerRequestUS),
 		MeKeysPct: pct(meN.RPS, me1.RPS), BotsKeysPct: pct(botsN.RPS, bots1.RPS),
@@ -195,6 +204,7 @@ func summarize(rep *Report, o Options) Summary {
 		}
 	}
 	s.MeetsFullVsBare = s.FullVsBare >= TargetFullVsBare
+	s.MeetsForwardVsMe, s.MeetsForwardVsMeCPU = s.ForwardVsMe >= TargetForwardVsMe, s.ForwardVsMeCPU >= TargetForwardVsMe
 	s.MeetsP99 = me1.P99 > 0 && me1.P99 < TargetP99 && bot1.P99 < TargetP99 && bots1.P99 < TargetP99
 	s.MeetsKeys = math.Abs(s.MeKeysPct) <= TargetKeysPct && math.Abs(s.BotsKeysPct) <= TargetKeysPct
 	s.MeetsFullVsBareCPU = s.FullVsBareCPU >= TargetFullVsBare
@@ -289,6 +299,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "both within target\t%s\t%s\t\t\n", verdict(s.MeetsKeys), verdict(s.MeetsKeysCPU))
 	fmt.Fprintf(tw, "/me %s keys in turn vs one key (%s in db)\t%+.1f%%\t%+.1f%%\t\t\n", group(r.Rotate), group(r.Keys), s.RotatePct, s.RotateCPUPct)
 	fmt.Fprintf(tw, "bot read, list of %d vs /me, 1 key in db\t%.2f, %.2f\t\t\t\n", Bots, s.BotVsMe, s.BotsVsMe)
+	fmt.Fprintf(tw, "/auth/forward vs /me, 1 key in db\t%.2f %s\t%.2f %s\t>= %.2f\t\n", s.ForwardVsMe, verdict(s.MeetsForwardVsMe),
+		s.ForwardVsMeCPU, verdict(s.MeetsForwardVsMeCPU), TargetForwardVsMe)
 	fmt.Fprintf(tw, "p99 of /me, bot read, list of %d\t%.1f, %.1f, %.1f ms %s\t\t< %s\t\n", Bots, s.P99MeMS, s.P99BotMS, s.P99BotsMS, verdict(s.MeetsP99), TargetP99)
 	fmt.Fprintf(tw, "noise: bare round-to-round spread\t%.1f%%\t\t\t\n", s.BareSpreadPct)
 	tw.Flush()

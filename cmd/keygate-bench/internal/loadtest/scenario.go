@@ -23,6 +23,7 @@ var (
 	scBots   = scenario{id: "bots", name: "full GET /api/v1/bots", check: checkBots}
 	scRotate = scenario{id: "me-rotate", name: "full GET /api/v1/me, keys in turn", check: checkMe}
 	scBot    = scenario{id: "bot", name: "full GET /api/v1/bots/{id}", check: checkBot}
+	scFwd    = scenario{id: "forward", name: "full GET /auth/forward", check: checkForward}
 )
 
 // job is a scenario against one server, or against replicas in turn,
@@ -65,6 +66,15 @@ func checkMe(r *response) error {
 	}
 	if err := json.Unmarshal(r.body, &body); err != nil || body.Key.ID == "" || body.Organization.ID == "" {
 		return fmt.Errorf("unexpected body: %.200s", r.body)
+	}
+	return nil
+}
+
+// checkForward accepts a forward-auth 200 naming the key for the
+// upstream.
+func checkForward(r *response) error {
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("X-Keygate-Key-Id"), "key_") {
+		return fmt.Errorf("status %d, X-Keygate-Key-Id %q: %.200s", r.status, r.header.Get("X-Keygate-Key-Id"), r.body)
 	}
 	return nil
 }

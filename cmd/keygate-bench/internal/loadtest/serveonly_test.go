@@ -29,7 +29,7 @@ func TestServeOnly(t *testing.T) {
 
 	targets := map[string][2]string{}
 	sc := bufio.NewScanner(pr)
-	for len(targets) < 4 && sc.Scan() {
+	for len(targets) < 5 && sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
 		if len(f) == 3 {
 			if _, seen := targets[f[0]]; !seen {
@@ -37,7 +37,7 @@ func TestServeOnly(t *testing.T) {
 			}
 		}
 	}
-	for _, id := range []string{"bare", "me", "bot", "bots"} {
+	for _, id := range []string{"bare", "me", "forward", "bot", "bots"} {
 		tg, ok := targets[id]
 		if !ok {
 			t.Fatalf("no %s target among %v", id, targets)
