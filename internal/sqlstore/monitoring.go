@@ -304,18 +304,12 @@ func largestFiniteBound(stored []bucketCount) int64 {
 	return bound
 }
 
-// Daily returns one entry per UTC day of the last n days, today included,
-// oldest first, with every status class present.
-func (s *MonitoringService) Daily(ctx context.Context, orgID, keyID string, n int) ([]keygate.DailyUsage, error) {
-	tx, scope, err := s.beginFigures(ctx, orgID, keyID)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
+// emptyDays returns the last n UTC days, today included, oldest first,
+// each with every status class at zero; EINVALID for an n out of range.
+func emptyDays(d days, n int) ([]keygate.DailyUsage, error) {
 	if n < 1 || n > monitoringMaxDays {
 		return nil, keygate.Errorf(keygate.EINVALID, "The number of days must be between 1 and %d.", monitoringMaxDays)
 	}
-	d := daysAt(s.db.Now())
 	first := d.last(n)
 	out := make([]keygate.DailyUsage, n)
 	for i := range out {
@@ -325,6 +319,23 @@ func (s *MonitoringService) Daily(ctx context.Context, orgID, keyID string, n in
 			out[i].Counts[c] = 0
 		}
 	}
+	return out, nil
+}
+
+// Daily returns one entry per UTC day of the last n days, today included,
+// oldest first, with every status class present.
+func (s *MonitoringService) Daily(ctx context.Context, orgID, keyID string, n int) ([]keygate.DailyUsage, error) {
+	tx, scope, err := s.beginFigures(ctx, orgID, keyID)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	d := daysAt(s.db.Now())
+	out, err := emptyDays(d, n)
+	if err != nil {
+		return nil, err
+	}
+	first := out[0].Day
 	query, args := dailyQuery(scope, first, d.tomorrow)
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {

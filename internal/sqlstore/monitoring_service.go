@@ -80,19 +80,12 @@ func (s *MonitoringService) ServiceDaily(ctx context.Context, orgID, service str
 		return nil, err
 	}
 	defer tx.Rollback()
-	if n < 1 || n > monitoringMaxDays {
-		return nil, keygate.Errorf(keygate.EINVALID, "The number of days must be between 1 and %d.", monitoringMaxDays)
-	}
 	d := daysAt(s.db.Now())
-	first := d.last(n)
-	out := make([]keygate.DailyUsage, n)
-	for i := range out {
-		out[i].Day = first.AddDate(0, 0, i)
-		out[i].Counts = make(map[string]int, len(keygate.StatusClasses))
-		for _, c := range keygate.StatusClasses {
-			out[i].Counts[c] = 0
-		}
+	out, err := emptyDays(d, n)
+	if err != nil {
+		return nil, err
 	}
+	first := out[0].Day
 	rows, err := tx.QueryContext(ctx, `
 		SELECT status_class, hour / $5 * $5, SUM(count) FROM usage_service_hourly
 		WHERE organization_id = $1 AND service = $2 AND hour >= $3 AND hour < $4
