@@ -47,6 +47,9 @@ type AdminUserRow struct {
 	// ConfirmURL shows the list with this user's Disable or Enable
 	// confirmation open: it works without JavaScript.
 	ConfirmURL string
+	// ResetTwoFactorURL opens the confirmation of a reset of the user's
+	// two-step verification; "" when it is off.
+	ResetTwoFactorURL string
 }
 
 // AdminConfirm is a confirmation dialog the server opens.

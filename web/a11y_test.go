@@ -128,6 +128,20 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	b.Click(MenuItem("Account menu for Ada Lovelace", "Settings"))
 	b.WaitVisible(Heading("Sessions"))
 	at("settings")
+	b.Click(Link("Manage two-step verification"))
+	b.WaitVisible(Heading("Authenticator app"))
+	at("security")
+	b.Click(Button("Set up an authenticator app"))
+	b.WaitVisible(`//img[@data-testid="totp-qr"]`)
+	b.Click(Button("Turn on"))
+	b.WaitVisible(`//p[normalize-space()="Enter the 6-digit code from your app."]`)
+	at("security-enroll-errors")
+	var secret string
+	b.Eval(`document.querySelector("#totp-secret").value.replaceAll(" ", "")`, &secret)
+	b.Fill("Code from your app", totpCodeAt(t, secret, app.Clock.Now()))
+	b.Click(Button("Turn on"))
+	b.WaitVisible(Heading("Your recovery codes"))
+	at("security-recovery-codes")
 
 	for _, page := range []struct{ name, path, heading string }{
 		{"audit-log-sidebar", "/orgs/" + org + "/audit-log", "Audit log"},
@@ -167,6 +181,14 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	b.Click(MenuItem("Account menu for Ada Lovelace", "Log out"))
 	b.WaitVisible(`//*[normalize-space()="You have been logged out."]`)
 	at("login")
+	b.Fill("Email", "ada@example.com")
+	b.Fill("Password", testPassword)
+	b.Click(Button("Log in"))
+	b.WaitVisible(Heading("Two-step verification"))
+	at("login-verify")
+	b.Click(Link("Use a recovery code"))
+	b.WaitVisible(Label("Recovery code"))
+	at("login-verify-recovery")
 
 	MustAddMember(t, app, org, "Mia Member", "mia@example.com", keygate.RoleMember)
 	b.Login("mia@example.com")

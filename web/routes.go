@@ -22,7 +22,19 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /signup", s.handleSignup)
 	mux.HandleFunc("GET /login", s.signupFirst(s.handleLoginPage))
 	mux.HandleFunc("POST /login", s.handleLogin)
+	// The second step of a login with two-step verification
+	// (ui_login_verify.go).
+	mux.HandleFunc("GET /login/verify", s.handleLoginVerifyPage)
+	mux.HandleFunc("POST /login/verify", s.handleLoginVerify)
 	mux.HandleFunc("POST /logout", s.handleLogout)
+	// Password recovery (ui_password_reset.go): single-use emailed links.
+	mux.HandleFunc("GET /password/forgot", s.ifWired(s.resets != nil, s.handleForgotPasswordPage))
+	mux.HandleFunc("POST /password/forgot", s.ifWired(s.resets != nil, s.handleForgotPassword))
+	mux.HandleFunc("GET /password/reset/{token}", s.ifWired(s.resets != nil, s.handleResetPasswordPage))
+	mux.HandleFunc("POST /password/reset/{token}", s.ifWired(s.resets != nil, s.handleResetPassword))
+	// A new email is confirmed from its address (ui_email_change.go).
+	mux.HandleFunc("GET /email/confirm/{token}", s.ifWired(s.emailChanges != nil, s.handleConfirmEmailPage))
+	mux.HandleFunc("POST /email/confirm/{token}", s.ifWired(s.emailChanges != nil, s.handleConfirmEmail))
 	// Single sign-on: begin and callback (ui_sso.go); state lives in the
 	// server-side session, never in the request.
 	mux.HandleFunc("GET /auth/{provider}", s.handleSSOBegin)
@@ -42,6 +54,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /settings/password", s.requireUser(s.handleChangePassword))
 	mux.HandleFunc("POST /settings/sessions/end-others", s.requireUser(s.handleEndOtherSessions))
 	mux.HandleFunc("POST /settings/sessions/{id}/end", s.requireUser(s.handleEndSession))
+	// Two-step verification (ui_security.go).
+	mux.HandleFunc("GET /settings/security", s.requireTwoFactor(s.handleSecurity))
+	mux.HandleFunc("POST /settings/security/totp/begin", s.requireTwoFactor(s.handleTOTPBegin))
+	mux.HandleFunc("POST /settings/security/totp/confirm", s.requireTwoFactor(s.handleTOTPConfirm))
+	mux.HandleFunc("POST /settings/security/totp/disable", s.requireTwoFactor(s.handleTOTPDisable))
+	mux.HandleFunc("POST /settings/security/recovery-codes", s.requireTwoFactor(s.handleRegenerateRecoveryCodes))
 	mux.HandleFunc("GET /settings/sign-in-methods", s.requireUser(s.handleSignInMethods))
 	mux.HandleFunc("POST /settings/sign-in-methods/{provider}/link", s.requireUser(s.handleSSOLinkBegin))
 	mux.HandleFunc("POST /settings/sign-in-methods/org/{org}/link", s.requireUser(s.handleOrgSSOLinkBegin))
@@ -114,6 +132,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /admin/users", s.requireSuperuser(s.handleAdminUsers))
 	mux.HandleFunc("POST /admin/users/{user}/disable", s.requireSuperuser(s.handleAdminDisableUser))
 	mux.HandleFunc("POST /admin/users/{user}/enable", s.requireSuperuser(s.handleAdminEnableUser))
+	mux.HandleFunc("POST /admin/users/{user}/reset-2fa", s.requireSuperuser(s.handleAdminResetTwoFactor))
+	mux.HandleFunc("POST /admin/users/{user}/reset-link", s.requireSuperuser(s.ifWired(s.resets != nil, s.handleAdminResetLink)))
 	mux.HandleFunc("GET /admin/domains", s.requireSuperuser(s.handleAdminDomains))
 	mux.HandleFunc("POST /admin/organizations/{org}/domains/{domain}/approve", s.requireSuperuser(s.handleAdminApproveDomain))
 	mux.HandleFunc("GET /admin/settings", s.requireSuperuser(s.handleAdminSettings))

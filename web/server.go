@@ -101,6 +101,9 @@ type Server struct {
 	monitoring    keygate.MonitoringService
 	memberships   keygate.MembershipService
 	mailer        Mailer
+	resets        keygate.PasswordResetService
+	emailChanges  keygate.EmailChangeService
+	recovery      *recovery
 	leaks         keygate.LeakService
 	admin         keygate.AdminService
 	integrations  keygate.IntegrationService
@@ -123,6 +126,11 @@ type Server struct {
 	deviceCodec   *securecookie.SecureCookie
 	// idem answers retried API requests (api_idempotency.go).
 	idem *idempotency
+	// twoFactor keeps authenticators and recovery codes; nil hides
+	// two-step verification. pendingCodec seals the cookie of a login
+	// waiting for its second step (ui_login_verify.go).
+	twoFactor    keygate.TwoFactorService
+	pendingCodec *securecookie.SecureCookie
 
 	handler http.Handler
 }
@@ -161,6 +169,12 @@ type Services struct {
 	Memberships keygate.MembershipService
 	// Mailer sends invitation emails; nil without --smtp-url.
 	Mailer Mailer
+	// PasswordResets makes and uses password reset links; nil hides
+	// "Forgot your password?".
+	PasswordResets keygate.PasswordResetService
+	// EmailChanges confirms changes of email from the new address; nil
+	// keeps emails as they are.
+	EmailChanges keygate.EmailChangeService
 	// Leaks takes reports of leaked keys; nil answers them and does nothing.
 	Leaks keygate.LeakService
 	// Identities links single sign-on identities to users; nil disables
@@ -187,6 +201,9 @@ type Services struct {
 	// Listener tells this process of the other replicas' changes to keys
 	// (PostgreSQL); nil on SQLite, where there are none.
 	Listener ListenerStatus
+	// TwoFactor keeps authenticator apps and recovery codes; nil hides
+	// two-step verification.
+	TwoFactor keygate.TwoFactorService
 }
 
 // AnalyticsService sums up an organization's usage (internal/sqlstore).
@@ -210,6 +227,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		bots: svc.Bots, conversations: svc.Conversations, analytics: svc.Analytics,
 		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(), db: svc.DB, monitoring: svc.Monitoring,
 		memberships: svc.Memberships, mailer: svc.Mailer, listener: svc.Listener, leaks: svc.Leaks,
+		resets: svc.PasswordResets, emailChanges: svc.EmailChanges, recovery: newRecovery(cfg.Now, svc.Throttles, logger),
 		admin:         svc.Admin,
 		identities:    svc.Identities,
 		integrations:  svc.Integrations,
@@ -226,6 +244,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		deviceCodec:   newDeviceCodec(cfg.SessionKey),
 		idem:          newIdempotency(svc.Idempotency, svc.IdempotencyClaims),
 	}
+	s.twoFactor, s.pendingCodec = svc.TwoFactor, newPendingLoginCodec(cfg.SessionKey)
 	if cfg.Now != nil {
 		s.now = cfg.Now
 	}

@@ -232,7 +232,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	// With two-step verification on, the right password gives no session
+	// yet, and the account's failures are forgotten only once the second
+	// step passes too (ui_login_verify.go).
+	if s.startSecondStep(w, r, user, next) {
+		attempt.cancel()
+		return
+	}
 	attempt.succeeded()
+	s.completeLogin(w, r, user, next, "")
+}
+
+// completeLogin gives user a fresh session, makes this browser known to
+// the account, queues flash (if any) and goes on to next.
+func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, user *keygate.User, next, flash string) {
 	if err := s.logIn(w, r, user); err != nil {
 		s.Error(w, r, err)
 		return
@@ -240,6 +253,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if err := s.setDeviceCookie(w, user.Email); err != nil {
 		s.Error(w, r, err)
 		return
+	}
+	if flash != "" {
+		s.addFlash(w, r, "warning", flash)
 	}
 	if next == "" {
 		next = "/"

@@ -103,6 +103,11 @@ func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request) {
 		s.adminError(w, r, err)
 		return
 	}
+	twoFactor, err := s.adminTwoFactorUsers(r)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
 	me, now, q := pageFrom(r).user, s.now(), r.URL.Query()
 	var p views.AdminUsers
 	for _, a := range users {
@@ -118,6 +123,12 @@ func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request) {
 		row.ConfirmURL = "/admin/users?" + url.Values{"confirm": {action}, "user": {u.PublicID}}.Encode()
 		for _, o := range a.Organizations {
 			row.Orgs = append(row.Orgs, o.Name+" ("+o.Role.Label()+")")
+		}
+		if twoFactor[u.ID] {
+			row.ResetTwoFactorURL = resetTwoFactorConfirmURL(u)
+			if q.Get("user") == u.PublicID && q.Get("confirm") == "reset-2fa" {
+				p.Confirm = resetTwoFactorConfirm(u)
+			}
 		}
 		p.Users = append(p.Users, row)
 		if q.Get("user") == u.PublicID && q.Get("confirm") == action && !row.IsYou {

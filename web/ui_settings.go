@@ -13,14 +13,19 @@ func (s *Server) userSettings(r *http.Request, profile, password views.Form) (vi
 	if profile.Values == nil {
 		profile.Values = map[string]string{"name": user.Name}
 	}
-	profile.Values["email"] = user.Email
+	if profile.Values["email"] == "" {
+		profile.Values["email"] = user.Email
+	}
 	rows, err := s.sessions.FindUserSessions(r.Context())
 	if err != nil {
 		return views.UserSettings{}, err
 	}
 	current := currentSessionRow(r)
 	now := s.now()
-	out := views.UserSettings{Profile: profile, Password: password, HasPassword: user.HasPassword}
+	out := views.UserSettings{Profile: profile, Password: password, HasPassword: user.HasPassword, EmailChangeable: s.emailChangeable()}
+	if s.twoFactor != nil {
+		out.SecurityURL = "/settings/security"
+	}
 	for _, row := range rows {
 		out.Sessions = append(out.Sessions, views.Session{
 			ID: row.PublicID, Browser: describeUserAgent(row.UserAgent), IP: row.IP,
@@ -45,7 +50,7 @@ func (s *Server) handleUserSettings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
-	f := formOf(r, "name")
+	f := formOf(r, "name", "email")
 	if _, err := s.users.UpdateProfile(r.Context(), f.Value("name")); isFormError(err) {
 		s.renderUserSettings(w, r, ErrorStatus(err), formWithError(f, err), views.Form{})
 		return
@@ -53,7 +58,16 @@ func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	s.addFlash(w, r, "success", "Profile saved.")
+	// A new email waits for its confirmation (ui_email_change.go).
+	sent, err := s.requestEmailChange(w, r, f.Value("email"))
+	if isFormError(err) {
+		s.renderUserSettings(w, r, ErrorStatus(err), emailChangeForm(f, err), views.Form{})
+		return
+	} else if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.addFlash(w, r, "success", "Profile saved."+sent)
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }
 

@@ -75,13 +75,19 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// userUsage lists the user subcommands.
+const userUsage = "Usage: keygate user create [flags]\n       keygate user reset-password --email EMAIL --base-url URL"
+
 func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reset-password" {
+		return runUserResetPassword(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stdout, "Usage: keygate user create [flags]")
+			fmt.Fprintln(stdout, userUsage)
 			return nil
 		}
-		fmt.Fprintln(stderr, "Usage: keygate user create [flags]")
+		fmt.Fprintln(stderr, userUsage)
 		return errUsage
 	}
 	var c Config

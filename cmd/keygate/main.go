@@ -18,6 +18,7 @@ Usage:
   keygate [serve] [flags]        run the server (the default)
   keygate migrate [flags]        apply database migrations and exit
   keygate user create [flags]    create a user (password read from stdin or a prompt)
+  keygate user reset-password   print a single-use password reset link (--email, --base-url)
   keygate backup [flags] FILE    write a consistent copy of the database to FILE
   keygate rotate-secret-key      re-encrypt stored credentials under a new secret key
   keygate copy-db --to URL       copy the SQLite database into an empty PostgreSQL database

@@ -107,6 +107,9 @@ func serve(ctx context.Context, c *Config, logger *slog.Logger) error {
 		logger.Info("shutting down")
 	}
 	ls.shutdown(logger)
+	// Emails the last requests started (password resets) are sent before
+	// the database closes.
+	srv.WaitBackground()
 	bg.stop()
 	if serveErr != nil {
 		return serveErr

@@ -99,6 +99,7 @@ func New(db *sqlstore.DB, o Options) *App {
 		Monitoring: sqlstore.NewMonitoringService(db), Admin: sqlstore.NewAdminService(db, a.Users),
 		Memberships: sqlstore.NewMembershipService(db), Identities: sqlstore.NewIdentityService(db, a.Users),
 		Idempotency: a.Idempotency, Permissions: sqlstore.NewPermissionService(db), Leaks: sqlstore.NewLeakService(db),
+		PasswordResets: sqlstore.NewPasswordResetService(db, hasher), EmailChanges: sqlstore.NewEmailChangeService(db, hasher),
 	}
 	// A typed nil in the interface would look like a mailer to web.
 	if o.Mailer != nil {
@@ -108,6 +109,7 @@ func New(db *sqlstore.DB, o Options) *App {
 		a.Integrations = sqlstore.NewIntegrationService(db, o.SecretBox)
 		a.Services.Integrations = a.Integrations
 		a.Services.OrgSSO = sqlstore.NewOrgSSOService(db, o.SecretBox)
+		a.Services.TwoFactor = sqlstore.NewTwoFactorService(db, o.SecretBox, hasher)
 	}
 	if db.Engine() == sqlstore.EnginePostgres {
 		a.sharePostgres(db, logger)

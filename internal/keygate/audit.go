@@ -66,6 +66,7 @@ var AuditActions = []string{
 	AuditAPIKeyCreate, AuditAPIKeyRoll, AuditAPIKeyRevoke, AuditAPIKeyUpdate, AuditAPIKeyExposed,
 	AuditAPIKeyLeakReported, AuditAPIKeyMadeReadOnly, AuditOrganizationLeakPolicy,
 	AuditLogin, AuditLoginFailed, AuditLogout, AuditSignup, AuditProfileUpdated, AuditPasswordChanged, AuditSessionRevoked,
+	AuditPasswordResetRequested, AuditPasswordResetLink, AuditPasswordReset, AuditEmailChanged,
 	AuditOrganizationCreate, AuditOrganizationUpdate, AuditOwnershipTransfer,
 	AuditInvite, AuditInviteRevoke, AuditJoin, AuditRoleChange, AuditMemberRemove, AuditMemberLeave,
 	AuditOrganizationPlan, AuditUserDisable, AuditUserEnable,
@@ -74,4 +75,5 @@ var AuditActions = []string{
 	AuditLoginSSO, AuditIdentityLink, AuditIdentityUnlink,
 	AuditOrgSSOSave, AuditOrgSSODelete, AuditSSODomainVerify, AuditLoginSSORefused,
 	AuditBotLeave, AuditBotDelete, AuditConversationDelete,
+	AuditTwoFactorEnabled, AuditTwoFactorDisabled, AuditRecoveryCodesRenewed, AuditRecoveryCodeUsed, AuditTwoFactorResetByAdmin,
 }
