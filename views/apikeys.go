@@ -24,6 +24,14 @@ type KeyForm struct {
 	Expiration   string // 7, 30, 60, 90, custom, none
 	Environments []Option
 	MinDate      string // earliest custom date, YYYY-MM-DD
+	// Expirations are the expiration choices the key policy allows;
+	// MaxDate, if set, the latest custom date it allows, and PolicyHint
+	// the policy's limit, shown beside them.
+	Expirations []Option
+	MaxDate     string
+	PolicyHint  string
+	// NoteRequired marks the note required by the key policy.
+	NoteRequired bool
 	// Permissions are the organization's own permissions to choose from;
 	// none hides the fieldset. The form's "allowed_ips" value is the
 	// allowlist textarea's text.
@@ -175,8 +183,10 @@ var GraceOptions = []Option{
 
 // APIKeyDetail is one key's page: details and the edit form.
 type APIKeyDetail struct {
-	Key                       APIKeyRow
-	Note                      string
+	Key  APIKeyRow
+	Note string
+	// NoteRequired marks the note required by the key policy.
+	NoteRequired              bool
 	Form                      Form
 	Envs                      []Option
 	Editable                  bool

@@ -418,6 +418,7 @@ func (s *Server) rateLimit(w http.ResponseWriter, rec *apikey.Record, info *keyI
 		return true
 	}
 	s.metrics.throttled()
+	s.noteRateLimited(rec.KeyID)
 	retry := max(int(math.Ceil(d.RetryAfter.Seconds())), 1)
 	h.Set("Retry-After", strconv.Itoa(retry))
 	apiError(w, http.StatusTooManyRequests, "throttled", fmt.Sprintf("Request was throttled. Expected available in %d seconds.", retry))

@@ -8,34 +8,9 @@ import (
 	"github.com/keygate/keygate/internal/ratelimit"
 )
 
-// apiKeyJSON is a key as the API shows it: never its secret.
-type apiKeyJSON struct {
-	ID          string       `json:"id"`
-	Name        string       `json:"name"`
-	Environment string       `json:"environment"`
-	Scopes      []string     `json:"scopes"`
-	Hint        string       `json:"hint"`
-	Note        string       `json:"note"`
-	RateLimit   *string      `json:"rate_limit"` // null: the instance's default
-	CreatedBy   *creatorJSON `json:"created_by"` // null: a deleted user
-	CreatedAt   time.Time    `json:"created_at"`
-	ExpiresAt   *time.Time   `json:"expires_at"`
-	RevokedAt   *time.Time   `json:"revoked_at"`
-	LastUsedAt  *time.Time   `json:"last_used_at"`
-	State       string       `json:"state"`
-	// Permissions are the organization's own permission names the key
-	// holds; AllowedIPs the CIDRs it may be used from, none for anywhere.
-	Permissions []string `json:"permissions"`
-	AllowedIPs  []string `json:"allowed_ips"`
-}
-
-// creatorJSON names who created something: {"type": "user" | "key", "id",
-// "name"}.
-type creatorJSON struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
+// apiKeyJSON is a key as the API shows it: never its secret. Webhook
+// events show keys the same way.
+type apiKeyJSON = keygate.APIKeyJSON
 
 // apiKeyWithSecretJSON answers the creation or roll of a key. Key, the
 // secret, is in the first answer only: a retry with the same
@@ -46,25 +21,7 @@ type apiKeyWithSecretJSON struct {
 	Detail string  `json:"detail,omitempty"`
 }
 
-func (s *Server) keyJSON(k *keygate.APIKey) apiKeyJSON {
-	out := apiKeyJSON{
-		ID: k.PublicID, Name: k.Name, Environment: string(k.Environment), Hint: k.Hint, Note: k.Note,
-		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
-		LastUsedAt: k.LastUsedAt, State: string(k.State(s.now())), Scopes: []string{},
-		Permissions: append([]string{}, k.Permissions...), AllowedIPs: append([]string{}, k.AllowedIPs...),
-	}
-	for _, sc := range k.Scopes {
-		out.Scopes = append(out.Scopes, string(sc))
-	}
-	if k.RateLimit != "" {
-		limit := k.RateLimit
-		out.RateLimit = &limit
-	}
-	if c := k.CreatedBy; c != nil {
-		out.CreatedBy = &creatorJSON{Type: c.Type, ID: c.PublicID, Name: c.Name}
-	}
-	return out
-}
+func (s *Server) keyJSON(k *keygate.APIKey) apiKeyJSON { return keygate.NewAPIKeyJSON(k, s.now()) }
 
 // writeNewKey answers a create or roll with the key and its secret, and
 // leaves for a retry the same answer without it.

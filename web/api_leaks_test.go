@@ -216,19 +216,21 @@ func TestReportLeak(t *testing.T) {
 func TestLeakPolicySettings(t *testing.T) {
 	t.Parallel()
 	f := mustLeakFixture(t)
+	// The choice lives on Settings > Key policy; its own route still saves it.
 	settings := "/orgs/" + f.orgID + "/settings"
-	p := f.owner.Get(settings)
+	page := settings + "/key-policy"
+	p := f.owner.Get(page)
 	assertStatus(t, p, http.StatusOK)
 	if _, ok := p.Doc.Find("#f-leak_policy-notify").Attr("checked"); !ok {
 		t.Fatal("the default policy is not checked")
 	}
-	if got := p.Text("[data-testid=leak-policy] legend"); got != "When a key is reported leaked" {
+	if got := p.Text("[data-testid=leak-policy] legend"); got != "When a key is exposed" {
 		t.Fatalf("legend = %q", got)
 	}
 
 	t.Run("OK", func(t *testing.T) {
 		f.setPolicy(t, "revoke")
-		p := f.owner.Get(settings)
+		p := f.owner.Get(page)
 		if _, ok := p.Doc.Find("#f-leak_policy-revoke").Attr("checked"); !ok {
 			t.Fatal("the saved policy is not checked")
 		}
@@ -242,18 +244,16 @@ func TestLeakPolicySettings(t *testing.T) {
 		if got := fieldError(p, "leak_policy"); got != "Choose what happens to a key reported leaked." {
 			t.Fatalf("field error = %q", got)
 		}
-		if got := p.Doc.Find("[data-testid=leak-policy] fieldset").AttrOr("aria-describedby", ""); !strings.Contains(got, "f-leak_policy-error") {
+		if got := p.Doc.Find("fieldset[data-testid=leak-policy]").AttrOr("aria-describedby", ""); !strings.Contains(got, "f-leak_policy-error") {
 			t.Errorf("the choices are not described by the error: %q", got)
 		}
 	})
 	t.Run("ErrForbidden", func(t *testing.T) {
 		mia := MustAddMember(t, f.app, f.orgID, "Mia Member", "mia@example.com", keygate.RoleMember)
-		if f.owner.Get(settings).Doc.Find("[data-testid=leak-policy]").Length() != 1 {
-			t.Fatal("no Leak policy section for the Owner")
+		if f.owner.Get(page).Doc.Find("[data-testid=leak-policy]").Length() != 1 {
+			t.Fatal("no leak policy choice for the Owner")
 		}
-		if mia.Get(settings).Doc.Find("[data-testid=leak-policy]").Length() != 0 {
-			t.Error("a Member sees the Leak policy section")
-		}
+		assertStatus(t, mia.Get(page), http.StatusForbidden)
 		assertStatus(t, mia.Post(settings+"/leak-policy", url.Values{"leak_policy": {"notify"}}), http.StatusForbidden)
 	})
 }

@@ -104,7 +104,7 @@ func (s *Server) apiMemberJSON(w http.ResponseWriter, r *http.Request, orgID, us
 	}
 	for _, m := range members {
 		if m.User.PublicID == userID {
-			writeJSON(w, http.StatusOK, map[string]any{"id": m.User.PublicID, "name": m.User.Name, "email": m.User.Email, "role": string(m.Role), "joined_at": m.JoinedAt})
+			writeJSON(w, http.StatusOK, memberJSON(m))
 			return
 		}
 	}
@@ -120,6 +120,14 @@ func (s *Server) apiRemoveMember(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// memberJSON is a member as the API shows one.
+func memberJSON(m *keygate.Member) map[string]any {
+	return map[string]any{
+		"id": m.User.PublicID, "name": m.User.Name, "email": m.User.Email, "role": string(m.Role), "joined_at": m.JoinedAt,
+		"two_factor": m.TwoFactor,
+	}
+}
+
 func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) {
 	members, err := s.orgs.FindMembers(r.Context(), apiKeyFrom(r.Context()).OrgPublicID)
 	if err != nil {
@@ -128,9 +136,7 @@ func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]map[string]any, 0, len(members))
 	for _, m := range members {
-		out = append(out, map[string]any{
-			"id": m.User.PublicID, "name": m.User.Name, "email": m.User.Email, "role": string(m.Role), "joined_at": m.JoinedAt,
-		})
+		out = append(out, memberJSON(m))
 	}
 	writeJSON(w, http.StatusOK, listBody{Results: out})
 }

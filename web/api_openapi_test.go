@@ -22,33 +22,42 @@ import (
 // web/routes.go, with the scope each needs ("" for any valid key, "-" for
 // no key at all). The document must describe exactly these.
 var wantOperations = map[string]string{
-	"GET /api/v1/openapi.json":          "-",
-	"GET /api/v1/me":                    "",
-	"GET /api/v1/bots":                  "read",
-	"POST /api/v1/bots":                 "write",
-	"GET /api/v1/bots/{id}":             "read",
-	"PATCH /api/v1/bots/{id}":           "write",
-	"DELETE /api/v1/bots/{id}":          "write",
-	"POST /api/v1/bots/{id}/leave":      "write",
-	"GET /api/v1/conversations":         "read",
-	"POST /api/v1/conversations":        "write",
-	"GET /api/v1/conversations/{id}":    "read",
-	"DELETE /api/v1/conversations/{id}": "write",
-	"GET /api/v1/analytics":             "read",
-	"GET /api/v1/members":               "admin",
-	"PATCH /api/v1/members/{id}":        "admin",
-	"DELETE /api/v1/members/{id}":       "admin",
-	"GET /api/v1/invitations":           "admin",
-	"POST /api/v1/invitations":          "admin",
-	"GET /api/v1/keys":                  "admin",
-	"POST /api/v1/keys":                 "admin",
-	"GET /api/v1/keys/{id}":             "admin",
-	"PATCH /api/v1/keys/{id}":           "admin",
-	"DELETE /api/v1/keys/{id}":          "admin",
-	"POST /api/v1/keys/{id}/roll":       "admin",
-	"GET /api/v1/integrations":          "admin",
-	"POST /api/v1/keys/report-leak":     "-",
-	"POST /api/v1/keys/verify":          "-",
+	"GET /api/v1/openapi.json":                                "-",
+	"GET /api/v1/me":                                          "",
+	"GET /api/v1/bots":                                        "read",
+	"POST /api/v1/bots":                                       "write",
+	"GET /api/v1/bots/{id}":                                   "read",
+	"PATCH /api/v1/bots/{id}":                                 "write",
+	"DELETE /api/v1/bots/{id}":                                "write",
+	"POST /api/v1/bots/{id}/leave":                            "write",
+	"GET /api/v1/conversations":                               "read",
+	"POST /api/v1/conversations":                              "write",
+	"GET /api/v1/conversations/{id}":                          "read",
+	"DELETE /api/v1/conversations/{id}":                       "write",
+	"GET /api/v1/analytics":                                   "read",
+	"GET /api/v1/members":                                     "admin",
+	"PATCH /api/v1/members/{id}":                              "admin",
+	"DELETE /api/v1/members/{id}":                             "admin",
+	"GET /api/v1/invitations":                                 "admin",
+	"POST /api/v1/invitations":                                "admin",
+	"GET /api/v1/keys":                                        "admin",
+	"POST /api/v1/keys":                                       "admin",
+	"GET /api/v1/keys/{id}":                                   "admin",
+	"PATCH /api/v1/keys/{id}":                                 "admin",
+	"DELETE /api/v1/keys/{id}":                                "admin",
+	"POST /api/v1/keys/{id}/roll":                             "admin",
+	"GET /api/v1/integrations":                                "admin",
+	"GET /api/v1/webhooks":                                    "admin",
+	"POST /api/v1/webhooks":                                   "admin",
+	"GET /api/v1/webhooks/{id}":                               "admin",
+	"PATCH /api/v1/webhooks/{id}":                             "admin",
+	"DELETE /api/v1/webhooks/{id}":                            "admin",
+	"POST /api/v1/webhooks/{id}/roll-secret":                  "admin",
+	"POST /api/v1/webhooks/{id}/test":                         "admin",
+	"GET /api/v1/webhooks/{id}/deliveries":                    "admin",
+	"POST /api/v1/webhooks/{id}/deliveries/{delivery}/resend": "admin",
+	"POST /api/v1/keys/report-leak":                           "-",
+	"POST /api/v1/keys/verify":                                "-",
 }
 
 func TestOpenAPIDocument(t *testing.T) {
@@ -177,6 +186,14 @@ func TestOpenAPIContract(t *testing.T) {
 		}
 	}
 	big := `{"bot_name": "` + strings.Repeat("x", 1<<20) + `"}`
+	// Webhook endpoints on a public address (no DNS lookup); nothing is
+	// delivered in this test.
+	mkHook := func() string {
+		return c.do(t, app, apiCall{method: "POST", path: "/api/v1/webhooks", auth: ad, wantStatus: 201, validRequest: true,
+			body: `{"url": "https://203.0.113.10/hooks", "events": ["key.created", "member.added"], "description": "Sync"}`}).JSON["id"].(string)
+	}
+	hook, doomedHook := mkHook(), mkHook()
+	delivery := c.do(t, app, apiCall{method: "POST", path: "/api/v1/webhooks/" + hook + "/test", auth: ad, wantStatus: 202, validRequest: true}).JSON["id"].(string)
 
 	t.Run("Success", func(t *testing.T) {
 		c.run(t, app, []apiCall{
@@ -192,6 +209,13 @@ func TestOpenAPIContract(t *testing.T) {
 			{name: "CreateBotScheduled", method: "POST", path: "/api/v1/bots", auth: wr, wantStatus: 201, validRequest: true,
 				body: `{"meeting_url": "https://meet.example.com/abc", "bot_name": "Later", "join_at": "2099-01-01T09:00:00Z", "metadata": {"team": "sales", "n": [1, true, null]}}`},
 			{name: "GetBot", method: "GET", path: "/api/v1/bots/" + bot, auth: rd, wantStatus: 200, validRequest: true},
+			{name: "ListWebhooks", method: "GET", path: "/api/v1/webhooks", auth: ad, wantStatus: 200, validRequest: true},
+			{name: "GetWebhook", method: "GET", path: "/api/v1/webhooks/" + hook, auth: ad, wantStatus: 200, validRequest: true},
+			{name: "PatchWebhook", method: "PATCH", path: "/api/v1/webhooks/" + hook, auth: ad, body: `{"events": ["key.revoked"], "disabled": false}`, wantStatus: 200, validRequest: true},
+			{name: "RollWebhookSecret", method: "POST", path: "/api/v1/webhooks/" + hook + "/roll-secret", auth: ad, wantStatus: 200, validRequest: true},
+			{name: "ListDeliveries", method: "GET", path: "/api/v1/webhooks/" + hook + "/deliveries?limit=5", auth: ad, wantStatus: 200, validRequest: true},
+			{name: "ResendDelivery", method: "POST", path: "/api/v1/webhooks/" + hook + "/deliveries/" + delivery + "/resend", auth: ad, wantStatus: 202, validRequest: true},
+			{name: "DeleteWebhook", method: "DELETE", path: "/api/v1/webhooks/" + doomedHook, auth: ad, wantStatus: 204, validRequest: true},
 			{name: "PatchBot", method: "PATCH", path: "/api/v1/bots/" + bot, auth: wr, body: `{"bot_name": "Renamed", "metadata": {"a": 1}}`, wantStatus: 200, validRequest: true},
 			{name: "PatchBotNothing", method: "PATCH", path: "/api/v1/bots/" + bot, auth: wr, body: `{}`, wantStatus: 200, validRequest: true},
 			{name: "RenameEndedBot", method: "PATCH", path: "/api/v1/bots/" + endedBot, auth: wr, body: `{"bot_name": "Gone"}`, wantStatus: 200, validRequest: true},
@@ -278,6 +302,9 @@ func TestOpenAPIContract(t *testing.T) {
 			{name: "MemberParseError", method: "PATCH", path: "/api/v1/members/" + bob, auth: ad, body: `[`, wantStatus: 400, wantCode: "parse_error"},
 			{name: "InviteFields", method: "POST", path: "/api/v1/invitations", auth: ad, body: `{"email": "not an email", "role": "boss"}`, wantStatus: 400, wantCode: "invalid"},
 			{name: "InviteParseError", method: "POST", path: "/api/v1/invitations", auth: ad, body: `"x"`, wantStatus: 400, wantCode: "parse_error"},
+			{name: "WebhookFields", method: "POST", path: "/api/v1/webhooks", auth: ad, body: `{"url": "", "events": []}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "PatchWebhookURL", method: "PATCH", path: "/api/v1/webhooks/" + hook, auth: ad, body: `{"url": "http://203.0.113.10/hooks"}`, wantStatus: 400, wantCode: "invalid"},
+			{name: "DeliveriesLimit", method: "GET", path: "/api/v1/webhooks/" + hook + "/deliveries?limit=0", auth: ad, wantStatus: 400, wantCode: "invalid"},
 		})
 		// Field errors are reported under the API's field names.
 		for _, tc := range []struct{ name, method, path, body, field string }{
@@ -318,6 +345,13 @@ func TestOpenAPIContract(t *testing.T) {
 			{name: "RollKey", method: "POST", path: "/api/v1/keys/key_missing/roll", auth: ad, wantStatus: 404, wantCode: "not_found"},
 			{name: "ChangeRole", method: "PATCH", path: "/api/v1/members/usr_missing", auth: ad, body: `{"role": "member"}`, wantStatus: 404, wantCode: "not_found"},
 			{name: "RemoveMember", method: "DELETE", path: "/api/v1/members/" + carol, auth: ad, wantStatus: 404, wantCode: "not_found"},
+			{name: "GetWebhook", method: "GET", path: "/api/v1/webhooks/whk_missing", auth: ad, wantStatus: 404, wantCode: "not_found"},
+			{name: "PatchWebhook", method: "PATCH", path: "/api/v1/webhooks/whk_missing", auth: ad, body: `{"description": "x"}`, wantStatus: 404, wantCode: "not_found"},
+			{name: "DeleteWebhook", method: "DELETE", path: "/api/v1/webhooks/" + doomedHook, auth: ad, wantStatus: 404, wantCode: "not_found"},
+			{name: "RollWebhookSecret", method: "POST", path: "/api/v1/webhooks/whk_missing/roll-secret", auth: ad, wantStatus: 404, wantCode: "not_found"},
+			{name: "TestWebhook", method: "POST", path: "/api/v1/webhooks/whk_missing/test", auth: ad, wantStatus: 404, wantCode: "not_found"},
+			{name: "ListDeliveries", method: "GET", path: "/api/v1/webhooks/whk_missing/deliveries", auth: ad, wantStatus: 404, wantCode: "not_found"},
+			{name: "ResendDelivery", method: "POST", path: "/api/v1/webhooks/" + hook + "/deliveries/dlv_missing/resend", auth: ad, wantStatus: 404, wantCode: "not_found"},
 		})
 	})
 
@@ -342,6 +376,10 @@ func TestOpenAPIContract(t *testing.T) {
 			{"/api/v1/invitations", ad, `{"email": "retry@example.com"}`, `{"email": "other@example.com"}`},
 			{"/api/v1/keys", ad, `{"name": "Retry", "scopes": ["read"]}`, `{"name": "Other", "scopes": ["read"]}`},
 			{"/api/v1/keys/" + mkKey("retry roll") + "/roll", ad, "", `{"grace_seconds": 3600}`},
+			{"/api/v1/webhooks", ad, `{"url": "https://203.0.113.10/retry", "events": ["key.created"]}`, `{"url": "https://203.0.113.10/other", "events": ["key.created"]}`},
+			{"/api/v1/webhooks/" + hook + "/roll-secret", ad, "", `{"x": 1}`},
+			{"/api/v1/webhooks/" + hook + "/test", ad, "", `{"x": 1}`},
+			{"/api/v1/webhooks/" + hook + "/deliveries/" + delivery + "/resend", ad, "", `{"x": 1}`},
 		} {
 			t.Run("Retry"+tc.path, func(t *testing.T) {
 				h := map[string]string{"Idempotency-Key": "retry-" + tc.path}
@@ -361,7 +399,7 @@ func TestOpenAPIContract(t *testing.T) {
 	sort.Strings(keys)
 	concrete := func(key string) (method, path string) {
 		method, path, _ = strings.Cut(key, " ")
-		return method, strings.ReplaceAll(path, "{id}", "missing")
+		return method, strings.NewReplacer("{id}", "missing", "{delivery}", "missing").Replace(path)
 	}
 
 	t.Run("Unauthenticated", func(t *testing.T) {

@@ -77,7 +77,9 @@ func (s *Server) requireUser(next http.HandlerFunc) http.HandlerFunc {
 // requireOrg loads the organization named in the path for the logged-in
 // user. Not being a member is a 404, like a missing organization. An
 // organization that requires single sign-on answers a session that did not
-// come through its provider with the page that starts one.
+// come through its provider with the page that starts one; one that
+// requires two-factor authentication sends a person without a factor to
+// set one up (ui_org_security.go).
 func (s *Server) requireOrg(next http.HandlerFunc) http.HandlerFunc {
 	return s.loadOrg(true, next)
 }
@@ -99,6 +101,10 @@ func (s *Server) loadOrg(ssoGate bool, next http.HandlerFunc) http.HandlerFunc {
 			s.renderOrgSSORequired(w, r, org)
 			return
 		}
+		if ssoGate && orgTwoFactorRequired(r, org) {
+			s.refuseWithoutTwoFactor(w, r, org)
+			return
+		}
 		pageFrom(r).org = org
 		next(w, r)
 	})
@@ -115,10 +121,22 @@ func (s *Server) requireOrgAdmin(message string, next http.HandlerFunc) http.Han
 	})
 }
 
-// logIn starts a fresh session for user: a new id and token, so a session
-// id planted before login is worthless after it.
+// logIn starts a fresh session for user, who has just authenticated: a
+// new id and token, so a session id planted before login is worthless
+// after it.
 func (s *Server) logIn(w http.ResponseWriter, r *http.Request, user *keygate.User) error {
 	return s.logInWith(w, r, user, nil)
+}
+
+// renewSession gives the session of the logged-in user a new id and token
+// after a privilege change, keeping when they last authenticated.
+func (s *Server) renewSession(w http.ResponseWriter, r *http.Request) error {
+	pc := pageFrom(r)
+	values := map[any]any{}
+	if at, ok := pc.session.Values[sessionAuthAt]; ok {
+		values[sessionAuthAt] = at
+	}
+	return s.logInWith(w, r, pc.user, values)
 }
 
 // logInWith is logIn with more values for the new session. A session of
@@ -134,7 +152,7 @@ func (s *Server) logInWith(w http.ResponseWriter, r *http.Request, user *keygate
 	if err := s.store.Regenerate(r.Context(), sess); err != nil {
 		return err
 	}
-	sess.Values = map[any]any{sessionUserID: user.ID}
+	sess.Values = map[any]any{sessionUserID: user.ID, sessionAuthAt: s.now().Unix()}
 	if ssoOrgs != "" {
 		sess.Values[sessionSSOOrgs] = ssoOrgs
 	}

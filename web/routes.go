@@ -26,6 +26,12 @@ func (s *Server) routes() http.Handler {
 	// (ui_login_verify.go).
 	mux.HandleFunc("GET /login/verify", s.handleLoginVerifyPage)
 	mux.HandleFunc("POST /login/verify", s.handleLoginVerify)
+	// Passkeys at login (ui_passkeys.go): the second step, and signing in
+	// with a passkey alone.
+	mux.HandleFunc("POST /login/verify/passkey/begin", s.handleVerifyPasskeyBegin)
+	mux.HandleFunc("POST /login/verify/passkey", s.handleVerifyPasskey)
+	mux.HandleFunc("POST /login/passkey/begin", s.ifWired(s.passkeysOn(), s.handleSignInPasskeyBegin))
+	mux.HandleFunc("POST /login/passkey", s.ifWired(s.passkeysOn(), s.handleSignInPasskey))
 	mux.HandleFunc("POST /logout", s.handleLogout)
 	// Password recovery (ui_password_reset.go): single-use emailed links.
 	mux.HandleFunc("GET /password/forgot", s.ifWired(s.resets != nil, s.handleForgotPasswordPage))
@@ -51,15 +57,22 @@ func (s *Server) routes() http.Handler {
 	// The user's own settings.
 	mux.HandleFunc("GET /settings", s.requireUser(s.handleUserSettings))
 	mux.HandleFunc("POST /settings/profile", s.requireUser(s.handleUpdateProfile))
-	mux.HandleFunc("POST /settings/password", s.requireUser(s.handleChangePassword))
+	mux.HandleFunc("POST /settings/password", s.requireUser(s.requireStepUp(s.handleChangePassword)))
 	mux.HandleFunc("POST /settings/sessions/end-others", s.requireUser(s.handleEndOtherSessions))
 	mux.HandleFunc("POST /settings/sessions/{id}/end", s.requireUser(s.handleEndSession))
+	// "Confirm it's you" through the identity provider (ui_stepup.go).
+	mux.HandleFunc("POST /settings/step-up/{provider}", s.requireUser(s.handleStepUpSSO))
+	mux.HandleFunc("POST /settings/step-up/passkey/begin", s.requireUser(s.handleStepUpPasskeyBegin))
 	// Two-step verification (ui_security.go).
 	mux.HandleFunc("GET /settings/security", s.requireTwoFactor(s.handleSecurity))
-	mux.HandleFunc("POST /settings/security/totp/begin", s.requireTwoFactor(s.handleTOTPBegin))
-	mux.HandleFunc("POST /settings/security/totp/confirm", s.requireTwoFactor(s.handleTOTPConfirm))
-	mux.HandleFunc("POST /settings/security/totp/disable", s.requireTwoFactor(s.handleTOTPDisable))
-	mux.HandleFunc("POST /settings/security/recovery-codes", s.requireTwoFactor(s.handleRegenerateRecoveryCodes))
+	mux.HandleFunc("POST /settings/security/totp/begin", s.requireTwoFactor(s.requireStepUp(s.handleTOTPBegin)))
+	mux.HandleFunc("POST /settings/security/totp/confirm", s.requireTwoFactor(s.requireStepUp(s.handleTOTPConfirm)))
+	mux.HandleFunc("POST /settings/security/totp/disable", s.requireTwoFactor(s.requireStepUp(s.handleTOTPDisable)))
+	mux.HandleFunc("POST /settings/security/recovery-codes", s.requireTwoFactor(s.requireStepUp(s.handleRegenerateRecoveryCodes)))
+	// Passkeys (ui_passkeys.go).
+	mux.HandleFunc("POST /settings/security/passkeys/begin", s.requirePasskeys(s.handlePasskeyBegin))
+	mux.HandleFunc("POST /settings/security/passkeys", s.requirePasskeys(s.requireStepUp(s.handlePasskeyAdd)))
+	mux.HandleFunc("POST /settings/security/passkeys/{id}/remove", s.requireTwoFactor(s.ifWired(s.passkeys != nil, s.requireStepUp(s.handlePasskeyRemove))))
 	mux.HandleFunc("GET /settings/sign-in-methods", s.requireUser(s.handleSignInMethods))
 	mux.HandleFunc("POST /settings/sign-in-methods/{provider}/link", s.requireUser(s.handleSSOLinkBegin))
 	mux.HandleFunc("POST /settings/sign-in-methods/org/{org}/link", s.requireUser(s.handleOrgSSOLinkBegin))
@@ -99,16 +112,16 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /orgs/{org}/invitations", s.requireOrgAdmin(msgMembersAdmin, s.handleInvite))
 	mux.HandleFunc("POST /orgs/{org}/invitations/{inv}/resend", s.requireOrgAdmin(msgMembersAdmin, s.handleResendInvitation))
 	mux.HandleFunc("POST /orgs/{org}/invitations/{inv}/revoke", s.requireOrgAdmin(msgMembersAdmin, s.handleRevokeInvitation))
-	mux.HandleFunc("POST /orgs/{org}/members/{user}/role", s.requireOrgAdmin(msgMembersAdmin, s.handleChangeRole))
+	mux.HandleFunc("POST /orgs/{org}/members/{user}/role", s.requireOrgAdmin(msgMembersAdmin, s.requireStepUp(s.handleChangeRole)))
 	mux.HandleFunc("GET /orgs/{org}/members/{user}/remove", s.requireOrgAdmin(msgMembersAdmin, s.handleRemoveMemberPage))
-	mux.HandleFunc("POST /orgs/{org}/members/{user}/remove", s.requireOrgAdmin(msgMembersAdmin, s.handleRemoveMember))
+	mux.HandleFunc("POST /orgs/{org}/members/{user}/remove", s.requireOrgAdmin(msgMembersAdmin, s.requireStepUp(s.handleRemoveMember)))
 	mux.HandleFunc("POST /orgs/{org}/leave", s.requireOrgMember(s.handleLeaveOrg))
-	mux.HandleFunc("POST /orgs/{org}/transfer", s.requireOrg(s.handleTransferOwnership))
+	mux.HandleFunc("POST /orgs/{org}/transfer", s.requireOrg(s.requireStepUp(s.handleTransferOwnership)))
 	mux.HandleFunc("GET /invitations/{token}", s.handleInvitation)
 	mux.HandleFunc("POST /invitations/{token}/accept", s.requireUser(s.handleAcceptInvitation))
 	mux.HandleFunc("GET /orgs/{org}/settings", s.requireOrg(s.handleOrgSettings))
 	mux.HandleFunc("POST /orgs/{org}/settings", s.requireOrg(s.handleUpdateOrg))
-	mux.HandleFunc("POST /orgs/{org}/delete", s.requireOrg(s.handleDeleteOrg))
+	mux.HandleFunc("POST /orgs/{org}/delete", s.requireOrg(s.requireStepUp(s.handleDeleteOrg)))
 	mux.HandleFunc("GET /orgs/{org}/settings/integrations", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleIntegrations))
 	mux.HandleFunc("POST /orgs/{org}/settings/integrations/{kind}", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleSaveIntegration))
 	mux.HandleFunc("GET /orgs/{org}/settings/integrations/{kind}/delete", s.requireOrgAdmin(msgIntegrationsAdmin, s.handleDeleteIntegrationPage))
@@ -117,12 +130,31 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /orgs/{org}/settings/permissions", s.requireOrgAdmin(msgPermissionsAdmin, s.handleCreatePermission))
 	mux.HandleFunc("GET /orgs/{org}/settings/permissions/{name}/delete", s.requireOrgAdmin(msgPermissionsAdmin, s.handleDeletePermissionPage))
 	mux.HandleFunc("POST /orgs/{org}/settings/permissions/{name}/delete", s.requireOrgAdmin(msgPermissionsAdmin, s.handleDeletePermission))
+	// Settings > Webhooks (ui_webhooks.go).
+	mux.HandleFunc("GET /orgs/{org}/settings/webhooks", s.requireOrgAdmin(msgWebhooksAdmin, s.handleWebhooks))
+	mux.HandleFunc("POST /orgs/{org}/settings/webhooks", s.requireOrgAdmin(msgWebhooksAdmin, s.handleCreateWebhook))
+	mux.HandleFunc("GET /orgs/{org}/settings/webhooks/{id}", s.requireOrgAdmin(msgWebhooksAdmin, s.handleWebhook))
+	mux.HandleFunc("POST /orgs/{org}/settings/webhooks/{id}/test", s.requireOrgAdmin(msgWebhooksAdmin, s.handleTestWebhook))
+	mux.HandleFunc("POST /orgs/{org}/settings/webhooks/{id}/roll-secret", s.requireOrgAdmin(msgWebhooksAdmin, s.handleRollWebhookSecret))
+	mux.HandleFunc("POST /orgs/{org}/settings/webhooks/{id}/state", s.requireOrgAdmin(msgWebhooksAdmin, s.handleWebhookState))
+	mux.HandleFunc("GET /orgs/{org}/settings/webhooks/{id}/delete", s.requireOrgAdmin(msgWebhooksAdmin, s.handleDeleteWebhookPage))
+	mux.HandleFunc("POST /orgs/{org}/settings/webhooks/{id}/delete", s.requireOrgAdmin(msgWebhooksAdmin, s.handleDeleteWebhook))
+	mux.HandleFunc("POST /orgs/{org}/settings/webhooks/{id}/deliveries/{delivery}/resend", s.requireOrgAdmin(msgWebhooksAdmin, s.handleResendDelivery))
+	// Settings > Security (ui_org_security.go): everyone reads, Owners change.
+	mux.HandleFunc("GET /orgs/{org}/settings/security", s.requireOrg(s.handleOrgSecurity))
+	mux.HandleFunc("POST /orgs/{org}/settings/security", s.requireOrg(s.handleSaveOrgSecurity))
 	mux.HandleFunc("POST /orgs/{org}/settings/leak-policy", s.requireOrgAdmin(msgLeakPolicyAdmin, s.handleSaveLeakPolicy))
+	// Settings > Key policy (ui_key_policy.go), with the Overview's fix of
+	// a key that lives longer than it allows.
+	mux.HandleFunc("GET /orgs/{org}/settings/key-policy", s.ifWired(s.keyPolicies != nil, s.requireOrgAdmin(msgKeyPolicyAdmin, s.handleKeyPolicy)))
+	mux.HandleFunc("POST /orgs/{org}/settings/key-policy", s.ifWired(s.keyPolicies != nil, s.requireOrgAdmin(msgKeyPolicyAdmin, s.handleSaveKeyPolicy)))
+	mux.HandleFunc("GET /orgs/{org}/api-keys/{key}/policy-expiry", s.ifWired(s.keyPolicies != nil, s.requireOrgAdmin(msgAPIKeysAdmin, s.handlePolicyExpiryPage)))
+	mux.HandleFunc("POST /orgs/{org}/api-keys/{key}/policy-expiry", s.ifWired(s.keyPolicies != nil, s.requireOrgAdmin(msgAPIKeysAdmin, s.handleSetPolicyExpiry)))
 	mux.HandleFunc("GET /orgs/{org}/settings/sso", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleOrgSSOSettings))
-	mux.HandleFunc("POST /orgs/{org}/settings/sso", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleSaveOrgSSO))
+	mux.HandleFunc("POST /orgs/{org}/settings/sso", s.requireOrgAdmin(msgOrgSSOAdmin, s.requireStepUp(s.handleSaveOrgSSO)))
 	mux.HandleFunc("POST /orgs/{org}/settings/sso/domains/{domain}/verify", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleVerifyOrgSSODomain))
 	mux.HandleFunc("GET /orgs/{org}/settings/sso/delete", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleDeleteOrgSSOPage))
-	mux.HandleFunc("POST /orgs/{org}/settings/sso/delete", s.requireOrgAdmin(msgOrgSSOAdmin, s.handleDeleteOrgSSO))
+	mux.HandleFunc("POST /orgs/{org}/settings/sso/delete", s.requireOrgAdmin(msgOrgSSOAdmin, s.requireStepUp(s.handleDeleteOrgSSO)))
 
 	// Instance administration: superusers only; anyone else gets the 404
 	// of an unknown page, so the area is not advertised.
@@ -200,6 +232,14 @@ func (s *Server) apiRoutes() *http.ServeMux {
 	mux.HandleFunc(verifyRoute, postOnly(s.apiVerifyKey))
 	s.apiHandle(mux, "/api/v1/keys/{id}/roll", apiPost(admin, s.apiRollKey))
 	s.apiHandle(mux, "/api/v1/integrations", apiGet(admin, s.apiListIntegrations))
+	if s.webhooks != nil { // api_webhooks.go
+		s.apiHandle(mux, "/api/v1/webhooks", apiGet(admin, s.apiListWebhooks), apiPost(admin, s.apiCreateWebhook))
+		s.apiHandle(mux, "/api/v1/webhooks/{id}", apiGet(admin, s.apiGetWebhook), apiPatch(admin, s.apiUpdateWebhook), apiDelete(admin, s.apiDeleteWebhook))
+		s.apiHandle(mux, "/api/v1/webhooks/{id}/roll-secret", apiPost(admin, s.apiRollWebhookSecret))
+		s.apiHandle(mux, "/api/v1/webhooks/{id}/test", apiPost(admin, s.apiTestWebhook))
+		s.apiHandle(mux, "/api/v1/webhooks/{id}/deliveries", apiGet(admin, s.apiListDeliveries))
+		s.apiHandle(mux, "/api/v1/webhooks/{id}/deliveries/{delivery}/resend", apiPost(admin, s.apiResendDelivery))
+	}
 	mux.HandleFunc("/api/", s.apiUnknownPath)
 	return mux
 }
@@ -215,4 +255,5 @@ const (
 	msgIntegrationsAdmin = "You need the Admin role to manage integrations"
 	msgOrgSSOAdmin       = "You need the Admin role to manage single sign-on"
 	msgLeakPolicyAdmin   = "You need the Admin role to change the leak policy"
+	msgKeyPolicyAdmin    = "You need the Admin role to change the key policy"
 )

@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/gorilla/securecookie"
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
@@ -105,6 +107,7 @@ type Server struct {
 	emailChanges  keygate.EmailChangeService
 	recovery      *recovery
 	leaks         keygate.LeakService
+	keyPolicies   keygate.KeyPolicyService
 	admin         keygate.AdminService
 	integrations  keygate.IntegrationService
 	permissions   keygate.PermissionService
@@ -131,6 +134,18 @@ type Server struct {
 	// waiting for its second step (ui_login_verify.go).
 	twoFactor    keygate.TwoFactorService
 	pendingCodec *securecookie.SecureCookie
+	// passkeys keeps WebAuthn credentials and webAuthn checks them; either
+	// nil hides passkeys (passkeys.go, ui_passkeys.go).
+	passkeys keygate.PasskeyService
+	webAuthn *webauthn.WebAuthn
+	// stepUpCodec seals the form a "Confirm it's you" dialog carries.
+	stepUpCodec *securecookie.SecureCookie
+	// webhooks keeps webhook endpoints; nil hides them. keyEvents
+	// queues events about keys, rateLimited when each key was last told
+	// of (api_webhooks.go).
+	webhooks    keygate.WebhookService
+	keyEvents   KeyEventQueue
+	rateLimited sync.Map
 
 	handler http.Handler
 }
@@ -177,6 +192,9 @@ type Services struct {
 	EmailChanges keygate.EmailChangeService
 	// Leaks takes reports of leaked keys; nil answers them and does nothing.
 	Leaks keygate.LeakService
+	// KeyPolicies keeps the organizations' key policies; nil hides
+	// Settings > Key policy.
+	KeyPolicies keygate.KeyPolicyService
 	// Identities links single sign-on identities to users; nil disables
 	// single sign-on.
 	Identities keygate.IdentityService
@@ -204,6 +222,14 @@ type Services struct {
 	// TwoFactor keeps authenticator apps and recovery codes; nil hides
 	// two-step verification.
 	TwoFactor keygate.TwoFactorService
+	// Passkeys keeps people's passkeys; nil hides them.
+	Passkeys keygate.PasskeyService
+	// Webhooks keeps organizations' webhook endpoints; nil hides
+	// Settings > Webhooks and answers 404 to /api/v1/webhooks.
+	Webhooks keygate.WebhookService
+	// KeyEvents queues webhook events about keys (key.rate_limited); nil
+	// queues none.
+	KeyEvents KeyEventQueue
 }
 
 // AnalyticsService sums up an organization's usage (internal/sqlstore).
@@ -226,7 +252,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		users: svc.Users, orgs: svc.Orgs, sessions: svc.Sessions, apiKeys: svc.APIKeys, audit: svc.Audit,
 		bots: svc.Bots, conversations: svc.Conversations, analytics: svc.Analytics,
 		verifier: svc.Verifier, exposer: svc.Exposer, limiter: svc.Limiter, usage: svc.Usage, metrics: NewMetrics(), db: svc.DB, monitoring: svc.Monitoring,
-		memberships: svc.Memberships, mailer: svc.Mailer, listener: svc.Listener, leaks: svc.Leaks,
+		memberships: svc.Memberships, mailer: svc.Mailer, listener: svc.Listener, leaks: svc.Leaks, keyPolicies: svc.KeyPolicies,
 		resets: svc.PasswordResets, emailChanges: svc.EmailChanges, recovery: newRecovery(cfg.Now, svc.Throttles, logger),
 		admin:         svc.Admin,
 		identities:    svc.Identities,
@@ -245,6 +271,8 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		idem:          newIdempotency(svc.Idempotency, svc.IdempotencyClaims),
 	}
 	s.twoFactor, s.pendingCodec = svc.TwoFactor, newPendingLoginCodec(cfg.SessionKey)
+	s.stepUpCodec = newStepUpCodec(cfg.SessionKey)
+	s.webhooks, s.keyEvents = svc.Webhooks, svc.KeyEvents
 	if cfg.Now != nil {
 		s.now = cfg.Now
 	}
@@ -269,6 +297,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 		}
 		s.baseURL = u
 	}
+	s.passkeys, s.webAuthn = svc.Passkeys, s.newWebAuthn()
 	codec := securecookie.New(cfg.SessionKey, nil)
 	codec.MaxAge(int(keygate.SessionAbsoluteTimeout / time.Second))
 	s.store = NewSessionStore(svc.Sessions, codec)

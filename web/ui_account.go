@@ -189,7 +189,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 		s.Error(w, r, err)
 		return
 	}
-	s.render(w, r, status, views.LoginPage(l, f, next, allowed))
+	s.render(w, r, status, views.LoginPage(l, f, next, allowed, s.passkeysOn()))
 }
 
 // loginFormErrors asks for what is missing. An empty form is a slip, not a

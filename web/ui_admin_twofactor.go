@@ -29,7 +29,7 @@ func resetTwoFactorConfirm(u *keygate.User) *views.AdminConfirm {
 	return &views.AdminConfirm{
 		Title: "Reset two-step verification", Button: "Reset two-step verification", Danger: true,
 		Action: "/admin/users/" + u.PublicID + "/reset-2fa", CancelURL: "/admin/users",
-		Question: "Turn off two-step verification for " + u.Name + " (" + u.Email + ")? Their authenticator app and recovery codes stop working, " +
+		Question: "Turn off two-step verification for " + u.Name + " (" + u.Email + ")? Their authenticator app, passkeys and recovery codes stop working, " +
 			"they are logged out everywhere, and they are told by email.",
 	}
 }

@@ -26,6 +26,7 @@ func (s *Server) keyDetail(r *http.Request, l views.Layout, k *keygate.APIKey, f
 		Editable: k.RevokedAt == nil, ListURL: l.Org.URL("api-keys"),
 		RolledFrom: k.RolledFrom, RolledTo: k.RolledTo,
 		DefaultRateLimit: s.cfg.RateLimit.String(), LastUsedAgent: describeUserAgent(k.LastUsedUserAgent),
+		NoteRequired: s.keyPolicyOrNone(r.Context(), *l.Org).NoteRequired,
 	}
 	if k.LastUsedUserAgent == "" {
 		d.LastUsedAgent = ""
@@ -145,6 +146,13 @@ func (s *Server) handleRollPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRollAPIKey(w http.ResponseWriter, r *http.Request) {
+	// Rolling an Admin key needs a recent sign-in (ui_stepup.go).
+	if s.stepUp(w, r, func() bool {
+		k, err := s.loadKey(r)
+		return err == nil && k.Scopes.Has(keygate.ScopeAdmin)
+	}) {
+		return
+	}
 	l := s.layout(r, "API Keys", "api-keys")
 	choice := r.PostFormValue("grace")
 	grace, ok := graceOf[choice]
@@ -197,12 +205,15 @@ func (s *Server) renderRollError(w http.ResponseWriter, r *http.Request, l views
 // auditVerbs says in words what an action did to its target.
 var auditVerbs = map[string]string{
 	keygate.AuditAPIKeyCreate: "created", keygate.AuditAPIKeyRoll: "rolled", keygate.AuditAPIKeyRevoke: "revoked",
-	keygate.AuditAPIKeyUpdate: "edited", keygate.AuditInvite: "invited", keygate.AuditInviteRevoke: "invitation revoked",
+	keygate.AuditAPIKeyUpdate: "edited", keygate.AuditOrganizationKeyPolicy: "key policy changed", keygate.AuditInvite: "invited", keygate.AuditInviteRevoke: "invitation revoked",
 	keygate.AuditRoleChange: "role changed", keygate.AuditMemberRemove: "removed",
 	keygate.AuditIntegrationSave: "saved", keygate.AuditIntegrationDelete: "deleted",
 	keygate.AuditPermissionCreated: "permission defined", keygate.AuditPermissionDeleted: "permission deleted",
 	keygate.AuditOrganizationUpdate: "updated", keygate.AuditOwnershipTransfer: "ownership transferred",
 	keygate.AuditOrgSSOSave: "single sign-on saved", keygate.AuditOrgSSODelete: "single sign-on deleted",
+	keygate.AuditOrgTwoFactorRequired: "two-factor requirement enabled", keygate.AuditOrgTwoFactorNotRequired: "two-factor requirement disabled",
 	keygate.AuditSSODomainVerify: "domain verified", keygate.AuditLoginSSORefused: "sign-in refused",
 	keygate.AuditBotLeave: "removed from the meeting", keygate.AuditBotDelete: "deleted", keygate.AuditConversationDelete: "deleted",
+	keygate.AuditWebhookCreate: "webhook endpoint added", keygate.AuditWebhookUpdate: "webhook endpoint changed",
+	keygate.AuditWebhookDelete: "webhook endpoint deleted", keygate.AuditWebhookSecretRoll: "webhook signing secret rolled",
 }

@@ -33,8 +33,8 @@ var keyStateOptions = []views.Option{{Value: "active", Label: "Active"}, {Value:
 
 // newKeyForm returns an empty create form: the default lifetime (the
 // API's too), production, read.
-func (s *Server) newKeyForm(org views.Org) views.KeyForm {
-	return views.KeyForm{
+func (s *Server) newKeyForm(ctx context.Context, org views.Org) views.KeyForm {
+	f := views.KeyForm{
 		Form:         views.Form{Values: map[string]string{"environment": string(keygate.EnvProduction)}},
 		Token:        newFormToken(),
 		Action:       org.URL("api-keys"),
@@ -43,7 +43,10 @@ func (s *Server) newKeyForm(org views.Org) views.KeyForm {
 		Expiration:   strconv.Itoa(keygate.DefaultKeyLifetimeDays),
 		MinDate:      s.now().UTC().AddDate(0, 0, 1).Format(time.DateOnly),
 		Environments: environmentOptions(),
+		Expirations:  views.ExpirationOptions,
 	}
+	s.applyKeyPolicyToForm(ctx, org, &f)
+	return f
 }
 
 // keyRow builds a list row for k.
@@ -147,7 +150,7 @@ func (s *Server) keysPage(ctx context.Context, q url.Values, org views.Org) (vie
 	now := s.now()
 	p := views.APIKeysPage{
 		Query: q.Get("q"), Env: string(env), State: state, States: keyStateOptions, Sorting: sorting,
-		Create: s.newKeyForm(org), NewURL: org.URL("api-keys/new"), ListURL: org.URL("api-keys"),
+		Create: s.newKeyForm(ctx, org), NewURL: org.URL("api-keys/new"), ListURL: org.URL("api-keys"),
 		Roll: views.RollForm{Token: newFormToken(), Grace: "1h"},
 	}
 	if err := s.addPermissionChoices(ctx, org, &p.Create, nil); err != nil {
@@ -210,7 +213,7 @@ func (s *Server) handleAPIKeys(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
 	l := s.layout(r, "Create API Key", "api-keys")
-	f := s.newKeyForm(*l.Org)
+	f := s.newKeyForm(r.Context(), *l.Org)
 	if err := s.addPermissionChoices(r.Context(), *l.Org, &f, nil); err != nil {
 		s.Error(w, r, err)
 		return
@@ -221,7 +224,7 @@ func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
 // parseKeyForm reads the create form. Expiration problems are reported
 // with the service's validation errors, beside their fields.
 func (s *Server) parseKeyForm(r *http.Request, org views.Org) (*keygate.APIKeyCreate, views.KeyForm, *keygate.ValidationErrors) {
-	f := s.newKeyForm(org)
+	f := s.newKeyForm(r.Context(), org)
 	f.Form = formOf(r, "name", "environment", "note", "expiration_date", "allowed_ips")
 	f.Token = r.PostFormValue("form_token")
 	f.Expiration = r.PostFormValue("expiration")
@@ -268,6 +271,10 @@ func (s *Server) parseKeyForm(r *http.Request, org views.Org) (*keygate.APIKeyCr
 }
 
 func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
+	// A key with the Admin scope needs a recent sign-in (ui_stepup.go).
+	if s.stepUp(w, r, func() bool { return formGrantsAdmin(r) }) {
+		return
+	}
 	l := s.layout(r, "API Keys", "api-keys")
 	org := *l.Org
 	in, f, v := s.parseKeyForm(r, org)
@@ -326,4 +333,13 @@ func (s *Server) renderCreatedKey(w http.ResponseWriter, r *http.Request, l view
 		CertNote: selfSignedNote(s.selfSignedCert()),
 	}
 	s.render(w, r, http.StatusOK, views.APIKeysListPage(l, p))
+}
+
+// formGrantsAdmin reports whether a key form asks for the Admin scope.
+func formGrantsAdmin(r *http.Request) bool {
+	var scopes []keygate.Scope
+	for _, sc := range r.PostForm["scopes"] {
+		scopes = append(scopes, keygate.Scope(sc))
+	}
+	return keygate.NewScopes(scopes...).Has(keygate.ScopeAdmin)
 }

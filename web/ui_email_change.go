@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
@@ -15,13 +16,19 @@ import (
 // address confirms it through a link, so email must be configured.
 func (s *Server) emailChangeable() bool { return s.emailChanges != nil && s.mailer != nil }
 
+// emailChanging reports whether the profile form asks for a new email.
+func (s *Server) emailChanging(r *http.Request) bool {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	return s.emailChangeable() && email != "" && keygate.NormalizeEmail(email) != pageFrom(r).user.Email
+}
+
 // requestEmailChange asks the new address to confirm a change of the
 // acting user's email, and tells the old one. It returns the sentence the
 // flash adds, or "" when email is unchanged. The current password is
 // checked under the account's login throttle, as a password change is.
 func (s *Server) requestEmailChange(w http.ResponseWriter, r *http.Request, email string) (string, error) {
 	user := pageFrom(r).user
-	if !s.emailChangeable() || email == "" || keygate.NormalizeEmail(email) == user.Email {
+	if !s.emailChanging(r) {
 		return "", nil
 	}
 	attempt, retry := s.reservePasswordCheck(user)

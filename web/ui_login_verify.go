@@ -48,11 +48,13 @@ func (s *Server) startSecondStep(w http.ResponseWriter, r *http.Request, user *k
 	if s.twoFactor == nil {
 		return false
 	}
-	if _, err := s.twoFactor.FindTOTP(r.Context(), user.ID); keygate.ErrorCode(err) == keygate.ENOTFOUND {
-		return false
-	} else if err != nil {
+	hasApp, hasPasskey, err := s.secondFactors(r, user)
+	if err != nil {
 		s.Error(w, r, err)
 		return true
+	}
+	if !hasApp && !hasPasskey {
+		return false
 	}
 	s.setPendingLogin(w, pendingLogin{UserID: user.ID, At: s.now().Unix(), Next: next}, int(pendingLoginTTL/time.Second))
 	http.Redirect(w, r, "/login/verify", http.StatusSeeOther)
@@ -99,12 +101,46 @@ func (s *Server) renderLoginVerify(w http.ResponseWriter, r *http.Request, statu
 	s.render(w, r, status, views.LoginVerifyPage(s.layout(r, "Two-step verification", ""), v))
 }
 
+// secondFactors reports whether user has an authenticator app and a
+// passkey.
+func (s *Server) secondFactors(r *http.Request, user *keygate.User) (hasApp, hasPasskey bool, err error) {
+	if _, err := s.twoFactor.FindTOTP(r.Context(), user.ID); err == nil {
+		hasApp = true
+	} else if keygate.ErrorCode(err) != keygate.ENOTFOUND {
+		return false, false, err
+	}
+	hasPasskey, err = s.hasPasskey(r, user.ID)
+	return hasApp, hasPasskey, err
+}
+
+// renderVerifyMethod shows the second step with the ways user has: the
+// passkey first, then the app, and recovery codes always.
+func (s *Server) renderVerifyMethod(w http.ResponseWriter, r *http.Request, user *keygate.User, status int, v views.LoginVerify) {
+	var err error
+	if v.HasApp, v.HasPasskey, err = s.secondFactors(r, user); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	v.HasPasskey = v.HasPasskey && s.passkeysOn()
+	if v.Passkey && !v.HasPasskey {
+		v.Passkey = false
+	}
+	if !v.Passkey && !v.Recovery && !v.HasApp {
+		// No app to ask a code of: the passkey, else a recovery code.
+		v.Passkey, v.Recovery = v.HasPasskey, !v.HasPasskey
+	}
+	s.renderLoginVerify(w, r, status, v)
+}
+
 func (s *Server) handleLoginVerifyPage(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := s.pendingUser(r); !ok {
+	_, user, ok := s.pendingUser(r)
+	if !ok {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	s.renderLoginVerify(w, r, http.StatusOK, views.LoginVerify{Recovery: r.URL.Query().Get("method") == "recovery"})
+	method := r.URL.Query().Get("method")
+	v := views.LoginVerify{Recovery: method == "recovery", Passkey: method == "passkey" || method == ""}
+	s.renderVerifyMethod(w, r, user, http.StatusOK, v)
 }
 
 // handleLoginVerify checks the second step, under the same throttle as
@@ -121,7 +157,7 @@ func (s *Server) handleLoginVerify(w http.ResponseWriter, r *http.Request) {
 		field, code = "recovery_code", r.PostFormValue("recovery_code")
 	}
 	refuse := func(status int, msg string) {
-		s.renderLoginVerify(w, r, status, views.LoginVerify{Recovery: recovery, Form: views.Form{Errors: map[string]string{field: msg}}})
+		s.renderVerifyMethod(w, r, user, status, views.LoginVerify{Recovery: recovery, Form: views.Form{Errors: map[string]string{field: msg}}})
 	}
 	// An empty field is a slip, not a guess: it never counts.
 	if strings.TrimSpace(code) == "" {
@@ -172,7 +208,9 @@ func (s *Server) checkSecondStep(r *http.Request, user *keygate.User, recovery b
 		return left, "", err
 	}
 	t, err := s.twoFactor.FindTOTP(ctx, user.ID)
-	if err != nil {
+	if keygate.ErrorCode(err) == keygate.ENOTFOUND {
+		return 0, "You have no authenticator app. Use your passkey or a recovery code.", nil
+	} else if err != nil {
 		return 0, "", err
 	}
 	step, ok := s.matchTOTP(t.Secret, code)

@@ -91,7 +91,7 @@ func (s *Server) membersPage(r *http.Request, org views.Org, invite views.Form) 
 	for _, m := range members[first:min(first+membersPerPage, len(members))] {
 		row := views.MemberRow{
 			ID: m.User.PublicID, Name: m.User.Name, Email: m.User.Email, Role: m.Role.Label(), RoleValue: string(m.Role),
-			SignIn: m.SignIn, Joined: views.Time{At: m.JoinedAt, Now: now}, IsYou: me != nil && me.ID == m.User.ID,
+			SignIn: m.SignIn, TwoFactor: m.TwoFactor, OrgSSO: m.OrgSSO, Joined: views.Time{At: m.JoinedAt, Now: now}, IsYou: me != nil && me.ID == m.User.ID,
 			CanChange: actor == keygate.RoleOwner || m.Role != keygate.RoleOwner,
 			RoleURL:   org.URL("members/" + m.User.PublicID + "/role"), RemoveURL: org.URL("members/" + m.User.PublicID + "/remove"),
 			Roles: roleOptions(actor),
@@ -227,7 +227,7 @@ func (s *Server) handleChangeRole(w http.ResponseWriter, r *http.Request) {
 	}
 	if me := pageFrom(r).user; err == nil && me != nil && me.PublicID == r.PathValue("user") {
 		// Changing one's own role is a privilege change: new session id.
-		if err := s.logIn(w, r, me); err != nil {
+		if err := s.renewSession(w, r); err != nil {
 			s.Error(w, r, err)
 			return
 		}
@@ -303,7 +303,7 @@ func (s *Server) handleTransferOwnership(w http.ResponseWriter, r *http.Request)
 	switch keygate.ErrorCode(err) {
 	case "":
 		// A privilege change: the session gets a new id.
-		if err := s.logIn(w, r, pageFrom(r).user); err != nil {
+		if err := s.renewSession(w, r); err != nil {
 			s.Error(w, r, err)
 			return
 		}

@@ -25,7 +25,6 @@ func (s *Server) renderOrgSettings(w http.ResponseWriter, r *http.Request, statu
 	}
 	vm.SSOURL = s.orgSSOSettingsURL(*l.Org)
 	vm.PermissionsURL = s.permissionsURL(*l.Org)
-	vm.LeakPolicy = s.leakPolicySettings(r, *l.Org, org)
 	if me := pageFrom(r).user; me != nil && me.IsSuperuser && s.admin != nil {
 		vm.PlanForm = &views.PlanForm{Action: "/admin/organizations/" + org.PublicID + "/plan", Next: l.Org.URL("settings"),
 			Value: string(org.Plan), Plans: planOptions()}

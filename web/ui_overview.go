@@ -152,6 +152,11 @@ func (s *Server) overviewForAdmins(ctx context.Context, org views.Org, o *views.
 	}
 	o.LogsURL, o.KeysURL = org.URL("logs"), org.URL("api-keys")
 	o.Hygiene = s.hygieneGroups(org, hyg)
+	if g, err := s.keyPolicyGroup(ctx, org); err != nil {
+		return err
+	} else if g != nil {
+		o.Hygiene = append(o.Hygiene, *g)
+	}
 	return nil
 }
 

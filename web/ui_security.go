@@ -32,6 +32,11 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 	if vm.Enabled {
 		vm.Enroll = nil
 	}
+	vm.Continue = s.securityContinue(r)
+	if err := s.securityPasskeys(r, &vm); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	// New recovery codes are on this answer only: never cached, never
 	// shown again.
 	w.Header().Set("Cache-Control", "no-store")
@@ -97,10 +102,20 @@ func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request) {
 		s.renderSecurity(w, r, http.StatusBadRequest, views.Security{Enroll: enroll, Confirm: f})
 		return
 	}
+	// The recovery codes come with the first factor only: a person with
+	// a passkey has theirs already (EnableTOTP keeps them).
+	hadPasskey, err := s.hasPasskey(r, pageFrom(r).user.ID)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	codes, hashes := newRecoveryCodes(keygate.RecoveryCodeCount)
 	if err := s.twoFactor.EnableTOTP(r.Context(), step, hashes); err != nil {
 		s.Error(w, r, err)
 		return
+	}
+	if hadPasskey {
+		codes = nil
 	}
 	s.renderSecurity(w, r, http.StatusOK, views.Security{RecoveryCodes: codes})
 }
@@ -120,7 +135,12 @@ func (s *Server) checkFactor(w http.ResponseWriter, r *http.Request, prefix stri
 	user := pageFrom(r).user
 	code, password := r.PostFormValue(prefix+"-code"), r.PostFormValue(prefix+"-password")
 	if strings.TrimSpace(code) == "" && password == "" {
-		render(views.Form{Errors: map[string]string{"code": "Enter a code from your app or your password."}})
+		// Without an app, the password is the only field.
+		if _, err := s.twoFactor.FindTOTP(r.Context(), user.ID); keygate.ErrorCode(err) == keygate.ENOTFOUND {
+			render(views.Form{Errors: map[string]string{"password": "Enter your password."}})
+		} else {
+			render(views.Form{Errors: map[string]string{"code": "Enter a code from your app or your password."}})
+		}
 		return false
 	}
 	// Codes and passwords alike count against the account's login
@@ -174,7 +194,14 @@ func (s *Server) handleTOTPDisable(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	s.addFlash(w, r, "success", "Two-step verification is off.")
+	msg := "Two-step verification is off."
+	if has, err := s.hasPasskey(r, pageFrom(r).user.ID); err != nil {
+		s.Error(w, r, err)
+		return
+	} else if has {
+		msg = "The authenticator app is removed. Your passkeys still protect your account."
+	}
+	s.addFlash(w, r, "success", msg)
 	http.Redirect(w, r, "/settings/security", http.StatusSeeOther)
 }
 

@@ -50,6 +50,10 @@ func (s *Server) handleUserSettings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
+	// A new email needs a recent sign-in (ui_stepup.go).
+	if s.stepUp(w, r, func() bool { return s.emailChanging(r) }) {
+		return
+	}
 	f := formOf(r, "name", "email")
 	if _, err := s.users.UpdateProfile(r.Context(), f.Value("name")); isFormError(err) {
 		s.renderUserSettings(w, r, ErrorStatus(err), formWithError(f, err), views.Form{})

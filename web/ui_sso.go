@@ -46,6 +46,9 @@ func newFlowCodec(sessionKey []byte) *securecookie.SecureCookie {
 const (
 	ssoIntentLogin = "login"
 	ssoIntentLink  = "link"
+	// ssoIntentStepUp signs the logged-in person in again to confirm a
+	// dangerous action (ui_stepup.go).
+	ssoIntentStepUp = "stepup"
 )
 
 // ssoFlow is what Keygate keeps, in the browser's encrypted flow cookie,
@@ -141,6 +144,9 @@ func (s *Server) beginSSO(w http.ResponseWriter, r *http.Request, p *sso.Provide
 		return
 	}
 	flow.Session = session
+	if flow.Intent == ssoIntentStepUp {
+		authURL = reauthURL(authURL, p.Key)
+	}
 	encoded, err := s.flowCodec.Encode(ssoFlowCookie, flow.values())
 	if err != nil {
 		s.Error(w, r, fmt.Errorf("encode sso flow: %w", err))
@@ -212,8 +218,12 @@ func (s *Server) handleSSOCallback(w http.ResponseWriter, r *http.Request) {
 			Message: p.Name + " could not confirm who you are. Start again from the login page."})
 		return
 	}
-	if flow.Intent == ssoIntentLink {
+	switch flow.Intent {
+	case ssoIntentLink:
 		s.finishSSOLink(w, r, p, flow, ext)
+		return
+	case ssoIntentStepUp:
+		s.finishSSOStepUp(w, r, flow, ext)
 		return
 	}
 	s.finishSSOLogin(w, r, p, flow, ext)

@@ -76,11 +76,14 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 }
 
 // userUsage lists the user subcommands.
-const userUsage = "Usage: keygate user create [flags]\n       keygate user reset-password --email EMAIL --base-url URL"
+const userUsage = "Usage: keygate user create [flags]\n       keygate user reset-password --email EMAIL --base-url URL\n       keygate user reset-2fa --email EMAIL"
 
 func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "reset-password" {
 		return runUserResetPassword(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "reset-2fa" {
+		return runUserReset2FA(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "create" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {

@@ -8,7 +8,10 @@ import (
 
 	"github.com/keygate/keygate/internal/app"
 	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/outbound"
 	"github.com/keygate/keygate/internal/sqlstore"
+	"github.com/keygate/keygate/internal/webhook"
+	"github.com/keygate/keygate/web"
 )
 
 // background is what serve runs besides the listeners: the PostgreSQL
@@ -46,6 +49,23 @@ func startBackground(ctx context.Context, c *Config, db *sqlstore.DB, a *app.App
 	b.goJob(func(ctx context.Context) {
 		runJob(ctx, db, "sweep request log", 5*time.Minute, logger, sweepRequestLog(a.UsageStore, c.RequestLogRetention))
 	})
+	// The key policy's unused keys: warned of, then revoked.
+	b.goJob(func(ctx context.Context) {
+		runJob(ctx, db, "key policy", time.Hour, logger, web.KeyPolicyJob(a.KeyPolicies, a.Services.Mailer, c.BaseURL, logger))
+	})
+	// Webhook deliveries: every replica sends, each delivery claimed by
+	// one of them.
+	if a.Webhooks != nil {
+		var mail webhook.Mailer
+		if a.Services.Mailer != nil {
+			mail = a.Services.Mailer
+		}
+		w := webhook.New(a.Webhooks, outbound.Policy{AllowPrivate: c.AllowPrivateDestinations}, mail, logger)
+		b.goJob(w.Run)
+		b.goJob(func(ctx context.Context) {
+			runJob(ctx, db, "sweep webhooks", time.Hour, logger, sweepWebhooks(a.Webhooks))
+		})
+	}
 	// Usage is flushed once a second, and once more at stop.
 	b.runUsage(func(ctx context.Context) {
 		a.Usage.Run(ctx, time.Second, flushErrorLog(logger, time.Now))
@@ -141,6 +161,20 @@ func sweepRequestLog(store *sqlstore.UsageStore, retention time.Duration) func(c
 		for {
 			n, err := store.DeleteRequestLogBefore(ctx, time.Now().Add(-retention), 1000)
 			if err != nil || n < 1000 {
+				return err
+			}
+		}
+	}
+}
+
+// sweepWebhooks is the job that deletes, in small batches, the webhook
+// deliveries and events past keygate.WebhookHistoryRetention that nothing
+// waits for.
+func sweepWebhooks(store *sqlstore.WebhookService) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for {
+			n, err := store.DeleteWebhookHistoryBefore(ctx, time.Now().Add(-keygate.WebhookHistoryRetention), 1000)
+			if err != nil || n == 0 {
 				return err
 			}
 		}

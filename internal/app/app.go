@@ -49,6 +49,13 @@ type App struct {
 	Bots         *sqlstore.BotService
 	Idempotency  *sqlstore.IdempotencyService
 	Integrations *sqlstore.IntegrationService // nil without Options.SecretBox
+	// Webhooks keeps organizations' webhook endpoints and the outbox the
+	// delivery worker (internal/webhook) sends; nil without
+	// Options.SecretBox, which seals their secrets.
+	Webhooks *sqlstore.WebhookService
+	// KeyPolicies keeps the organizations' key policies; its sweep of
+	// unused keys is a background job.
+	KeyPolicies *sqlstore.KeyPolicyService
 	// UsageStore is where Usage flushes to, and the request log's sweeper.
 	UsageStore *sqlstore.UsageStore
 	// RateLimits holds what replicas share of rate limits and throttles,
@@ -81,7 +88,7 @@ func New(db *sqlstore.DB, o Options) *App {
 		Users: sqlstore.NewUserService(db, hasher), Orgs: sqlstore.NewOrganizationService(db),
 		Sessions: sqlstore.NewSessionService(db), Keys: sqlstore.NewAPIKeyService(db), Bots: sqlstore.NewBotService(db),
 		Idempotency: sqlstore.NewIdempotencyService(db), UsageStore: sqlstore.NewUsageStore(db),
-		RateLimits: sqlstore.NewRateLimitStore(db),
+		RateLimits: sqlstore.NewRateLimitStore(db), KeyPolicies: sqlstore.NewKeyPolicyService(db),
 	}
 	if o.SignupMode != "" {
 		a.Users.SignupMode = o.SignupMode
@@ -99,7 +106,8 @@ func New(db *sqlstore.DB, o Options) *App {
 		Monitoring: sqlstore.NewMonitoringService(db), Admin: sqlstore.NewAdminService(db, a.Users),
 		Memberships: sqlstore.NewMembershipService(db), Identities: sqlstore.NewIdentityService(db, a.Users),
 		Idempotency: a.Idempotency, Permissions: sqlstore.NewPermissionService(db), Leaks: sqlstore.NewLeakService(db),
-		PasswordResets: sqlstore.NewPasswordResetService(db, hasher), EmailChanges: sqlstore.NewEmailChangeService(db, hasher),
+		KeyPolicies: a.KeyPolicies, PasswordResets: sqlstore.NewPasswordResetService(db, hasher),
+		EmailChanges: sqlstore.NewEmailChangeService(db, hasher),
 	}
 	// A typed nil in the interface would look like a mailer to web.
 	if o.Mailer != nil {
@@ -109,7 +117,10 @@ func New(db *sqlstore.DB, o Options) *App {
 		a.Integrations = sqlstore.NewIntegrationService(db, o.SecretBox)
 		a.Services.Integrations = a.Integrations
 		a.Services.OrgSSO = sqlstore.NewOrgSSOService(db, o.SecretBox)
-		a.Services.TwoFactor = sqlstore.NewTwoFactorService(db, o.SecretBox, hasher)
+		twoFactor := sqlstore.NewTwoFactorService(db, o.SecretBox, hasher)
+		a.Services.TwoFactor, a.Services.Passkeys = twoFactor, twoFactor
+		a.Webhooks = sqlstore.NewWebhookService(db, o.SecretBox)
+		a.Services.Webhooks, a.Services.KeyEvents = a.Webhooks, a.Webhooks
 	}
 	if db.Engine() == sqlstore.EnginePostgres {
 		a.sharePostgres(db, logger)

@@ -64,16 +64,18 @@ const (
 // AuditActions lists every action, for the audit log's filter.
 var AuditActions = []string{
 	AuditAPIKeyCreate, AuditAPIKeyRoll, AuditAPIKeyRevoke, AuditAPIKeyUpdate, AuditAPIKeyExposed,
-	AuditAPIKeyLeakReported, AuditAPIKeyMadeReadOnly, AuditOrganizationLeakPolicy,
+	AuditAPIKeyLeakReported, AuditAPIKeyMadeReadOnly, AuditOrganizationLeakPolicy, AuditOrganizationKeyPolicy,
 	AuditLogin, AuditLoginFailed, AuditLogout, AuditSignup, AuditProfileUpdated, AuditPasswordChanged, AuditSessionRevoked,
 	AuditPasswordResetRequested, AuditPasswordResetLink, AuditPasswordReset, AuditEmailChanged,
 	AuditOrganizationCreate, AuditOrganizationUpdate, AuditOwnershipTransfer,
 	AuditInvite, AuditInviteRevoke, AuditJoin, AuditRoleChange, AuditMemberRemove, AuditMemberLeave,
 	AuditOrganizationPlan, AuditUserDisable, AuditUserEnable,
 	AuditIntegrationSave, AuditIntegrationDelete,
+	AuditWebhookCreate, AuditWebhookUpdate, AuditWebhookDelete, AuditWebhookSecretRoll,
 	AuditPermissionCreated, AuditPermissionDeleted,
 	AuditLoginSSO, AuditIdentityLink, AuditIdentityUnlink,
 	AuditOrgSSOSave, AuditOrgSSODelete, AuditSSODomainVerify, AuditLoginSSORefused,
+	AuditOrgTwoFactorRequired, AuditOrgTwoFactorNotRequired,
 	AuditBotLeave, AuditBotDelete, AuditConversationDelete,
 	AuditTwoFactorEnabled, AuditTwoFactorDisabled, AuditRecoveryCodesRenewed, AuditRecoveryCodeUsed, AuditTwoFactorResetByAdmin,
 }

@@ -78,6 +78,9 @@ type MemberDetail struct {
 	SignIn     string // "Password", "SSO", ...
 	LastActive *time.Time
 	ActiveKeys int // active keys they created in this organization
+	// OrgSSO says they have an identity at the organization's own single
+	// sign-on provider, through which they need no factor of Keygate's.
+	OrgSSO bool
 }
 
 // MembershipService manages who belongs to an organization. Calls act as

@@ -70,7 +70,22 @@ type Organization struct {
 	// RequireSSO says its pages need a session that came through its own
 	// single sign-on provider (Owners excepted), set by finds for a user.
 	RequireSSO bool
+	// RequireTwoFactor says its pages need members with two-step
+	// verification, unless their session came through its single sign-on.
+	RequireTwoFactor bool
+	// ActorHasTwoFactor says the acting user has a second factor, set by
+	// finds for a user.
+	ActorHasTwoFactor bool
 }
+
+// Audit actions on an organization's two-factor requirement.
+const (
+	AuditOrgTwoFactorRequired    = "organization.two_factor_required"
+	AuditOrgTwoFactorNotRequired = "organization.two_factor_not_required"
+)
+
+// MsgOwnerNeedsTwoFactor refuses a requirement the Owner does not meet.
+const MsgOwnerNeedsTwoFactor = "Turn on two-step verification for your own account before requiring it."
 
 // OrganizationUpdate lists the fields an update may change.
 type OrganizationUpdate struct {
@@ -95,6 +110,8 @@ type Member struct {
 	User     *User
 	Role     Role
 	JoinedAt time.Time
+	// TwoFactor says the member has a second factor.
+	TwoFactor bool
 }
 
 // OrganizationService manages organizations. Every call acts as the user in
@@ -115,6 +132,12 @@ type OrganizationService interface {
 	// UpdateOrganization changes an organization; Admin or Owner, and
 	// Owner for DisabledUserKeys. Returns ENOTFOUND, EFORBIDDEN, EINVALID.
 	UpdateOrganization(ctx context.Context, publicID string, upd OrganizationUpdate) (*Organization, error)
+
+	// SetRequireTwoFactor turns the organization's two-factor requirement
+	// on or off; Owner only, and an Owner without a second factor cannot
+	// turn it on. Returns ENOTFOUND, EFORBIDDEN, EINVALID (field
+	// "require_two_factor").
+	SetRequireTwoFactor(ctx context.Context, publicID string, require bool) (*Organization, error)
 
 	// FindMembers lists an organization's members by name; Admin or Owner.
 	// Returns ENOTFOUND, EFORBIDDEN.

@@ -50,8 +50,9 @@ type TwoFactorService interface {
 	PendingTOTP(ctx context.Context) (string, error)
 
 	// EnableTOTP enables the pending authenticator whose code of step was
-	// just checked and stores the SHA-256 hashes of the recovery codes.
-	// Returns ENOTFOUND without a pending one.
+	// just checked and, unless the user has a passkey (and so their codes
+	// already), stores the SHA-256 hashes of the recovery codes. Returns
+	// ENOTFOUND without a pending one.
 	EnableTOTP(ctx context.Context, step int64, recoveryHashes [][]byte) error
 
 	// FindTOTP returns a user's enabled authenticator, or ENOTFOUND.
@@ -66,21 +67,23 @@ type TwoFactorService interface {
 	UseRecoveryCode(ctx context.Context, userID int64, hash []byte) (int, error)
 
 	// ReplaceRecoveryCodes replaces all of the acting user's recovery
-	// codes. Returns ENOTFOUND without an enabled authenticator.
+	// codes. Returns ENOTFOUND without an enabled authenticator or a
+	// passkey.
 	ReplaceRecoveryCodes(ctx context.Context, hashes [][]byte) error
 
 	// CheckPassword reports whether password is the acting user's.
 	CheckPassword(ctx context.Context, password string) (bool, error)
 
-	// DisableTOTP removes the acting user's authenticator and recovery
-	// codes.
+	// DisableTOTP removes the acting user's authenticator, and the
+	// recovery codes unless passkeys remain.
 	DisableTOTP(ctx context.Context) error
 
-	// ResetTwoFactor removes a user's authenticator and recovery codes and
-	// ends their sessions, for a superuser. Returns EFORBIDDEN, ENOTFOUND.
+	// ResetTwoFactor removes a user's authenticator, passkeys and recovery
+	// codes and ends their sessions, for a superuser. Returns EFORBIDDEN,
+	// ENOTFOUND.
 	ResetTwoFactor(ctx context.Context, userPublicID string) (*User, error)
 
 	// TwoFactorUsers returns the ids of the users with an enabled
-	// authenticator, for a superuser. Returns EFORBIDDEN.
+	// authenticator or a passkey, for a superuser. Returns EFORBIDDEN.
 	TwoFactorUsers(ctx context.Context) (map[int64]bool, error)
 }

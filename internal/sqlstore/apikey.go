@@ -136,12 +136,22 @@ func (s *APIKeyService) createAPIKey(ctx context.Context, tx *Tx, orgID string, 
 	if err != nil {
 		return nil, "", err
 	}
+	// The organization's key policy caps the default lifetime, and what
+	// breaks it is reported with the other fields' errors.
+	var policy keygate.ValidationErrors
+	if err := keyPolicyCreate(ctx, tx, org.ID, in, &policy); err != nil {
+		return nil, "", err
+	}
 	if in.ExpiresAt == nil && in.DefaultExpiry {
 		// The one default of the dashboard and the API alike.
 		t := tx.now.Add(keygate.DefaultKeyLifetime)
 		in.ExpiresAt = &t
 	}
-	if err := in.Validate(tx.now).Err(); err != nil {
+	v := in.Validate(tx.now)
+	for f, m := range policy.Fields {
+		v.Add(f, m)
+	}
+	if err := v.Err(); err != nil {
 		return nil, "", err
 	}
 	scopes := keygate.NewScopes(in.Scopes...)
@@ -168,6 +178,9 @@ func (s *APIKeyService) createAPIKey(ctx context.Context, tx *Tx, orgID string, 
 		return nil, "", err
 	}
 	if err := grantPermissions(ctx, tx, key, in.Permissions); err != nil {
+		return nil, "", err
+	}
+	if err := enqueueKeyEvent(ctx, tx, keygate.WebhookKeyCreated, key); err != nil {
 		return nil, "", err
 	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
@@ -364,6 +377,9 @@ func updateAPIKey(ctx context.Context, tx *Tx, orgID, keyID string, upd keygate.
 	if err := upd.Validate().Err(); err != nil {
 		return nil, err
 	}
+	if err := keyPolicyUpdate(ctx, tx, org.ID, upd); err != nil {
+		return nil, err
+	}
 	if key.RevokedAt != nil {
 		return nil, keygate.Errorf(keygate.EINVALID, "A revoked key cannot be changed.")
 	}
@@ -390,6 +406,9 @@ func updateAPIKey(ctx context.Context, tx *Tx, orgID, keyID string, upd keygate.
 		return nil, fmt.Errorf("update api key: %w", err)
 	}
 	if err := tx.keysChanged(ctx, "key:"+key.PublicID); err != nil {
+		return nil, err
+	}
+	if err := enqueueKeyEvent(ctx, tx, keygate.WebhookKeyUpdated, key); err != nil {
 		return nil, err
 	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
@@ -439,6 +458,9 @@ func revokeAPIKey(ctx context.Context, tx *Tx, key *keygate.APIKey, action strin
 	key.RevokedAt, key.UpdatedAt = &now, now
 	if user != nil {
 		key.RevokedByID, key.RevokedByName = user.ID, user.Name
+	}
+	if err := enqueueKeyEvent(ctx, tx, keygate.WebhookKeyRevoked, key); err != nil {
+		return err
 	}
 	return insertAuditEvent(ctx, tx, &keygate.AuditEvent{
 		OrganizationID: key.OrganizationID, Action: action, TargetType: "api_key", TargetID: key.PublicID, TargetName: key.Name,
@@ -495,9 +517,15 @@ func (s *APIKeyService) rollAPIKey(ctx context.Context, tx *Tx, orgID, keyID str
 			return nil, "", nil, err
 		}
 	}
+	// The new key keeps the old one's expiry, brought within the key
+	// policy's maximum lifetime.
+	expires, err := keyPolicyRollExpiry(ctx, tx, old)
+	if err != nil {
+		return nil, "", nil, err
+	}
 	next := &keygate.APIKey{
 		OrganizationID: org.ID, Name: old.Name, Environment: old.Environment, Scopes: old.Scopes,
-		Note: old.Note, ExpiresAt: old.ExpiresAt, RolledFrom: old.PublicID, AllowedIPs: old.AllowedIPs,
+		Note: old.Note, ExpiresAt: expires, RolledFrom: old.PublicID, AllowedIPs: old.AllowedIPs,
 	}
 	secret, err := insertAPIKey(ctx, tx, next, formToken, old.ID)
 	if err != nil {
@@ -524,6 +552,9 @@ func (s *APIKeyService) rollAPIKey(ctx context.Context, tx *Tx, orgID, keyID str
 		}
 	}
 	old.RolledTo = next.PublicID
+	if err := enqueueKeyRolled(ctx, tx, next, old); err != nil {
+		return nil, "", nil, err
+	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{
 		OrganizationID: org.ID, Action: keygate.AuditAPIKeyRoll, TargetType: "api_key", TargetID: old.PublicID, TargetName: old.Name,
 	}); err != nil {

@@ -91,5 +91,13 @@ func (s *APIKeyService) MarkExposed(ctx context.Context, keyID int64) error {
 	}); err != nil {
 		return err
 	}
+	if _, err := enqueueKeyEventByID(ctx, tx, keyID, keygate.WebhookKeyExposed); err != nil {
+		return err
+	}
+	// A key sent in clear is exposed as surely as one reported leaked:
+	// the organization's policy for exposed keys applies.
+	if err := applyExposurePolicy(ctx, tx, &keygate.APIKey{ID: keyID, OrganizationID: orgID, PublicID: publicID, Name: name}); err != nil {
+		return err
+	}
 	return tx.Commit()
 }

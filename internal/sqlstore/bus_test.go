@@ -177,6 +177,7 @@ var keyNeutral = map[string]string{
 	"OrganizationService.FindMembers":          "reads",
 	"OrganizationService.CreateOrganization":   "a new organization has no keys",
 	"OrganizationService.AddMember":            "a new member has no keys yet",
+	"OrganizationService.SetRequireTwoFactor":  "it guards dashboard sessions, never an API key",
 	"MembershipService.FindMemberDetails":      "reads",
 	"MembershipService.FindMemberAPIKeys":      "reads",
 	"MembershipService.Invite":                 "an invitation is not a member",

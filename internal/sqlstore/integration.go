@@ -308,11 +308,11 @@ func (s *IntegrationService) CheckSecretKey(ctx context.Context) (created bool, 
 }
 
 // RotateSecretKey re-encrypts every integration secret, every organization
-// SSO client secret, every authenticator secret and the key check from the
-// key of from to the key of to and returns how many secrets it
-// re-encrypted. It runs in ONE transaction: either every value moves to
-// the new key or, on any error (from not the current key, a value that does
-// not open), none does.
+// SSO client secret, every authenticator secret, every webhook signing
+// secret and the key check from the key of from to the key of to and
+// returns how many secrets it re-encrypted. It runs in ONE transaction:
+// either every value moves to the new key or, on any error (from not the
+// current key, a value that does not open), none does.
 func (s *IntegrationService) RotateSecretKey(ctx context.Context, from, to *secretbox.Box) (int, error) {
 	tx, err := s.db.BeginTx(ctx)
 	if err != nil {
@@ -373,11 +373,16 @@ func (s *IntegrationService) RotateSecretKey(ctx context.Context, from, to *secr
 	if err != nil {
 		return 0, fmt.Errorf("rotate secret key: %w", err)
 	}
+	// And webhook endpoints' signing secrets (webhook_delivery.go).
+	nHooks, err := rotateWebhookSecrets(ctx, tx, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("rotate secret key: %w", err)
+	}
 	if err := writeKeyCheck(ctx, tx, to); err != nil {
 		return 0, fmt.Errorf("rotate secret key: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("rotate secret key: %w", err)
 	}
-	return len(all) + nSSO + nTOTP, nil
+	return len(all) + nSSO + nTOTP + nHooks, nil
 }

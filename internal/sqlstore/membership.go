@@ -49,9 +49,11 @@ func (s *MembershipService) FindMemberDetails(ctx context.Context, orgID string)
 		SELECT `+userColumns+`, m.role, m.created_at,
 		       (SELECT MAX(se.last_seen_at) FROM sessions se WHERE se.user_id = u.id),
 		       (SELECT COUNT(*) FROM api_keys k WHERE k.organization_id = m.organization_id AND k.created_by = u.id
-		           AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2))
+		           AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)),
+		       `+hasTwoFactorSQL("u.id")+`,
+		       EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider = $3)
 		FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.organization_id = $1 ORDER BY lower(u.name), u.id`, org.ID, now)
+		WHERE m.organization_id = $1 ORDER BY lower(u.name), u.id`, org.ID, now, orgSSOProviderKey(org.PublicID))
 	if err != nil {
 		return nil, fmt.Errorf("find members: %w", err)
 	}
@@ -63,7 +65,7 @@ func (s *MembershipService) FindMemberDetails(ctx context.Context, orgID string)
 		var disabled, lastSeen sql.NullInt64
 		var created, updated, joined int64
 		if err := rows.Scan(&u.ID, &u.PublicID, &u.Name, &u.Email, &u.IsSuperuser, &u.HasPassword, &disabled, &created, &updated,
-			&d.Role, &joined, &lastSeen, &d.ActiveKeys); err != nil {
+			&d.Role, &joined, &lastSeen, &d.ActiveKeys, &d.TwoFactor, &d.OrgSSO); err != nil {
 			return nil, fmt.Errorf("scan member: %w", err)
 		}
 		u.DisabledAt, u.CreatedAt, u.UpdatedAt = fromNullMS(disabled), fromMS(created), fromMS(updated)
@@ -146,6 +148,9 @@ func invite(ctx context.Context, tx *Tx, orgID, email string, role keygate.Role)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
 		inv.PublicID, org.ID, email, role, hashInviteToken(token), invitedBy, ms(tx.now), ms(inv.ExpiresAt)).Scan(&inv.ID); err != nil {
 		return nil, "", fmt.Errorf("insert invitation: %w", err)
+	}
+	if err := enqueueMemberEvent(ctx, tx, org.ID, keygate.WebhookInvitationCreated, inv.PublicID, email, role); err != nil {
+		return nil, "", err
 	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditInvite,
 		TargetType: "invitation", TargetID: inv.PublicID, TargetName: email + " as " + role.Label()}); err != nil {
@@ -381,6 +386,9 @@ func (s *MembershipService) AcceptInvitation(ctx context.Context, token string) 
 			VALUES ($1, $2, $3, $4, $4) ON CONFLICT (organization_id, user_id) DO NOTHING`, inv.OrganizationID, user.ID, inv.Role, ms(tx.now)); err != nil {
 			return nil, fmt.Errorf("accept invitation: %w", err)
 		}
+		if err := enqueueJoined(ctx, tx, inv, user); err != nil {
+			return nil, err
+		}
 		return inv, insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: inv.OrganizationID, Action: keygate.AuditJoin,
 			TargetType: "user", TargetID: user.PublicID, TargetName: user.Email + " as " + inv.Role.Label()})
 	})
@@ -453,6 +461,9 @@ func changeRole(ctx context.Context, tx *Tx, orgID, userID string, role keygate.
 	if err := tx.keysChanged(ctx, "member:"+t.PublicID); err != nil {
 		return err
 	}
+	if err := enqueueMemberEvent(ctx, tx, org.ID, keygate.WebhookMemberRoleChanged, t.PublicID, t.Email, role); err != nil {
+		return err
+	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditRoleChange,
 		TargetType: "user", TargetID: t.PublicID, TargetName: t.Email + ": " + t.Role.Label() + " → " + role.Label()}); err != nil {
 		return err
@@ -515,6 +526,9 @@ func removeMembership(ctx context.Context, tx *Tx, orgID int64, t *target, revok
 			}
 			revoked++
 		}
+	}
+	if err := enqueueMemberEvent(ctx, tx, orgID, keygate.WebhookMemberRemoved, t.PublicID, t.Email, t.Role); err != nil {
+		return 0, err
 	}
 	err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: orgID, Action: action,
 		TargetType: "user", TargetID: t.PublicID, TargetName: t.Email})
@@ -617,6 +631,12 @@ func transferOwnership(ctx context.Context, tx *Tx, orgID, userID string) error 
 	if err := tx.keysChanged(ctx, "member:"+t.PublicID); err != nil {
 		return err
 	}
+	if err := enqueueMemberEvent(ctx, tx, org.ID, keygate.WebhookMemberRoleChanged, t.PublicID, t.Email, keygate.RoleOwner); err != nil {
+		return err
+	}
+	if err := enqueueMemberEvent(ctx, tx, org.ID, keygate.WebhookMemberRoleChanged, user.PublicID, user.Email, keygate.RoleAdmin); err != nil {
+		return err
+	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: org.ID, Action: keygate.AuditOwnershipTransfer,
 		TargetType: "user", TargetID: t.PublicID, TargetName: t.Email}); err != nil {
 		return err
@@ -665,6 +685,9 @@ func (s *UserService) SignupWithInvitation(ctx context.Context, in *keygate.Sign
 		return nil, nil, err
 	}
 	if err := insertMembership(ctx, tx, inv.OrganizationID, user.ID, inv.Role); err != nil {
+		return nil, nil, err
+	}
+	if err := enqueueJoined(ctx, tx, inv, user); err != nil {
 		return nil, nil, err
 	}
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: inv.OrganizationID, ActorUserID: user.ID, ActorName: user.Name,

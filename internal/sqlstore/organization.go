@@ -53,10 +53,12 @@ func findOrganizationForUser(ctx context.Context, q queryer, publicID string) (*
 	var created, updated int64
 	err := q.QueryRowContext(ctx, `
 		SELECT o.id, o.public_id, o.name, o.plan, o.disabled_user_keys, o.leak_policy, o.created_at, o.updated_at, m.role,
-			COALESCE((SELECT s.require_sso FROM org_sso s WHERE s.organization_id = o.id), 0)
+			COALESCE((SELECT s.require_sso FROM org_sso s WHERE s.organization_id = o.id), 0),
+			o.require_two_factor, `+hasTwoFactorSQL("m.user_id")+`
 		FROM organizations o JOIN memberships m ON m.organization_id = o.id
 		WHERE o.public_id = $1 AND m.user_id = $2`, publicID, userID,
-	).Scan(&org.ID, &org.PublicID, &org.Name, &org.Plan, &org.DisabledUserKeys, &org.LeakPolicy, &created, &updated, &org.Role, &org.RequireSSO)
+	).Scan(&org.ID, &org.PublicID, &org.Name, &org.Plan, &org.DisabledUserKeys, &org.LeakPolicy, &created, &updated, &org.Role, &org.RequireSSO,
+		&org.RequireTwoFactor, &org.ActorHasTwoFactor)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errOrgNotFound
 	} else if err != nil {
@@ -301,7 +303,7 @@ func (s *OrganizationService) FindMembers(ctx context.Context, publicID string) 
 		return nil, keygate.Errorf(keygate.EFORBIDDEN, "You need the Admin role to manage members")
 	}
 	rows, err := s.db.reader().QueryContext(ctx, `
-		SELECT `+userColumns+`, m.role, m.created_at
+		SELECT `+userColumns+`, m.role, m.created_at, `+hasTwoFactorSQL("u.id")+`
 		FROM memberships m JOIN users u ON u.id = m.user_id
 		WHERE m.organization_id = $1 ORDER BY lower(u.name), u.id`, org.ID)
 	if err != nil {
@@ -314,7 +316,7 @@ func (s *OrganizationService) FindMembers(ctx context.Context, publicID string) 
 		var m keygate.Member
 		var disabled sql.NullInt64
 		var created, updated, joined int64
-		if err := rows.Scan(&u.ID, &u.PublicID, &u.Name, &u.Email, &u.IsSuperuser, &u.HasPassword, &disabled, &created, &updated, &m.Role, &joined); err != nil {
+		if err := rows.Scan(&u.ID, &u.PublicID, &u.Name, &u.Email, &u.IsSuperuser, &u.HasPassword, &disabled, &created, &updated, &m.Role, &joined, &m.TwoFactor); err != nil {
 			return nil, fmt.Errorf("scan member: %w", err)
 		}
 		u.DisabledAt, u.CreatedAt, u.UpdatedAt = fromNullMS(disabled), fromMS(created), fromMS(updated)

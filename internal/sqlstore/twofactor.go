@@ -130,6 +130,12 @@ func (s *TwoFactorService) EnableTOTP(ctx context.Context, step int64, hashes []
 		return errNoUser
 	}
 	return s.db.inTx(ctx, func(tx *Tx) error {
+		// The recovery codes come with the first factor: with a passkey
+		// already, the person has theirs.
+		had, err := hasFactor(ctx, tx, user.ID)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE user_totp SET enabled_at = $1, last_step = $2 WHERE user_id = $3 AND enabled_at IS NULL`,
 			ms(tx.now), step, user.ID)
 		if err != nil {
@@ -138,8 +144,10 @@ func (s *TwoFactorService) EnableTOTP(ctx context.Context, step int64, hashes []
 		if n, _ := res.RowsAffected(); n == 0 {
 			return keygate.Errorf(keygate.ENOTFOUND, "Start the setup again: no authenticator app is waiting for its first code.")
 		}
-		if err := replaceRecoveryCodes(ctx, tx, user.ID, hashes); err != nil {
-			return err
+		if !had {
+			if err := replaceRecoveryCodes(ctx, tx, user.ID, hashes); err != nil {
+				return err
+			}
 		}
 		return recordUserEvent(ctx, tx, user, keygate.AuditTwoFactorEnabled)
 	})
@@ -200,12 +208,10 @@ func (s *TwoFactorService) ReplaceRecoveryCodes(ctx context.Context, hashes [][]
 		return errNoUser
 	}
 	return s.db.inTx(ctx, func(tx *Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM user_totp WHERE user_id = $1 AND enabled_at IS NOT NULL`, user.ID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
+		if has, err := hasFactor(ctx, tx, user.ID); err != nil {
+			return err
+		} else if !has {
 			return keygate.Errorf(keygate.ENOTFOUND, "Two-step verification is off.")
-		} else if err != nil {
-			return fmt.Errorf("replace recovery codes: %w", err)
 		}
 		if err := replaceRecoveryCodes(ctx, tx, user.ID, hashes); err != nil {
 			return err
@@ -230,23 +236,32 @@ func (s *TwoFactorService) CheckPassword(ctx context.Context, password string) (
 	return s.passwords.Verify(ctx, hash.String, password)
 }
 
-// DisableTOTP turns the acting user's two-step verification off.
+// DisableTOTP removes the acting user's authenticator app, and the
+// recovery codes unless passkeys remain.
 func (s *TwoFactorService) DisableTOTP(ctx context.Context) error {
 	user := keygate.UserFromContext(ctx)
 	if user == nil {
 		return errNoUser
 	}
 	return s.db.inTx(ctx, func(tx *Tx) error {
-		if err := removeTwoFactor(ctx, tx, user.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_totp WHERE user_id = $1`, user.ID); err != nil {
+			return fmt.Errorf("disable totp: %w", err)
+		}
+		// The recovery codes stay while passkeys remain.
+		if err := dropCodesWithoutFactor(ctx, tx, user.ID); err != nil {
 			return err
 		}
 		return recordUserEvent(ctx, tx, user, keygate.AuditTwoFactorDisabled)
 	})
 }
 
-// removeTwoFactor deletes a user's authenticator and recovery codes.
+// removeTwoFactor deletes a user's authenticator, passkeys and recovery
+// codes.
 func removeTwoFactor(ctx context.Context, tx *Tx, userID int64) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_totp WHERE user_id = $1`, userID); err != nil {
+		return fmt.Errorf("remove two-factor: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM user_passkeys WHERE user_id = $1`, userID); err != nil {
 		return fmt.Errorf("remove two-factor: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_recovery_codes WHERE user_id = $1`, userID); err != nil {
@@ -266,14 +281,20 @@ func (s *TwoFactorService) ResetTwoFactor(ctx context.Context, userPublicID stri
 		if err != nil {
 			return nil, err
 		}
-		if err := removeTwoFactor(ctx, tx, target.ID); err != nil {
-			return nil, err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, target.ID); err != nil {
-			return nil, fmt.Errorf("end sessions: %w", err)
-		}
-		return target, recordAdminUserEvent(ctx, tx, target, keygate.AuditTwoFactorResetByAdmin)
+		return target, resetTwoFactor(ctx, tx, target)
 	})
+}
+
+// resetTwoFactor removes every factor of target, ends their sessions and
+// records it, within tx.
+func resetTwoFactor(ctx context.Context, tx *Tx, target *keygate.User) error {
+	if err := removeTwoFactor(ctx, tx, target.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, target.ID); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	return recordAdminUserEvent(ctx, tx, target, keygate.AuditTwoFactorResetByAdmin)
 }
 
 // TwoFactorUsers returns who has two-step verification on, for a
@@ -282,7 +303,7 @@ func (s *TwoFactorService) TwoFactorUsers(ctx context.Context) (map[int64]bool, 
 	if _, err := superuser(ctx, s.db.reader()); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.reader().QueryContext(ctx, `SELECT user_id FROM user_totp WHERE enabled_at IS NOT NULL`)
+	rows, err := s.db.reader().QueryContext(ctx, `SELECT user_id FROM user_totp WHERE enabled_at IS NOT NULL UNION SELECT user_id FROM user_passkeys`)
 	if err != nil {
 		return nil, fmt.Errorf("two-factor users: %w", err)
 	}
