@@ -132,11 +132,10 @@ func (s *Server) logIn(w http.ResponseWriter, r *http.Request, user *keygate.Use
 // after a privilege change, keeping when they last authenticated.
 func (s *Server) renewSession(w http.ResponseWriter, r *http.Request) error {
 	pc := pageFrom(r)
-	values := map[any]any{}
-	if at, ok := pc.session.Values[sessionAuthAt]; ok {
-		values[sessionAuthAt] = at
-	}
-	return s.logInWith(w, r, pc.user, values)
+	// A session that never authenticated (or not since this was kept)
+	// stays so: 0 is never recent.
+	at, _ := pc.session.Values[sessionAuthAt].(int64)
+	return s.logInWith(w, r, pc.user, map[any]any{sessionAuthAt: at})
 }
 
 // logInWith is logIn with more values for the new session. A session of

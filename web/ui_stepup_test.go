@@ -334,3 +334,17 @@ func TestStepUp_OrgSSOAndDelete(t *testing.T) {
 		t.Fatalf("organization still there: %v", err)
 	}
 }
+
+func TestStepUp_RenewedSessionKeepsItsTime(t *testing.T) {
+	t.Parallel()
+	app := MustOpenApp(t)
+	c := app.NewClient(t)
+	orgID := c.MustSignup("Ada", "ada@example.com", "Org A")
+	MustAddMember(t, app, orgID, "Al", "al@example.com", keygate.RoleAdmin)
+	al := app.MustUser(t, "al@example.com")
+	// Giving up ownership renews the session, which is no new sign-in.
+	app.Clock.Advance(5 * time.Minute)
+	assertStatus(t, c.Post("/orgs/"+orgID+"/transfer", url.Values{"user": {al.PublicID}}), http.StatusSeeOther)
+	app.Clock.Advance(6 * time.Minute)
+	stepUpDialog(t, c.Post("/orgs/"+orgID+"/api-keys", keyForm("Ops", "production", []string{"admin"}, "none")))
+}
