@@ -22,6 +22,8 @@ type Layout struct {
 	// OrgSSOURL, when set, is the "Sign in with SSO" link of the login
 	// page: organization single sign-on by work email.
 	OrgSSOURL string
+	// Bell is the top bar's notifications; nil hides it.
+	Bell *Bell
 }
 
 // User is the person logged in.

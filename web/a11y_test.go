@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"image/png"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/sqlstore"
 	"github.com/keygate/keygate/internal/testenv"
 
 	"github.com/chromedp/chromedp"
@@ -131,6 +133,26 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	b.Click(`//nav[@aria-label="Organization settings"]` + Link("Key policy"))
 	b.WaitVisible(Heading("Key policy"))
 	at("key-policy")
+
+	// A reminder in the bell, of a key made a month ago that expires in
+	// 10 days.
+	billing := time.Now().Add(10 * 24 * time.Hour)
+	_, billingKey := app.MustKey(t, owner, org, keygate.APIKeyCreate{Name: "Billing", Scopes: []keygate.Scope{keygate.ScopeRead}, ExpiresAt: &billing})
+	if _, err := app.DB.WriteConn().Exec(`UPDATE api_keys SET created_at = created_at - $1 WHERE id = $2`, (30 * 24 * time.Hour).Milliseconds(), billingKey.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlstore.NewNotificationService(app.DB).SweepKeyReminders(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.Visit("/notifications")
+	b.WaitVisible(Heading("1 unread"))
+	at("notifications")
+	b.Click(Menu("Notifications, 1 unread"))
+	b.WaitVisible(MenuItem("Notifications, 1 unread", "All notifications"))
+	at("bell-open")
+	b.Visit("/settings/notifications")
+	b.WaitVisible(Heading("Email"))
+	at("notification-settings")
 
 	b.Click(Menu("Account menu for Ada Lovelace"))
 	b.WaitVisible(MenuItem("Account menu for Ada Lovelace", "Log out"))

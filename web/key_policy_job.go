@@ -51,5 +51,5 @@ func unusedKeyMail(w keygate.UnusedKeyWarning, baseURL string) (subject, body st
 		w.RevokeAt.UTC().Format("2006-01-02") + " unless it is used before then.\n\n" +
 		"If something still needs it, use it; if nothing does, revoke it now:\n\n" +
 		baseURL + "/orgs/" + w.OrgPublicID + "/api-keys/" + w.KeyPublicID + "\n"
-	return "API key “" + w.KeyName + "” will be revoked for disuse", body
+	return w.Title(), body
 }

@@ -70,6 +70,7 @@ func (s *Server) layout(r *http.Request, title, active string) views.Layout {
 		for _, o := range pc.orgs {
 			l.Orgs = append(l.Orgs, orgView(o))
 		}
+		l.Bell = s.bell(r)
 	}
 	if pc.org != nil {
 		v := orgView(pc.org)

@@ -146,6 +146,9 @@ type Server struct {
 	webhooks    keygate.WebhookService
 	keyEvents   KeyEventQueue
 	rateLimited sync.Map
+	// notifications keeps what people are told of (the bell); nil hides
+	// it.
+	notifications keygate.NotificationService
 
 	handler http.Handler
 }
@@ -227,6 +230,9 @@ type Services struct {
 	// Webhooks keeps organizations' webhook endpoints; nil hides
 	// Settings > Webhooks and answers 404 to /api/v1/webhooks.
 	Webhooks keygate.WebhookService
+	// Notifications keeps what people are told of: the bell and Settings
+	// > Notifications; nil hides them.
+	Notifications keygate.NotificationService
 	// KeyEvents queues webhook events about keys (key.rate_limited); nil
 	// queues none.
 	KeyEvents KeyEventQueue
@@ -273,6 +279,7 @@ func NewServer(cfg Config, svc Services, logger *slog.Logger) (*Server, error) {
 	s.twoFactor, s.pendingCodec = svc.TwoFactor, newPendingLoginCodec(cfg.SessionKey)
 	s.stepUpCodec = newStepUpCodec(cfg.SessionKey)
 	s.webhooks, s.keyEvents = svc.Webhooks, svc.KeyEvents
+	s.notifications = svc.Notifications
 	if cfg.Now != nil {
 		s.now = cfg.Now
 	}

@@ -26,6 +26,9 @@ func (s *Server) userSettings(r *http.Request, profile, password views.Form) (vi
 	if s.twoFactor != nil {
 		out.SecurityURL = "/settings/security"
 	}
+	if s.notifications != nil {
+		out.NotificationsURL = "/settings/notifications"
+	}
 	for _, row := range rows {
 		out.Sessions = append(out.Sessions, views.Session{
 			ID: row.PublicID, Browser: describeUserAgent(row.UserAgent), IP: row.IP,

@@ -57,15 +57,37 @@ func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, status i
 		s.Error(w, r, err)
 		return
 	}
-	p := views.WebhooksPage{Nav: s.webhooksNav(org), Form: form, Action: org.URL("settings/webhooks"), Created: created,
-		Full: len(list) >= keygate.MaxWebhookEndpoints}
+	p := views.WebhooksPage{Nav: s.webhooksNav(org), Form: form, Events: eventChoices(checked), Action: org.URL("settings/webhooks"),
+		Created: created, Full: len(list) >= keygate.MaxWebhookEndpoints}
 	for _, e := range list {
 		p.Endpoints = append(p.Endpoints, webhookRow(org, e))
 	}
-	for _, ev := range keygate.WebhookEventTypes {
-		p.Events = append(p.Events, views.EventChoice{Value: ev, Checked: slices.Contains(checked, ev)})
-	}
 	s.render(w, r, status, views.WebhooksSettingsPage(l, p))
+}
+
+// eventChoices is a checkbox per event type, those in checked ticked.
+func eventChoices(checked []string) []views.EventChoice {
+	out := make([]views.EventChoice, 0, len(keygate.WebhookEventTypes))
+	for _, ev := range keygate.WebhookEventTypes {
+		out = append(out, views.EventChoice{Value: ev, Checked: slices.Contains(checked, ev)})
+	}
+	return out
+}
+
+// webhookForm reads the add or edit form: its input, with the errors of
+// its fields (the URL's destination checked too), the events ticked, and
+// the endpoint as the service takes it.
+func (s *Server) webhookForm(r *http.Request) (views.Form, []string, *keygate.WebhookEndpointInput) {
+	f := formOf(r, "url", "description")
+	events := r.PostForm["events"]
+	in := &keygate.WebhookEndpointInput{URL: new(f.Value("url")), Description: new(f.Value("description")), Events: &events}
+	f.Errors = in.Validate(true).Fields
+	if f.Err("url") == "" {
+		if msg := s.checkWebhookDestination(r.Context(), f.Value("url")); msg != "" {
+			f.Errors = mergeField(f.Errors, "url", msg)
+		}
+	}
+	return f, events, in
 }
 
 func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request) {
@@ -81,15 +103,7 @@ func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
 	if s.webhooksOff(w, r) {
 		return
 	}
-	f := formOf(r, "url", "description")
-	events := r.PostForm["events"]
-	in := &keygate.WebhookEndpointInput{URL: new(f.Value("url")), Description: new(f.Value("description")), Events: &events}
-	f.Errors = in.Validate(true).Fields
-	if f.Err("url") == "" {
-		if msg := s.checkWebhookDestination(r.Context(), f.Value("url")); msg != "" {
-			f.Errors = mergeField(f.Errors, "url", msg)
-		}
-	}
+	f, events, in := s.webhookForm(r)
 	if len(f.Errors) > 0 {
 		s.renderWebhooks(w, r, http.StatusBadRequest, f, events, nil)
 		return
@@ -120,12 +134,36 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	if s.webhooksOff(w, r) {
 		return
 	}
-	s.renderWebhook(w, r, http.StatusOK, nil)
+	s.renderWebhook(w, r, http.StatusOK, nil, views.Form{}, nil)
+}
+
+// handleUpdateWebhook saves the endpoint's URL, description and events;
+// a form with errors comes back on the endpoint's page with its input.
+func (s *Server) handleUpdateWebhook(w http.ResponseWriter, r *http.Request) {
+	if s.webhooksOff(w, r) {
+		return
+	}
+	f, events, in := s.webhookForm(r)
+	if len(f.Errors) == 0 {
+		_, err := s.webhooks.UpdateWebhookEndpoint(r.Context(), pageFrom(r).org.PublicID, r.PathValue("id"), in)
+		if isFormError(err) {
+			f = formWithError(f, err)
+		} else if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
+	if f.HasErrors() {
+		s.renderWebhook(w, r, http.StatusBadRequest, nil, f, events)
+		return
+	}
+	s.webhookBack(w, r, "success", "Endpoint saved.")
 }
 
 // renderWebhook shows the endpoint of the path, with secret if it was
-// just rolled.
-func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, status int, secret *views.WebhookSecret) {
+// just rolled, and its edit form as submitted (edit, with the events
+// checked) or, when edit has no values, as saved.
+func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, status int, secret *views.WebhookSecret, edit views.Form, checked []string) {
 	l := s.layout(r, "Webhook endpoint", "settings")
 	org := *l.Org
 	e, err := s.webhooks.FindWebhookEndpoint(r.Context(), org.ID, r.PathValue("id"))
@@ -143,6 +181,10 @@ func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, status in
 	p := views.WebhookPage{Nav: s.webhooksNav(org), Endpoint: webhookRow(org, e), Secret: secret,
 		TestAction: base + "/test", RollAction: base + "/roll-secret", StateAction: base + "/state", Enable: e.DisabledAt != nil,
 		DeleteURL: base + "/delete", BackURL: org.URL("settings/webhooks")}
+	if edit.Values == nil {
+		edit, checked = views.Form{Values: map[string]string{"url": e.URL, "description": e.Description}}, e.Events
+	}
+	p.Edit = views.WebhookForm{Form: edit, Events: eventChoices(checked), Action: base, Submit: "Save endpoint", TestID: "edit-webhook"}
 	if until := e.PreviousSecretUntil; until != nil && until.After(s.now()) {
 		p.GraceUntil = until.UTC().Format("Jan 2, 15:04 UTC")
 	}
@@ -223,7 +265,7 @@ func (s *Server) handleRollWebhookSecret(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	s.renderWebhook(w, r, http.StatusOK, &views.WebhookSecret{Title: "New signing secret", Secret: secret,
-		Note: "For 24 hours deliveries carry two signatures, under this secret and the old one: switch your receiver to this one meanwhile."})
+		Note: "For 24 hours deliveries carry two signatures, under this secret and the old one: switch your receiver to this one meanwhile."}, views.Form{}, nil)
 }
 
 // handleWebhookState disables or enables the endpoint (enabled=true).

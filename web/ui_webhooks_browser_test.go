@@ -46,6 +46,18 @@ func TestBrowserWebhooks(t *testing.T) {
 	b.WaitVisible(`//*[@data-testid="delivery-status" and normalize-space()="Pending"]`)
 	b.CheckA11y("webhook-endpoint")
 
+	// Edit it by keyboard: Enter in the URL field saves the form.
+	b.Fill("URL", "http://203.0.113.10/plain")
+	b.Press(kb.Enter)
+	b.WaitVisible(`//*[@id="f-url-error"]`)
+	b.CheckA11y("webhook-edit-errors")
+	b.Fill("URL", "https://203.0.113.10/edited")
+	b.Press(kb.Enter)
+	b.WaitVisible(`//*[contains(@class,"flash") and normalize-space()="Endpoint saved."]`)
+	if got := b.Text(`//*[@data-testid="webhook-url"]`); got != "https://203.0.113.10/edited" {
+		t.Fatalf("URL after the edit = %q", got)
+	}
+
 	b.Click(Button("Roll secret"))
 	b.WaitVisible(Heading("New signing secret"))
 	b.CheckA11y("webhook-rolled")

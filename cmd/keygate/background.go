@@ -53,6 +53,11 @@ func startBackground(ctx context.Context, c *Config, db *sqlstore.DB, a *app.App
 	b.goJob(func(ctx context.Context) {
 		runJob(ctx, db, "key policy", time.Hour, logger, web.KeyPolicyJob(a.KeyPolicies, a.Services.Mailer, c.BaseURL, logger))
 	})
+	// Reminders of keys' expiry: key.expiring and key.expired, the bell
+	// and emails.
+	b.goJob(func(ctx context.Context) {
+		runJob(ctx, db, "key reminders", time.Hour, logger, web.KeyReminderJob(a.Notifications, a.Services.Mailer, c.BaseURL, logger))
+	})
 	// Webhook deliveries: every replica sends, each delivery claimed by
 	// one of them.
 	if a.Webhooks != nil {
@@ -61,6 +66,9 @@ func startBackground(ctx context.Context, c *Config, db *sqlstore.DB, a *app.App
 			mail = a.Services.Mailer
 		}
 		w := webhook.New(a.Webhooks, outbound.Policy{AllowPrivate: c.AllowPrivateDestinations}, mail, logger)
+		// On SQLite this is the only process that sends: what a crash
+		// left claimed is sent again at once.
+		w.ReleaseClaimsOnStart = db.Engine() != sqlstore.EnginePostgres
 		b.goJob(w.Run)
 		b.goJob(func(ctx context.Context) {
 			runJob(ctx, db, "sweep webhooks", time.Hour, logger, sweepWebhooks(a.Webhooks))

@@ -31,7 +31,8 @@ const (
 
 // crashEnv lifts the limits that a burst of writes from one key and one
 // organization would otherwise reach: the test is about crashes, not quotas.
-var crashEnv = []string{"KEYGATE_RATE_LIMIT=1000000/h", "KEYGATE_MAX_KEYS_PER_ORG=1000000"}
+// The webhook receiver is on loopback, over plain http.
+var crashEnv = []string{"KEYGATE_RATE_LIMIT=1000000/h", "KEYGATE_MAX_KEYS_PER_ORG=1000000", "KEYGATE_ALLOW_PRIVATE_DESTINATIONS=true"}
 
 // ackedKey is an API key whose creation the server acknowledged.
 type ackedKey struct {
@@ -256,7 +257,8 @@ func (w *uiWriter) createKey(c crashTarget) error {
 // TestCrashSIGKILL kills the real binary with SIGKILL at random moments
 // while API clients and a dashboard user write, restarts it on the same
 // data directory each time, and checks that the database is intact, holds
-// every acknowledged write and no half-done one.
+// every acknowledged write and no half-done one, and that a webhook
+// endpoint receives the event of every acknowledged key.
 func TestCrashSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -277,6 +279,17 @@ func TestCrashSIGKILL(t *testing.T) {
 		"form_token": {"crash-admin"}, "from": {"page"},
 	}))
 	apiClient, _ := newClient(t, cert, nil)
+
+	// Every key created is told to a webhook endpoint, whose events are
+	// written with the keys: none may be lost to a kill.
+	recv := newCrashReceiver(t)
+	var endpoint struct{ Secret string }
+	setup := crashTarget{ctx: context.Background(), srv: srv, client: apiClient, admin: admin, orgID: orgID}
+	if ok, err := setup.api(http.MethodPost, "/api/v1/webhooks", `{"url": "`+recv.srv.URL+`/hooks", "events": ["key.created"]}`,
+		http.StatusCreated, &endpoint); !ok {
+		t.Fatalf("create the webhook endpoint: %v", err)
+	}
+	recv.setSecret(endpoint.Secret)
 
 	ledger := &crashLedger{}
 	var apiWriters []*apiWriter
@@ -336,6 +349,9 @@ func TestCrashSIGKILL(t *testing.T) {
 	// The restarted server answers as the database says: acknowledged
 	// revokes hold and the other acknowledged keys work.
 	mustKeysAnswer(t, srv, apiClient, ledger)
+	// And every acknowledged key's key.created event is delivered, what
+	// a kill cut mid-delivery included.
+	recv.mustReceiveAll(t, ledger, 2*time.Minute)
 	srv.mustStop(t)
 	mustBeConsistent(t, dbPath, ledger, "after the last stop")
 

@@ -56,6 +56,9 @@ type App struct {
 	// KeyPolicies keeps the organizations' key policies; its sweep of
 	// unused keys is a background job.
 	KeyPolicies *sqlstore.KeyPolicyService
+	// Notifications keeps what people are told of; its sweep of keys'
+	// reminders is a background job.
+	Notifications *sqlstore.NotificationService
 	// UsageStore is where Usage flushes to, and the request log's sweeper.
 	UsageStore *sqlstore.UsageStore
 	// RateLimits holds what replicas share of rate limits and throttles,
@@ -89,6 +92,7 @@ func New(db *sqlstore.DB, o Options) *App {
 		Sessions: sqlstore.NewSessionService(db), Keys: sqlstore.NewAPIKeyService(db), Bots: sqlstore.NewBotService(db),
 		Idempotency: sqlstore.NewIdempotencyService(db), UsageStore: sqlstore.NewUsageStore(db),
 		RateLimits: sqlstore.NewRateLimitStore(db), KeyPolicies: sqlstore.NewKeyPolicyService(db),
+		Notifications: sqlstore.NewNotificationService(db),
 	}
 	if o.SignupMode != "" {
 		a.Users.SignupMode = o.SignupMode
@@ -107,7 +111,7 @@ func New(db *sqlstore.DB, o Options) *App {
 		Memberships: sqlstore.NewMembershipService(db), Identities: sqlstore.NewIdentityService(db, a.Users),
 		Idempotency: a.Idempotency, Permissions: sqlstore.NewPermissionService(db), Leaks: sqlstore.NewLeakService(db),
 		KeyPolicies: a.KeyPolicies, PasswordResets: sqlstore.NewPasswordResetService(db, hasher),
-		EmailChanges: sqlstore.NewEmailChangeService(db, hasher),
+		EmailChanges: sqlstore.NewEmailChangeService(db, hasher), Notifications: a.Notifications,
 	}
 	// A typed nil in the interface would look like a mailer to web.
 	if o.Mailer != nil {

@@ -157,9 +157,15 @@ type UnusedKeyWarning struct {
 	RevokeAt   time.Time
 	// Days is the policy's RevokeUnusedDays.
 	Days int
-	// Recipients are the key's creator and the organization's Owners and
-	// Admins, each once.
+	// Recipients are the emails of those who want it by email: the key's
+	// creator and the organization's Owners and Admins, each once.
 	Recipients []string
+}
+
+// Title is the warning's one line, the bell's text and the email's
+// subject.
+func (w *UnusedKeyWarning) Title() string {
+	return "API key “" + w.KeyName + "” will be revoked for disuse"
 }
 
 // KeyPolicySweep is what one run of the unused-keys job did.

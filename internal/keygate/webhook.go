@@ -16,6 +16,8 @@ const (
 	WebhookKeyRolled          = "key.rolled"
 	WebhookKeyRevoked         = "key.revoked"
 	WebhookKeyExposed         = "key.exposed"
+	WebhookKeyExpiring        = "key.expiring"
+	WebhookKeyExpired         = "key.expired"
 	WebhookKeyRateLimited     = "key.rate_limited"
 	WebhookMemberAdded        = "member.added"
 	WebhookMemberRemoved      = "member.removed"
@@ -30,7 +32,8 @@ const (
 // WebhookEventTypes lists the event types an endpoint can subscribe to, in
 // the order they are shown.
 var WebhookEventTypes = []string{
-	WebhookKeyCreated, WebhookKeyUpdated, WebhookKeyRolled, WebhookKeyRevoked, WebhookKeyExposed, WebhookKeyRateLimited,
+	WebhookKeyCreated, WebhookKeyUpdated, WebhookKeyRolled, WebhookKeyRevoked, WebhookKeyExpiring, WebhookKeyExpired,
+	WebhookKeyExposed, WebhookKeyRateLimited,
 	WebhookMemberAdded, WebhookMemberRemoved, WebhookMemberRoleChanged, WebhookInvitationCreated, WebhookInvitationAccepted,
 }
 

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -319,22 +318,16 @@ func warnUnusedKey(ctx context.Context, tx *Tx, id, days int64) (*keygate.Unused
 		Scan(&w.OrgPublicID, &w.OrgName); err != nil {
 		return nil, fmt.Errorf("warn of unused key: %w", err)
 	}
-	var creator string
-	err = tx.QueryRowContext(ctx, `SELECT u.email FROM users u JOIN api_keys k ON k.created_by = u.id
-		WHERE k.id = $1 AND u.disabled_at IS NULL`, id).Scan(&creator)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("warn of unused key: %w", err)
-	}
-	admins, err := orgAdminEmails(ctx, tx, key.OrganizationID)
-	if err != nil {
+	if err := loadPermissions(ctx, tx, key); err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	for _, e := range append([]string{creator}, admins...) {
-		if e != "" && !seen[e] {
-			seen[e] = true
-			w.Recipients = append(w.Recipients, e)
-		}
+	if err := enqueueWebhookEvent(ctx, tx, key.OrganizationID, keygate.WebhookKeyExpiring, key.PublicID,
+		newKeyExpiring(key, tx.now, w.RevokeAt, "unused")); err != nil {
+		return nil, err
+	}
+	w.Recipients, err = notifyKeyPeople(ctx, tx, key, keygate.NotifyKeyUnused, w.Title(), "/orgs/"+w.OrgPublicID+"/api-keys/"+w.KeyPublicID)
+	if err != nil {
+		return nil, err
 	}
 	return w, nil
 }

@@ -184,7 +184,7 @@ func TestKeyPolicyService_SweepUnusedKeys(t *testing.T) {
 	if len(s.Warned) != 1 || s.Warned[0].KeyPublicID != f.key.PublicID || s.Revoked != 0 {
 		t.Fatalf("day 23: %+v, want one warning of the fixture's key", s)
 	}
-	if got, want := strings.Join(s.Warned[0].Recipients, " "), "owner@example.com admin@example.com"; got != want {
+	if got, want := strings.Join(s.Warned[0].Recipients, " "), "admin@example.com owner@example.com"; got != want {
 		t.Errorf("recipients = %q, want %q", got, want)
 	}
 	if got, want := s.Warned[0].RevokeAt, f.clock.Now().Add(7*day); !got.Equal(want) {

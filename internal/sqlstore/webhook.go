@@ -347,7 +347,7 @@ func (s *WebhookService) ResendWebhookDelivery(ctx context.Context, orgID, endpo
 			return nil, err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1,
-			updated_at = $1 WHERE id = $2`, ms(tx.now), d.ID); err != nil {
+			claimed_until = NULL, updated_at = $1 WHERE id = $2`, ms(tx.now), d.ID); err != nil {
 			return nil, fmt.Errorf("resend delivery: %w", err)
 		}
 		return findDelivery(ctx, tx, e.ID, deliveryID)

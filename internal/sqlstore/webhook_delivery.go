@@ -58,8 +58,13 @@ type DisabledEndpoint struct {
 //
 // At most perEndpoint deliveries of one endpoint are claimed at a time, so
 // that a slow endpoint's share of a batch ends within the lease.
+//
+// The deliveries are found on a reader: with a backlog the search takes
+// milliseconds (about 3 ms for 1,000 waiting behind one key, 33 ms for
+// 26,000), which the writer, and every API write behind it, must not wait
+// for. Only the claims are writes.
 func (s *WebhookService) ClaimDueDeliveries(ctx context.Context, now time.Time, limit, perEndpoint int, lease time.Duration) ([]*DueDelivery, error) {
-	rows, err := s.db.write.QueryContext(ctx, `
+	rows, err := s.db.reader().QueryContext(ctx, `
 		SELECT d.id, d.next_attempt_at, d.endpoint_id, e.public_id, e.url, ev.public_id, ev.payload, d.attempts,
 			e.secret, e.previous_secret, e.previous_secret_expires_at
 		FROM webhook_deliveries d
@@ -102,7 +107,7 @@ func (s *WebhookService) ClaimDueDeliveries(ctx context.Context, now time.Time, 
 		if claimed[r.d.EndpointID] >= perEndpoint {
 			continue
 		}
-		res, err := s.db.write.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $1
+		res, err := s.db.write.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $1, claimed_until = $1
 			WHERE id = $2 AND state = 'pending' AND next_attempt_at = $3`, ms(now.Add(lease)), r.d.ID, r.due)
 		if err != nil {
 			return out, fmt.Errorf("claim delivery: %w", err)
@@ -139,6 +144,20 @@ func openSecrets(box *secretbox.Box, aad, sealed, prev []byte, prevTill sql.Null
 	return out, nil
 }
 
+// ReleaseClaims makes every claimed delivery due at now again, and returns
+// how many there were. Only for a process that knows no other sends (one
+// on SQLite), as it starts: what it had claimed when it was killed is
+// sent again at once rather than after the lease.
+func (s *WebhookService) ReleaseClaims(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.db.write.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $1, claimed_until = NULL
+		WHERE state = 'pending' AND claimed_until IS NOT NULL`, ms(now))
+	if err != nil {
+		return 0, fmt.Errorf("release webhook claims: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // RecordDeliveryAttempt records the outcome of an attempt at now: a
 // success delivers; a failure schedules the next attempt by
 // keygate.WebhookRetryDelays, or fails the delivery after the last. An
@@ -160,7 +179,7 @@ func (s *WebhookService) RecordDeliveryAttempt(ctx context.Context, d *DueDelive
 		default:
 			next = now.Add(keygate.WebhookRetryDelays[attempts-1])
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3,
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, claimed_until = NULL,
 			last_attempt_at = $4, delivered_at = $5, response_code = $6, duration_ms = $7, response_body = $8, error = $9, updated_at = $4
 			WHERE id = $10`, state, attempts, ms(next), ms(now), delivered, res.ResponseCode, res.Duration.Milliseconds(),
 			res.ResponseBody, truncate(res.Error, 500), d.ID); err != nil {

@@ -28,6 +28,7 @@ import (
 // is one.
 type Store interface {
 	ClaimDueDeliveries(ctx context.Context, now time.Time, limit, perEndpoint int, lease time.Duration) ([]*sqlstore.DueDelivery, error)
+	ReleaseClaims(ctx context.Context, now time.Time) (int, error)
 	RecordDeliveryAttempt(ctx context.Context, d *sqlstore.DueDelivery, res sqlstore.DeliveryResult, now time.Time) (*sqlstore.DisabledEndpoint, error)
 }
 
@@ -66,6 +67,10 @@ type Worker struct {
 	Concurrency int
 	// Poll is how often Run looks for due deliveries.
 	Poll time.Duration
+	// ReleaseClaimsOnStart makes Run first send again what was claimed
+	// and never recorded: set it only where this is the one process that
+	// sends (SQLite), whose claims a crash left behind.
+	ReleaseClaimsOnStart bool
 }
 
 // New returns a Worker over store whose requests policy guards. mailer
@@ -80,6 +85,13 @@ func New(store Store, policy outbound.Policy, mailer Mailer, logger *slog.Logger
 
 // Run sends due deliveries until ctx ends.
 func (w *Worker) Run(ctx context.Context) {
+	if w.ReleaseClaimsOnStart {
+		if n, err := w.store.ReleaseClaims(ctx, w.Now()); err != nil {
+			w.logger.Warn("webhooks: release claims", "error", err.Error())
+		} else if n > 0 {
+			w.logger.Info("webhooks: sending again what was in flight when the server stopped", "deliveries", n)
+		}
+	}
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
 	for {
@@ -87,8 +99,11 @@ func (w *Worker) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			w.logger.Warn("webhooks", "error", err.Error())
 		}
-		if n == batch && err == nil {
-			continue // more are due
+		// A tick that sent something may have made the next delivery of
+		// a key due (they go one at a time, in order): look again at
+		// once rather than a poll later.
+		if n > 0 && err == nil && ctx.Err() == nil {
+			continue
 		}
 		select {
 		case <-ctx.Done():

@@ -274,3 +274,72 @@ func TestWorker_ClaimedDeliveryIsNotClaimedAgain(t *testing.T) {
 		t.Fatalf("claimed %d and %d, want 5 and 0", len(a), len(b))
 	}
 }
+
+// TestWorker_KilledMidAttemptSendsAgainOnStart: a process killed between
+// claiming a delivery and recording its attempt leaves it claimed; on
+// SQLite the next start sends it at once, not after the lease.
+func TestWorker_KilledMidAttemptSendsAgainOnStart(t *testing.T) {
+	e := mustEnv(t, []string{keygate.WebhookKeyCreated}, nil)
+	e.mustCreateKey(t, "CI")
+	claimed, err := e.hooks.ClaimDueDeliveries(context.Background(), e.clock.Now(), 100, 100, 5*time.Minute)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed %d, %v", len(claimed), err)
+	}
+	if err := e.db.Close(); err != nil { // killed before the attempt is recorded
+		t.Fatal(err)
+	}
+	e.open(t, nil)
+	if n := e.tick(t); n != 0 {
+		t.Fatalf("claimed %d again within the lease, want 0", n)
+	}
+
+	e.worker.ReleaseClaimsOnStart = true
+	e.worker.Poll = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.worker.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(10 * time.Second); len(e.recv.requests()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery claimed before the crash was not sent after the start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := e.recv.requests(); got[0].Event.Type != keygate.WebhookKeyCreated {
+		t.Fatalf("receiver got %+v", got[0])
+	}
+}
+
+// TestWorker_SendsAKeysEventsBackToBack: the deliveries of one key go one
+// at a time, in order, each as soon as the one before it is delivered,
+// not one per poll.
+func TestWorker_SendsAKeysEventsBackToBack(t *testing.T) {
+	e := mustEnv(t, []string{keygate.WebhookKeyCreated, keygate.WebhookKeyUpdated}, nil)
+	k := e.mustCreateKey(t, "CI")
+	for i := range 20 {
+		name := "CI " + strconv.Itoa(i)
+		if _, err := e.keys.UpdateAPIKey(e.ctx, e.org.PublicID, k.PublicID, keygate.APIKeyUpdate{Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.worker.Poll = time.Hour // a poll never comes: only sending again at once delivers them all
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.worker.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(20 * time.Second); len(e.recv.requests()) < 21; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 21 events sent", len(e.recv.requests()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i, r := range e.recv.requests()[1:] {
+		var data struct{ Name string }
+		if err := json.Unmarshal(r.Event.Data, &data); err != nil {
+			t.Fatal(err)
+		}
+		if want := "CI " + strconv.Itoa(i); data.Name != want {
+			t.Fatalf("event %d names %q, want %q: out of order", i+1, data.Name, want)
+		}
+	}
+}
