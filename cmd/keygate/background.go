@@ -68,7 +68,7 @@ func startBackground(ctx context.Context, c *Config, db *sqlstore.DB, a *app.App
 		w := webhook.New(a.Webhooks, outbound.Policy{AllowPrivate: c.AllowPrivateDestinations}, mail, logger)
 		// On SQLite this is the only process that sends: what a crash
 		// left claimed is sent again at once.
-		w.ReleaseClaimsOnStart = db.Engine() != sqlstore.EnginePostgres
+		w.Shared = db.Engine() == sqlstore.EnginePostgres
 		b.goJob(w.Run)
 		b.goJob(func(ctx context.Context) {
 			runJob(ctx, db, "sweep webhooks", time.Hour, logger, sweepWebhooks(a.Webhooks))

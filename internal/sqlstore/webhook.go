@@ -346,8 +346,13 @@ func (s *WebhookService) ResendWebhookDelivery(ctx context.Context, orgID, endpo
 		if err != nil {
 			return nil, err
 		}
+		// Sent again, it waits behind a pending delivery of its key made
+		// before it.
 		if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1,
-			claimed_until = NULL, updated_at = $1 WHERE id = $2`, ms(tx.now), d.ID); err != nil {
+			claimed_until = NULL, updated_at = $1, blocked = CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p
+				WHERE p.endpoint_id = webhook_deliveries.endpoint_id AND p.ordering_key = webhook_deliveries.ordering_key
+				AND p.state = 'pending' AND p.id < webhook_deliveries.id) THEN 1 ELSE 0 END
+			WHERE id = $2`, ms(tx.now), d.ID); err != nil {
 			return nil, fmt.Errorf("resend delivery: %w", err)
 		}
 		return findDelivery(ctx, tx, e.ID, deliveryID)

@@ -15,9 +15,10 @@ import (
 // DueDelivery is a delivery claimed for one attempt, with what the
 // attempt needs.
 type DueDelivery struct {
-	ID         int64
-	EndpointID int64
-	URL        string
+	ID          int64
+	EndpointID  int64
+	OrderingKey string
+	URL         string
 	// EventID is the event's public id, the webhook-id header.
 	EventID string
 	Payload []byte
@@ -50,8 +51,9 @@ type DisabledEndpoint struct {
 
 // ClaimDueDeliveries claims up to limit deliveries due at now, each for
 // one attempt, and returns them oldest first. A delivery waits while an
-// earlier one of its endpoint with its ordering key is pending, and while
-// its endpoint is disabled. Each claim moves the delivery's next attempt
+// earlier one of its endpoint with its ordering key is pending (it is
+// blocked, and only the first of each key is looked at), and while its
+// endpoint is disabled. Each claim moves the delivery's next attempt
 // to now + lease in one conditional statement: of two replicas that
 // selected it, one claims it; a process that dies mid-attempt leaves it
 // to be tried again after lease.
@@ -65,12 +67,12 @@ type DisabledEndpoint struct {
 // for. Only the claims are writes.
 func (s *WebhookService) ClaimDueDeliveries(ctx context.Context, now time.Time, limit, perEndpoint int, lease time.Duration) ([]*DueDelivery, error) {
 	rows, err := s.db.reader().QueryContext(ctx, `
-		SELECT d.id, d.next_attempt_at, d.endpoint_id, e.public_id, e.url, ev.public_id, ev.payload, d.attempts,
+		SELECT d.id, d.next_attempt_at, d.endpoint_id, d.ordering_key, e.public_id, e.url, ev.public_id, ev.payload, d.attempts,
 			e.secret, e.previous_secret, e.previous_secret_expires_at
 		FROM webhook_deliveries d
 		JOIN webhook_endpoints e ON e.id = d.endpoint_id
 		JOIN webhook_events ev ON ev.id = d.event_id
-		WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND e.disabled_at IS NULL
+		WHERE d.state = 'pending' AND d.blocked = 0 AND d.next_attempt_at <= $1 AND e.disabled_at IS NULL
 		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id
 			AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id)
 		ORDER BY d.next_attempt_at, d.id LIMIT $2`, ms(now), limit)
@@ -89,7 +91,7 @@ func (s *WebhookService) ClaimDueDeliveries(ctx context.Context, now time.Time, 
 	for rows.Next() {
 		var r row
 		var payload string
-		if err := rows.Scan(&r.d.ID, &r.due, &r.d.EndpointID, &r.endpoint, &r.d.URL, &r.d.EventID, &payload, &r.d.Attempts,
+		if err := rows.Scan(&r.d.ID, &r.due, &r.d.EndpointID, &r.d.OrderingKey, &r.endpoint, &r.d.URL, &r.d.EventID, &payload, &r.d.Attempts,
 			&r.sealed, &r.prev, &r.prevTill); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("find due deliveries: %w", err)
@@ -158,6 +160,21 @@ func (s *WebhookService) ReleaseClaims(ctx context.Context, now time.Time) (int,
 	return int(n), err
 }
 
+// UnblockDeliveries unblocks the deliveries left blocked with no pending
+// delivery before them, and returns how many. On PostgreSQL a delivery
+// written while the one before it was recorded can miss being unblocked;
+// workers on a shared database run this every minute.
+func (s *WebhookService) UnblockDeliveries(ctx context.Context) (int, error) {
+	res, err := s.db.write.ExecContext(ctx, `UPDATE webhook_deliveries SET blocked = 0 WHERE state = 'pending' AND blocked = 1
+		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = webhook_deliveries.endpoint_id
+			AND p.ordering_key = webhook_deliveries.ordering_key AND p.state = 'pending' AND p.id < webhook_deliveries.id)`)
+	if err != nil {
+		return 0, fmt.Errorf("unblock webhook deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // RecordDeliveryAttempt records the outcome of an attempt at now: a
 // success delivers; a failure schedules the next attempt by
 // keygate.WebhookRetryDelays, or fails the delivery after the last. An
@@ -184,6 +201,14 @@ func (s *WebhookService) RecordDeliveryAttempt(ctx context.Context, d *DueDelive
 			WHERE id = $10`, state, attempts, ms(next), ms(now), delivered, res.ResponseCode, res.Duration.Milliseconds(),
 			res.ResponseBody, truncate(res.Error, 500), d.ID); err != nil {
 			return fmt.Errorf("record delivery: %w", err)
+		}
+		if state != keygate.DeliveryPending {
+			// The next delivery of its key goes now.
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET blocked = 0 WHERE blocked = 1 AND id = (SELECT MIN(p.id)
+				FROM webhook_deliveries p WHERE p.endpoint_id = $1 AND p.ordering_key = $2 AND p.state = 'pending')`,
+				d.EndpointID, d.OrderingKey); err != nil {
+				return fmt.Errorf("record delivery: %w", err)
+			}
 		}
 		if res.OK {
 			_, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, d.EndpointID)

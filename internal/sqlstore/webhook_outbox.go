@@ -103,9 +103,12 @@ func insertWebhookEvent(ctx context.Context, tx *Tx, orgID int64, typ, orderingK
 	ids := make([]string, 0, len(endpoints))
 	for _, ep := range endpoints {
 		id := newPublicID("dlv")
+		// It waits behind a pending delivery of its key to the endpoint.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries
-			(public_id, endpoint_id, event_id, ordering_key, state, next_attempt_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)`, id, ep, eventID, orderingKey, ms(tx.now)); err != nil {
+			(public_id, endpoint_id, event_id, ordering_key, state, next_attempt_at, created_at, updated_at, blocked)
+			VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5, CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p
+				WHERE p.endpoint_id = $2 AND p.ordering_key = $4 AND p.state = 'pending') THEN 1 ELSE 0 END)`,
+			id, ep, eventID, orderingKey, ms(tx.now)); err != nil {
 			return nil, fmt.Errorf("insert webhook delivery: %w", err)
 		}
 		ids = append(ids, id)

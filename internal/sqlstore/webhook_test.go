@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -290,5 +291,85 @@ func TestWebhookService_DeleteWebhookHistoryBefore(t *testing.T) {
 	}
 	if n := countQuery(t, f.db, `SELECT COUNT(*) FROM webhook_events`); n != 2 {
 		t.Fatalf("%d events left, want 2", n)
+	}
+}
+
+func TestWebhookService_OneKeysDeliveriesGoOneAtATime(t *testing.T) {
+	t.Parallel()
+	f := mustWebhookFixture(t)
+	f.mustEndpoint(t, keygate.WebhookKeyCreated, keygate.WebhookKeyUpdated)
+	k := f.mustKey(t, "k")
+	for i := range 3 {
+		name := "k" + strconv.Itoa(i)
+		if _, err := f.keys.UpdateAPIKey(f.owner, f.org.PublicID, k.PublicID, keygate.APIKeyUpdate{Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := f.mustKey(t, "other")
+	claim := func() []*sqlstore.DueDelivery {
+		t.Helper()
+		f.clock.Advance(time.Hour) // past any retry delay and lease
+		due, err := f.hooks.ClaimDueDeliveries(context.Background(), f.clock.Now(), 100, 100, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return due
+	}
+	record := func(d *sqlstore.DueDelivery, ok bool) {
+		t.Helper()
+		if _, err := f.hooks.RecordDeliveryAttempt(context.Background(), d, sqlstore.DeliveryResult{OK: ok, ResponseCode: 200}, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := func(due []*sqlstore.DueDelivery) []string {
+		var out []string
+		for _, d := range due {
+			out = append(out, d.OrderingKey)
+		}
+		return out
+	}
+	// The first of each key: k's key.created and other's.
+	due := claim()
+	if got, want := keys(due), []string{k.PublicID, other.PublicID}; !slices.Equal(got, want) {
+		t.Fatalf("claimed %v, want %v", got, want)
+	}
+	// A failed attempt keeps the rest of k waiting.
+	record(due[0], false)
+	record(due[1], true)
+	due = claim()
+	if len(due) != 1 || due[0].OrderingKey != k.PublicID || due[0].Attempts != 1 {
+		t.Fatalf("after a failure: %+v, want k's first again", due)
+	}
+	first := due[0].ID
+	record(due[0], true)
+	// Then each goes once the one before it is delivered.
+	for i := range 3 {
+		due = claim()
+		if len(due) != 1 || due[0].OrderingKey != k.PublicID || due[0].ID <= first {
+			t.Fatalf("update %d: claimed %+v", i, due)
+		}
+		first = due[0].ID
+		record(due[0], true)
+	}
+	if due := claim(); len(due) != 0 {
+		t.Fatalf("all delivered, claimed %d", len(due))
+	}
+	// A delivery left blocked with nothing before it (two replicas'
+	// writes at once on PostgreSQL) is unblocked by the minute's sweep.
+	name := "k again"
+	if _, err := f.keys.UpdateAPIKey(f.owner, f.org.PublicID, k.PublicID, keygate.APIKeyUpdate{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.WriteConn().Exec(`UPDATE webhook_deliveries SET blocked = 1 WHERE state = 'pending'`); err != nil {
+		t.Fatal(err)
+	}
+	if due := claim(); len(due) != 0 {
+		t.Fatalf("blocked, claimed %d", len(due))
+	}
+	if n, err := f.hooks.UnblockDeliveries(context.Background()); err != nil || n != 1 {
+		t.Fatalf("unblocked %d, %v; want 1", n, err)
+	}
+	if due := claim(); len(due) != 1 {
+		t.Fatalf("after unblocking, claimed %d, want 1", len(due))
 	}
 }

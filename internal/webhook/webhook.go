@@ -29,6 +29,7 @@ import (
 type Store interface {
 	ClaimDueDeliveries(ctx context.Context, now time.Time, limit, perEndpoint int, lease time.Duration) ([]*sqlstore.DueDelivery, error)
 	ReleaseClaims(ctx context.Context, now time.Time) (int, error)
+	UnblockDeliveries(ctx context.Context) (int, error)
 	RecordDeliveryAttempt(ctx context.Context, d *sqlstore.DueDelivery, res sqlstore.DeliveryResult, now time.Time) (*sqlstore.DisabledEndpoint, error)
 }
 
@@ -67,11 +68,16 @@ type Worker struct {
 	Concurrency int
 	// Poll is how often Run looks for due deliveries.
 	Poll time.Duration
-	// ReleaseClaimsOnStart makes Run first send again what was claimed
-	// and never recorded: set it only where this is the one process that
-	// sends (SQLite), whose claims a crash left behind.
-	ReleaseClaimsOnStart bool
+	// Shared says that other processes send from the same database
+	// (replicas on PostgreSQL). A worker that is not shared starts by
+	// sending again what a crash left claimed and never recorded; shared
+	// ones leave that to the lease, and unblock every minute the
+	// deliveries that two replicas' writes at once left blocked.
+	Shared bool
 }
+
+// unblockEvery is how often a shared worker unblocks deliveries.
+const unblockEvery = time.Minute
 
 // New returns a Worker over store whose requests policy guards. mailer
 // (nil for none) tells Owners of a disabled endpoint; logger may be nil.
@@ -85,7 +91,7 @@ func New(store Store, policy outbound.Policy, mailer Mailer, logger *slog.Logger
 
 // Run sends due deliveries until ctx ends.
 func (w *Worker) Run(ctx context.Context) {
-	if w.ReleaseClaimsOnStart {
+	if !w.Shared {
 		if n, err := w.store.ReleaseClaims(ctx, w.Now()); err != nil {
 			w.logger.Warn("webhooks: release claims", "error", err.Error())
 		} else if n > 0 {
@@ -94,7 +100,14 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
+	var unblocked time.Time
 	for {
+		if w.Shared && time.Since(unblocked) >= unblockEvery {
+			if _, err := w.store.UnblockDeliveries(ctx); err != nil && ctx.Err() == nil {
+				w.logger.Warn("webhooks: unblock deliveries", "error", err.Error())
+			}
+			unblocked = time.Now()
+		}
 		n, err := w.Tick(ctx)
 		if err != nil && ctx.Err() == nil {
 			w.logger.Warn("webhooks", "error", err.Error())

@@ -293,7 +293,6 @@ func TestWorker_KilledMidAttemptSendsAgainOnStart(t *testing.T) {
 		t.Fatalf("claimed %d again within the lease, want 0", n)
 	}
 
-	e.worker.ReleaseClaimsOnStart = true
 	e.worker.Poll = 10 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
