@@ -63,6 +63,11 @@ func reportLeak(ctx context.Context, tx *Tx, rep keygate.LeakReport) (*keygate.L
 	}); err != nil {
 		return nil, err
 	}
+	// Each new place a key is found at is told, before what the policy
+	// does to it.
+	if _, err := enqueueKeyEventByID(ctx, tx, key.ID, keygate.WebhookKeyExposed); err != nil {
+		return nil, err
+	}
 	if !revoked.Valid {
 		if err := applyLeakPolicy(ctx, tx, &key, out.Policy, actor); err != nil {
 			return nil, err

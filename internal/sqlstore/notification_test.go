@@ -60,15 +60,7 @@ func (f *reminderFixture) mustExpiringKey(tb testing.TB, name string, d time.Dur
 // events lists the endpoint's event types, oldest first.
 func (f *reminderFixture) events(tb testing.TB) []string {
 	tb.Helper()
-	list, _, err := f.hooks.FindWebhookDeliveries(f.ctx(asOwner), f.org.PublicID, f.endpoint.PublicID, keygate.Page{Limit: 100})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out []string
-	for i := len(list) - 1; i >= 0; i-- {
-		out = append(out, list[i].EventType)
-	}
-	return out
+	return deliveredTypes(tb, f.hooks, f.ctx(asOwner), f.org.PublicID, f.endpoint.PublicID)
 }
 
 // titles lists what a's bell holds, newest first.

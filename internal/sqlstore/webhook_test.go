@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
 	"github.com/keygate/keygate/internal/sqlstore"
 )
@@ -52,7 +53,14 @@ func (f *webhookFixture) mustEndpoint(tb testing.TB, events ...string) (*keygate
 // oldest first.
 func (f *webhookFixture) eventTypes(tb testing.TB, e *keygate.WebhookEndpoint) []string {
 	tb.Helper()
-	list, _, err := f.hooks.FindWebhookDeliveries(f.owner, f.org.PublicID, e.PublicID, keygate.Page{Limit: 100})
+	return deliveredTypes(tb, f.hooks, f.owner, f.org.PublicID, e.PublicID)
+}
+
+// deliveredTypes lists the event types of an endpoint's deliveries,
+// oldest first, as ctx's user sees them.
+func deliveredTypes(tb testing.TB, hooks *sqlstore.WebhookService, ctx context.Context, orgID, endpointID string) []string {
+	tb.Helper()
+	list, _, err := hooks.FindWebhookDeliveries(ctx, orgID, endpointID, keygate.Page{Limit: 100})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -155,6 +163,27 @@ func TestWebhookService_RateLimitedOncePerHourExposedOnce(t *testing.T) {
 		}
 	}
 	if got, want := f.eventTypes(t, e), []string{"key.rate_limited", "key.rate_limited", "key.exposed"}; !slices.Equal(got, want) {
+		t.Fatalf("deliveries %v, want %v", got, want)
+	}
+}
+
+func TestWebhookService_LeakReportIsAnExposure(t *testing.T) {
+	t.Parallel()
+	f := mustWebhookFixture(t)
+	e, _ := f.mustEndpoint(t, keygate.WebhookKeyExposed)
+	_, secret, err := f.keys.CreateAPIKey(f.owner, f.org.PublicID, &keygate.APIKeyCreate{Name: "leaked", Environment: keygate.EnvProduction,
+		Scopes: []keygate.Scope{keygate.ScopeRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaks := sqlstore.NewLeakService(f.db)
+	// Reported twice at one place, then at another: two events.
+	for _, url := range []string{"https://example.com/a", "https://example.com/a", "https://example.com/b"} {
+		if _, err := leaks.ReportLeak(context.Background(), keygate.LeakReport{Hash: apikey.Hash(secret), URL: url, Source: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := f.eventTypes(t, e), []string{"key.exposed", "key.exposed"}; !slices.Equal(got, want) {
 		t.Fatalf("deliveries %v, want %v", got, want)
 	}
 }
