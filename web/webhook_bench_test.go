@@ -22,13 +22,19 @@ import (
 // event: on a receiver that answers at once ("fast-receiver") and on one
 // that takes 2 seconds ("slow-receiver"). The API's req/s must not depend
 // on the receiver: the worker holds nothing the API needs while it waits
-// on the network. "no-endpoint" is the price of the outbox itself, the
-// event and delivery rows each call writes in its own transaction.
+// on the network. "no-endpoint" and "no-worker" (an endpoint, nothing
+// delivering) price the outbox itself, the event and delivery rows each
+// call writes in its own transaction.
 //
 //	go test -run '^$' -bench BenchmarkAPIWebhookSlowReceiver -benchtime 3s ./web/
 func BenchmarkAPIWebhookSlowReceiver(b *testing.B) {
 	b.Run("no-endpoint", func(b *testing.B) {
-		h, admin, key := mustWebhookBench(b, nil)
+		h, admin, key := mustWebhookBench(b, nil, true)
+		benchRenameKey(b, h, admin, key)
+	})
+	b.Run("no-worker", func(b *testing.B) {
+		url := "https://hooks.example.com/in"
+		h, admin, key := mustWebhookBench(b, &url, false)
 		benchRenameKey(b, h, admin, key)
 	})
 	for _, r := range []struct {
@@ -45,7 +51,7 @@ func BenchmarkAPIWebhookSlowReceiver(b *testing.B) {
 				}
 			}))
 			b.Cleanup(recv.Close)
-			h, admin, key := mustWebhookBench(b, &recv.URL)
+			h, admin, key := mustWebhookBench(b, &recv.URL, true)
 			benchRenameKey(b, h, admin, key)
 			// The worker polls once a second: its first request is due by now.
 			for deadline := time.Now().Add(5 * time.Second); received.Load() == 0 && time.Now().Before(deadline); {
@@ -79,9 +85,9 @@ func benchRenameKey(b *testing.B, h http.Handler, admin, key string) {
 
 // mustWebhookBench starts an App as mustBenchApp does, with an endpoint
 // subscribed to every key event at recvURL unless it is nil, and the
-// webhook worker running as serve runs it. It returns the handler, an
-// admin key and the public id of a key to rename.
-func mustWebhookBench(b *testing.B, recvURL *string) (http.Handler, string, string) {
+// webhook worker running as serve runs it if worker is set. It returns the
+// handler, an admin key and the public id of a key to rename.
+func mustWebhookBench(b *testing.B, recvURL *string, worker bool) (http.Handler, string, string) {
 	b.Helper()
 	app, o := mustBenchApp(b)
 	ctx := keygate.NewContextWithUser(context.Background(), o.Owner)
@@ -94,6 +100,9 @@ func mustWebhookBench(b *testing.B, recvURL *string) (http.Handler, string, stri
 		}
 	}
 	_, k := app.MustKey(b, o.Owner, o.ID, keygate.APIKeyCreate{Name: "renamed", Scopes: []keygate.Scope{keygate.ScopeRead}})
+	if !worker {
+		return app.Web.Handler(), o.Admin, k.PublicID
+	}
 
 	w := webhook.New(hooks, outbound.Policy{AllowPrivate: true}, nil, nil)
 	w.Now = app.Clock.Now
