@@ -490,7 +490,7 @@ func NotificationSettingsPage(l Layout, p NotificationSettings) templ.Component 
 				return templ_7745c5c3_Err
 			}
 			if p.NoEmail {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, "<p class=\"muted\" data-testid=\"no-email\">This Keygate sends no email (it has no --smtp-url): your choices apply once it does.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, "<p class=\"muted\" data-testid=\"no-email\">This Keygate sends no email: it runs without <code class=\"nowrap\">--smtp-url</code>. Your choices apply once it does.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

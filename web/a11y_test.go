@@ -154,6 +154,19 @@ func tour(t *testing.T, app *App, b *Browser, at func(name string)) {
 	b.WaitVisible(Heading("Email"))
 	at("notification-settings")
 
+	// A webhook endpoint's page, with its edit form and a delivery.
+	b.Visit("/orgs/" + org + "/settings/webhooks")
+	b.Fill("URL", "https://203.0.113.10/hooks")
+	b.Run(chromedp.Click(`//input[@type="checkbox" and @value="key.created"]`, chromedp.BySearch))
+	b.Click(Button("Add endpoint"))
+	b.WaitVisible(Heading("Endpoint added: https://203.0.113.10/hooks"))
+	at("webhook-added")
+	b.Click(Link("https://203.0.113.10/hooks"))
+	b.WaitVisible(Heading("Deliveries"))
+	b.Click(Button("Send test event"))
+	b.WaitVisible(`//*[@data-testid="delivery-status"]`)
+	at("webhook-endpoint")
+
 	b.Click(Menu("Account menu for Ada Lovelace"))
 	b.WaitVisible(MenuItem("Account menu for Ada Lovelace", "Log out"))
 	at("account-menu")
