@@ -129,11 +129,3 @@ type NotificationService interface {
 	// are not.
 	SetNotificationEmails(ctx context.Context, on map[string]bool) error
 }
-
-// NotificationLabel is "N unread" for the bell.
-func NotificationLabel(unread int) string {
-	if unread == 0 {
-		return "Notifications"
-	}
-	return "Notifications, " + strconv.Itoa(unread) + " unread"
-}
