@@ -197,7 +197,21 @@ func (s *Server) apiErr(w http.ResponseWriter, r *http.Request, err error) {
 // writeList answers with one page of rows (newest first, as toJSON shows
 // them) and the links to the pages around it, by the rows' ids.
 func writeList[T, J any](s *Server, w http.ResponseWriter, r *http.Request, page keygate.Page, rows []T, more bool, rowID func(T) int64, toJSON func(T) J) {
-	out := make([]J, 0, len(rows))
+	next, prev, out := listPage(s, r, page, rows, more, rowID, toJSON)
+	writeJSON(w, http.StatusOK, listBody{Next: next, Previous: prev, Results: out})
+}
+
+// writeAppendedList is writeList for rows that write their own JSON.
+func writeAppendedList[T any, J jsonAppender](s *Server, w http.ResponseWriter, r *http.Request, page keygate.Page, rows []T, more bool, rowID func(T) int64, toJSON func(T) J) {
+	next, prev, out := listPage(s, r, page, rows, more, rowID, toJSON)
+	writeJSONHeader(w, http.StatusOK)
+	w.Write(append(appendListJSON(make([]byte, 0, 512*len(out)+256), next, prev, out), '\n'))
+}
+
+// listPage is a list's rows as toJSON shows them and the links to the
+// pages around them.
+func listPage[T, J any](s *Server, r *http.Request, page keygate.Page, rows []T, more bool, rowID func(T) int64, toJSON func(T) J) (next, prev *string, out []J) {
+	out = make([]J, 0, len(rows))
 	for _, row := range rows {
 		out = append(out, toJSON(row))
 	}
@@ -205,8 +219,8 @@ func writeList[T, J any](s *Server, w http.ResponseWriter, r *http.Request, page
 	if len(rows) > 0 {
 		first, last = rowID(rows[0]), rowID(rows[len(rows)-1])
 	}
-	next, prev := s.pageLinks(r, page, len(rows), first, last, more)
-	writeJSON(w, http.StatusOK, listBody{Next: next, Previous: prev, Results: out})
+	next, prev = s.pageLinks(r, page, len(rows), first, last, more)
+	return next, prev, out
 }
 
 // apiHandle registers an API path whose methods each declare their scope.

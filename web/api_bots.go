@@ -29,6 +29,29 @@ func toBotJSON(b *keygate.Bot) botJSON {
 		JoinAt: b.JoinAt, EndedAt: b.EndedAt, Metadata: md, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt}
 }
 
+// appendJSON writes b as encoding/json would (see jsonAppender).
+func (b botJSON) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendJSONString(dst, b.ID)
+	dst = append(dst, `,"meeting_url":`...)
+	dst = appendJSONString(dst, b.MeetingURL)
+	dst = append(dst, `,"bot_name":`...)
+	dst = appendJSONString(dst, b.BotName)
+	dst = append(dst, `,"state":`...)
+	dst = appendJSONString(dst, b.State)
+	dst = append(dst, `,"join_at":`...)
+	dst = appendJSONTime(dst, b.JoinAt)
+	dst = append(dst, `,"ended_at":`...)
+	dst = appendJSONTime(dst, b.EndedAt)
+	dst = append(dst, `,"metadata":`...)
+	dst = appendRawJSON(dst, b.Metadata)
+	dst = append(dst, `,"created_at":`...)
+	dst = appendJSONTime(dst, &b.CreatedAt)
+	dst = append(dst, `,"updated_at":`...)
+	dst = appendJSONTime(dst, &b.UpdatedAt)
+	return append(dst, '}')
+}
+
 func (s *Server) apiCreateBot(w http.ResponseWriter, r *http.Request) {
 	obj, ok := decodeObject(w, r)
 	if !ok {
@@ -49,7 +72,7 @@ func (s *Server) apiCreateBot(w http.ResponseWriter, r *http.Request) {
 		s.apiErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toBotJSON(bot))
+	writeAppendedJSON(w, http.StatusCreated, toBotJSON(bot))
 }
 
 func (s *Server) apiListBots(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +85,7 @@ func (s *Server) apiListBots(w http.ResponseWriter, r *http.Request) {
 		s.apiErr(w, r, err)
 		return
 	}
-	writeList(s, w, r, page, bots, more, func(b *keygate.Bot) int64 { return b.ID }, toBotJSON)
+	writeAppendedList(s, w, r, page, bots, more, func(b *keygate.Bot) int64 { return b.ID }, toBotJSON)
 }
 
 func (s *Server) apiGetBot(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +94,7 @@ func (s *Server) apiGetBot(w http.ResponseWriter, r *http.Request) {
 		s.apiErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toBotJSON(bot))
+	writeAppendedJSON(w, http.StatusOK, toBotJSON(bot))
 }
 
 func (s *Server) apiUpdateBot(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +121,7 @@ func (s *Server) apiUpdateBot(w http.ResponseWriter, r *http.Request) {
 		s.apiErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toBotJSON(bot))
+	writeAppendedJSON(w, http.StatusOK, toBotJSON(bot))
 }
 
 func (s *Server) apiDeleteBot(w http.ResponseWriter, r *http.Request) {
@@ -115,5 +138,5 @@ func (s *Server) apiLeaveBot(w http.ResponseWriter, r *http.Request) {
 		s.apiErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toBotJSON(bot))
+	writeAppendedJSON(w, http.StatusOK, toBotJSON(bot))
 }

@@ -35,6 +35,10 @@ func TestAPIFixedPathsRouteAsTheMuxes(t *testing.T) {
 		{"GET", "/api/v1//me", 3, "/api/v1/me"},
 		{"GET", "/api/v1/x/../me", 3, "/api/v1/me"},
 		{"GET", "/api/v1/%6De", 200, `"organization"`},
+		{"POST", "/auth/forward?service=billing&scope=read", 200, ""},
+		{"GET", "/auth/forward?scope=nope", 400, `Unknown scope \"nope\"`},
+		{"GET", "/auth/forward/", 404, ""},
+		{"GET", "/auth//forward", 3, "/auth/forward"},
 	} {
 		t.Run(tt.method+tt.target, func(t *testing.T) {
 			w := serve(tt.method, tt.target)

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -11,10 +9,12 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keygate"
+	"github.com/keygate/keygate/internal/usage"
 )
 
 // statusRecorder remembers the status a handler wrote.
@@ -62,14 +62,26 @@ func stateFrom(ctx context.Context) *requestState {
 	return st
 }
 
-// newRequestID returns 16 random hex characters. A request id names a
-// request in the logs and is no secret, so it comes from the runtime's
-// fast generator rather than the system's.
+// newRequestID returns 16 hex digits: the Unix second in the high 32
+// bits and a counter from a random start in the low 32. A request id
+// names a request in the logs and is no secret. The request log indexes
+// it, and ids that grow with time add to the end of that index where
+// random ones landed on a page of their own each: a logged request cost
+// 21.0 µs of the usage flush with random ids and 7.7 µs with these
+// (BenchmarkWriteUsage/OneClient, 300,000 rows, one core, same run).
 func newRequestID() string {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
-	return hex.EncodeToString(b[:])
+	seq := requestSeq.Add(1)
+	return usage.RequestID(uint64(time.Now().Unix())<<32 | uint64(uint32(seq))).String()
 }
+
+// requestSeq counts requests for newRequestID. Its random start keeps two
+// processes (replicas, or a restart within the second) from counting out
+// the same ids.
+var requestSeq = func() *atomic.Uint64 {
+	var n atomic.Uint64
+	n.Store(rand.Uint64())
+	return &n
+}()
 
 // observe is the outermost middleware: it gives the request an id (also in
 // X-Request-Id), records where it came from, recovers panics into a 500 page,

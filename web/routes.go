@@ -202,6 +202,7 @@ func (s *Server) routes() http.Handler {
 	// Forward authentication for proxies in front of other services: any
 	// method, since proxies may forward the original one.
 	root.Handle(forwardRoute, s.requireHTTPS(recordRoute(routeOnly(forwardRoute, s.handleForwardAuth))))
+	s.apiExact[forwardRoute] = s.handleForwardAuth // and in apiFast's lane
 	root.Handle("GET /healthz", recordRoute(routeOnly("GET /healthz", s.handleHealthz)))
 	root.Handle("GET /readyz", recordRoute(routeOnly("GET /readyz", s.handleReadyz)))
 	if s.cfg.MetricsToken != "" {

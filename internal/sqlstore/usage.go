@@ -233,10 +233,11 @@ func nullID(id int64) any {
 // logInsertSizes are the rows of the multi-row INSERTs that write the
 // request log, largest first: one statement per request would cost more in
 // statement overhead than in writing, and each size is prepared once, on
-// the first flush. A logged request costs about 14 µs of CPU in the flush
-// (BenchmarkWriteUsage, one core), mostly SQLite inserting into the table
-// and its indexes: about as much CPU as GET /api/v1/me spends in its
-// handler (the profile of keygate-bench -serve-only under wrk).
+// the first flush. A logged request costs about 8 µs of CPU in the flush
+// (BenchmarkWriteUsage, one core, 300,000 rows), mostly SQLite inserting
+// into the table and its indexes; it was 21 µs while request ids were
+// random, each landing on a page of its own of request_log_org_request
+// (see newRequestID in web).
 var logInsertSizes = []int{64, 8, 1}
 
 // logColumns are the request_log columns a flush writes; the table gives

@@ -34,10 +34,11 @@ func BenchmarkWriteUsage(b *testing.B) {
 			for done := 0; done < b.N; done += batch {
 				for i := range events {
 					at = at.Add(50 * time.Microsecond)
-					// Every request has an id of its own, as X-Request-Id.
+					// Every request has an id of its own, growing with time as
+					// X-Request-Id does (newRequestID in web).
 					events[i] = usage.Event{OrganizationID: m.org.ID, KeyID: m.keys[0].ID, Method: "GET", Route: "/api/v1/me",
 						Path: "/api/v1/me", Status: 200, Latency: 180 * time.Microsecond, IP: tc.ip(done + i),
-						UserAgent: "Go-http-client/1.1", At: at, RequestID: usage.RequestID(0x9e3779b97f4a7c15 * uint64(done+i+1))}
+						UserAgent: "Go-http-client/1.1", At: at, RequestID: usage.RequestID(uint64(at.Unix())<<32 | uint64(done+i+1))}
 				}
 				if err := store.WriteUsage(ctx, usage.Aggregate(events)); err != nil {
 					b.Fatal(err)
