@@ -74,9 +74,9 @@ func newRequestID() string {
 	return usage.RequestID(uint64(time.Now().Unix())<<32 | uint64(uint32(seq))).String()
 }
 
-// requestSeq counts requests for newRequestID. Its random start keeps two
-// processes (replicas, or a restart within the second) from counting out
-// the same ids.
+// requestSeq counts requests for newRequestID. Its random start makes it
+// unlikely that two processes (replicas, or a restart within the second)
+// give out the same ids.
 var requestSeq = func() *atomic.Uint64 {
 	var n atomic.Uint64
 	n.Store(rand.Uint64())
