@@ -62,16 +62,16 @@ func stateFrom(ctx context.Context) *requestState {
 	return st
 }
 
-// newRequestID returns 16 hex digits: the Unix second in the high 32
+// newRequestID returns 16 hex digits: the Unix second of now in the high 32
 // bits and a counter from a random start in the low 32. A request id
 // names a request in the logs and is no secret. The request log indexes
 // it, and ids that grow with time add to the end of that index where
 // random ones landed on a page of their own each: a logged request cost
 // 21.0 µs of the usage flush with random ids and 7.7 µs with these
 // (BenchmarkWriteUsage/OneClient, 300,000 rows, one core, same run).
-func newRequestID() string {
+func newRequestID(now time.Time) string {
 	seq := requestSeq.Add(1)
-	return usage.RequestID(uint64(time.Now().Unix())<<32 | uint64(uint32(seq))).String()
+	return usage.RequestID(uint64(now.Unix())<<32 | uint64(uint32(seq))).String()
 }
 
 // requestSeq counts requests for newRequestID. Its random start makes it
@@ -89,7 +89,7 @@ var requestSeq = func() *atomic.Uint64 {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := keygate.RequestInfo{IP: s.clientIP(r), UserAgent: r.UserAgent(), RequestID: newRequestID()}
+		info := keygate.RequestInfo{IP: s.clientIP(r), UserAgent: r.UserAgent(), RequestID: newRequestID(start)}
 		st := &requestState{}
 		ctx := keygate.NewContextWithRequestInfo(r.Context(), info)
 		ctx = context.WithValue(ctx, requestStateKey{}, st)
