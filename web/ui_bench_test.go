@@ -28,6 +28,7 @@ func BenchmarkPages1M(b *testing.B) {
 	}
 	start := time.Now()
 	store := sqlstore.NewUsageStore(app.DB)
+	store.NoPause = true
 	now := app.Clock.Now()
 	routes := []string{"/api/v1/me", "/api/v1/bots", "/api/v1/bots/{id}", "/api/v1/conversations"}
 	statuses := []int{200, 200, 200, 201, 204, 400, 404, 429, 500}

@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"time"
 
@@ -56,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	var o loadtest.Options
 	var asJSON bool
-	var cpuProfile string
+	var cpuProfile, traceFile string
 	fs := flag.NewFlagSet("keygate-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "how long to measure each scenario")
@@ -71,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.ServeOnly, "serve-only", false, "start the servers, print each scenario's URL and Authorization header, and serve until interrupted (for wrk)")
 	fs.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&traceFile, "trace", "", "write an execution trace of the whole run to this file (go tool trace): where requests waited")
 	fs.StringVar(&o.Postgres, "database", "", "also measure PostgreSQL on this empty database: postgres://user:pass@host:5432/db")
 	startPG := fs.Bool("postgres", false, "also measure PostgreSQL, on a throwaway server started for the run (Debian's postgresql package)")
 	if err := fs.Parse(args); err != nil {
@@ -111,6 +113,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if traceFile != "" {
+		f, err := os.Create(traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

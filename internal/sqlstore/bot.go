@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keygate/keygate/internal/keygate"
 )
@@ -104,6 +105,7 @@ func (s *BotService) CreateBot(ctx context.Context, in *keygate.BotCreate) (*key
 	if err := recordBotState(ctx, tx, bot.ID, state, tx.now); err != nil {
 		return nil, err
 	}
+	tx.botsChanged(orgID)
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("create bot: %w", err)
 	}
@@ -126,7 +128,17 @@ func (s *BotService) FindBots(ctx context.Context, f keygate.BotFilter) ([]*keyg
 	if f.State != "" && !slices.Contains(keygate.BotStates, f.State) {
 		return nil, false, keygate.FieldError("state", apiMsgBadChoice)
 	}
-	args := []any{orgID, ms(s.db.Now())}
+	now := s.db.Now()
+	load := func() ([]*keygate.Bot, bool, error) { return findBots(ctx, s.db.reader(), orgID, now, f) }
+	if !cacheableBotState(f.State) || f.CreatedAfter != nil || f.CreatedBefore != nil {
+		return load()
+	}
+	return s.db.bots.read(botCacheKey{org: orgID, state: f.State, page: f.Page}, now, load)
+}
+
+// findBots is FindBots' query.
+func findBots(ctx context.Context, q queryer, orgID int64, now time.Time, f keygate.BotFilter) ([]*keygate.Bot, bool, error) {
+	args := []any{orgID, ms(now)}
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
 	where := []string{"organization_id = $1"}
 	if f.State != "" {
@@ -144,7 +156,7 @@ func (s *BotService) FindBots(ctx context.Context, f keygate.BotFilter) ([]*keyg
 	}
 	where, tail := cur.sql("id", where, arg)
 
-	rows, err := s.db.reader().QueryContext(ctx, `SELECT `+botColumns+` FROM bots WHERE `+strings.Join(where, " AND ")+tail, args...)
+	rows, err := q.QueryContext(ctx, `SELECT `+botColumns+` FROM bots WHERE `+strings.Join(where, " AND ")+tail, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("find bots: %w", err)
 	}
@@ -162,7 +174,18 @@ func (s *BotService) FindBotByID(ctx context.Context, id string) (*keygate.Bot, 
 	if err != nil {
 		return nil, err
 	}
-	return findBot(ctx, s.db.reader(), orgID, ms(s.db.Now()), id)
+	now := s.db.Now()
+	bots, _, err := s.db.bots.read(botCacheKey{org: orgID, id: id}, now, func() ([]*keygate.Bot, bool, error) {
+		b, err := findBot(ctx, s.db.reader(), orgID, ms(now), id)
+		if err != nil {
+			return nil, false, err
+		}
+		return []*keygate.Bot{b}, false, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return bots[0], nil
 }
 
 func findBot(ctx context.Context, q queryer, orgID, now int64, id string) (*keygate.Bot, error) {
@@ -226,6 +249,7 @@ func (s *BotService) UpdateBot(ctx context.Context, id string, upd *keygate.BotU
 	} else if err != nil {
 		return nil, fmt.Errorf("update bot: %w", err)
 	}
+	tx.botsChanged(orgID)
 	// botForWrite stored any due join, so the state read back is the
 	// stored one and differs from before only if this update changed it.
 	if bot.State != before {
@@ -273,6 +297,7 @@ func (s *BotService) DeleteBot(ctx context.Context, id string) error {
 	} else if err != nil {
 		return fmt.Errorf("delete bot: %w", err)
 	}
+	tx.botsChanged(orgID)
 	if err := insertAuditEvent(ctx, tx, &keygate.AuditEvent{OrganizationID: orgID, Action: keygate.AuditBotDelete,
 		TargetType: "bot", TargetID: id, TargetName: name}); err != nil {
 		return err
@@ -305,6 +330,7 @@ func (s *BotService) LeaveBot(ctx context.Context, id string) (*keygate.Bot, err
 	} else if err != nil {
 		return nil, fmt.Errorf("leave bot: %w", err)
 	}
+	tx.botsChanged(orgID)
 	if err := recordBotState(ctx, tx, bot.ID, keygate.BotEnded, tx.now); err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ func botForWrite(ctx context.Context, tx *Tx, orgID int64, id string) (int64, st
 	if _, err := tx.ExecContext(ctx, `UPDATE bots SET state = 'joining' WHERE id = $1`, botID); err != nil {
 		return 0, "", fmt.Errorf("store bot join: %w", err)
 	}
+	tx.botsChanged(orgID)
 	if err := recordBotState(ctx, tx, botID, keygate.BotJoining, fromMS(joinAt.Int64)); err != nil {
 		return 0, "", err
 	}

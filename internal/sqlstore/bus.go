@@ -61,6 +61,9 @@ func (tx *Tx) keysChanged(ctx context.Context, change string) error {
 
 // Commit commits the transaction, then runs what waits for it.
 func (tx *Tx) Commit() error {
+	if watchBotWrites {
+		tx.checkBotWrites()
+	}
 	if err := tx.Tx.Commit(); err != nil {
 		return err
 	}

@@ -32,6 +32,10 @@ type DB struct {
 	write  *sql.DB
 	read   *sql.DB
 	readp  *readPool // read, with its statements prepared once (stmtcache.go)
+	bots   *botCache // the API's bot reads; nil on PostgreSQL (bot_cache.go)
+	// botWrites are the organizations whose bots the writer changed since
+	// its transaction began, kept while watchBotWrites is on (tests).
+	botWrites []int64
 
 	// Path is the SQLite database file; "" on PostgreSQL.
 	Path string
@@ -160,6 +164,7 @@ type Tx struct {
 	// afterCommit runs once the transaction has committed (bus.go).
 	afterCommit   []func()
 	keysPublished bool
+	botOrgs       []int64 // organizations whose bots it changed (botsChanged)
 }
 
 // BeginTx starts a write transaction on the writer connection.
@@ -167,6 +172,9 @@ func (db *DB) BeginTx(ctx context.Context) (*Tx, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if watchBotWrites {
+		db.botWrites = nil
 	}
 	return &Tx{Tx: tx, db: db, now: db.Now().UTC().Truncate(time.Millisecond)}, nil
 }

@@ -85,6 +85,12 @@ func (db *DB) openSQLite() (err error) {
 		db.write.Close()
 		return fmt.Errorf("open database: %w", err)
 	}
+	if watchBotWrites {
+		if err := db.watchBots(); err != nil {
+			db.write.Close()
+			return err
+		}
+	}
 	if db.read, err = sql.Open("sqlite", sqliteDSN(db.Path, true)); err != nil {
 		db.write.Close()
 		return fmt.Errorf("open database: %w", err)
@@ -93,6 +99,7 @@ func (db *DB) openSQLite() (err error) {
 	db.read.SetMaxOpenConns(n)
 	db.read.SetMaxIdleConns(n)
 	db.readp = newReadPool(db.read, true)
+	db.bots = newBotCache()
 	return nil
 }
 

@@ -83,6 +83,7 @@ func loadMonitoringBench(tb testing.TB, rows int) *monitoringBench {
 	// The log is written as the usage flush writes it; the counters
 	// below.
 	store := sqlstore.NewUsageStore(db)
+	store.NoPause = true
 	var logBatch []usage.Event
 	flushLog := func() {
 		if err := store.WriteUsage(context.Background(), &usage.Batch{Requests: logBatch}); err != nil {

@@ -156,6 +156,7 @@ func createOrganization(ctx context.Context, tx *Tx, name string, owner *keygate
 		org.PublicID, org.Name, org.Plan, org.DisabledUserKeys, ms(tx.now)).Scan(&org.ID); err != nil {
 		return nil, fmt.Errorf("insert organization: %w", err)
 	}
+	tx.botsChanged(org.ID) // an id taken again starts with nothing cached
 	if err := insertMembership(ctx, tx, org.ID, owner.ID, keygate.RoleOwner); err != nil {
 		return nil, err
 	}
@@ -253,6 +254,8 @@ func (s *OrganizationService) DeleteOrganization(ctx context.Context, publicID, 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, org.ID); err != nil {
 		return fmt.Errorf("delete organization: %w", err)
 	}
+	// Its bots are gone, and its id may be taken again.
+	tx.botsChanged(org.ID)
 	if err := tx.keysChanged(ctx, "org:"+org.PublicID); err != nil { // its keys are gone
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,10 @@ import (
 // UsageStore writes batches of API usage.
 type UsageStore struct {
 	db *DB
+	// NoPause runs a flush's log statements back to back, without the
+	// pauses that leave the core to requests (flushPause): for seeding,
+	// and for benchmarks that time the flush's work.
+	NoPause bool
 
 	mu    sync.Mutex
 	stmts *usageStmts // see prepare
@@ -74,17 +77,19 @@ func (s *UsageStore) WriteUsage(ctx context.Context, b *usage.Batch) error {
 	// and key rows: writeBatch takes them in one order, and a transaction
 	// the database aborts all the same (or SQLite's busy writer) runs
 	// again.
-	return s.db.inTx(ctx, func(tx *Tx) error { return writeBatch(ctx, tx, stmts, b) })
+	// On SQLite the flush's statements run on the server's own cores.
+	pause := s.db.engine == EngineSQLite && !s.NoPause
+	return s.db.inTx(ctx, func(tx *Tx) error { return writeBatch(ctx, tx, stmts, b, pause) })
 }
 
 // writeBatch is WriteUsage's transaction. It writes the counters and keys
 // in the order of their primary keys.
-func writeBatch(ctx context.Context, tx *Tx, stmts *usageStmts, b *usage.Batch) error {
+func writeBatch(ctx context.Context, tx *Tx, stmts *usageStmts, b *usage.Batch, pause bool) error {
 	gone, err := deletedOwners(ctx, tx, b)
 	if err != nil {
 		return err
 	}
-	if err := insertRequestLog(ctx, tx, stmts.logInserts, b.Requests, gone); err != nil {
+	if err := insertRequestLog(ctx, tx, stmts.logInserts, b.Requests, gone, pause); err != nil {
 		return err
 	}
 	w := &batchWriter{ctx: ctx, tx: tx, stmts: stmts.writes}
@@ -238,7 +243,32 @@ func nullID(id int64) any {
 // into the table and its indexes; it was 21 µs while request ids were
 // random, each landing on a page of its own of request_log_org_request
 // (see newRequestID in web).
-var logInsertSizes = []int{64, 8, 1}
+var logInsertSizes = []int{256, 64, 8, 1}
+
+// flushPause is how long a flush on SQLite leaves the core to requests
+// after a statement of the log that took d: as long again, and at least
+// 2 ms. A busy second's flush is a few hundred ms of CPU on the cores
+// that serve requests. Between its statements, it sleeps rather than
+// yields (runtime.Gosched), because Go's scheduler runs a goroutine that
+// yielded before it polls the network: the requests that arrive during a
+// flush were then only seen when the runtime's own poll came, every
+// 10 ms (a runtime trace under load: no request read for 10 ms at a
+// time, all through each flush). Asleep, the flush is not runnable: the
+// requests waiting for the core run, the network is polled, and the
+// next statement comes after; 2 ms is longer than 32 waiting requests
+// take. The log's statements are of 256 rows (about 1.3 ms), so that the
+// flush keeps up with what it pauses for.
+//
+// With the statements of 64 rows and Gosched between them, against this
+// (keygate-bench -serve-only, wrk on its own core, 32 connections, 3
+// interleaved rounds of 5 s): p99 of GET /api/v1/me 10.8-11.3 ms, now
+// 6.5-7.8; a bot read 10.9-11.5, now 7.6-9.4; a list of 20 bots
+// 10.1-11.5, now 9.5-10.6; throughput the same. The price: the flush
+// holds the writer longer, about 390 ms of a second at 30,000 requests a
+// second (150-220 ms before), which writes wait behind.
+func flushPause(d time.Duration) time.Duration {
+	return max(d, 2*time.Millisecond)
+}
 
 // logColumns are the request_log columns a flush writes; the table gives
 // each row its id, so replicas flushing into one database at once never
@@ -366,7 +396,7 @@ func (s *UsageStore) prepare(ctx context.Context) (*usageStmts, error) {
 // insertRequestLog writes the batch's request log, a row a request, in
 // multi-row INSERTs, leaving out requests of deleted organizations and
 // keys and those of no organization.
-func insertRequestLog(ctx context.Context, tx *Tx, stmts map[int]*sql.Stmt, events []usage.Event, gone owners) error {
+func insertRequestLog(ctx context.Context, tx *Tx, stmts map[int]*sql.Stmt, events []usage.Event, gone owners, pause bool) error {
 	kept := make([]*usage.Event, 0, len(events))
 	for i := range events {
 		if e := &events[i]; e.OrganizationID != 0 && !gone.has(e.OrganizationID, e.KeyID) {
@@ -391,27 +421,14 @@ func insertRequestLog(ctx context.Context, tx *Tx, stmts map[int]*sql.Stmt, even
 					path, e.Status, e.Code, max(e.Latency.Microseconds(), 0), e.IP,
 					truncate(e.UserAgent, 512), ms(e.At), requestIDArg(e.RequestID), e.Service)
 			}
+			start := time.Now()
 			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("write request log: %w", err)
 			}
 			kept = kept[n:]
-			// A busy second's flush is a few hundred ms of CPU. Between
-			// statements, the requests waiting for this core go first
-			// rather than queue behind the flush for a time slice: with
-			// wrk on its own core and the server on the other, p99 of
-			// GET /api/v1/me went from 21-24 ms to 11 ms, a bot read's
-			// from 46-57 ms to 14-16 ms, throughput unchanged (two
-			// interleaved rounds of keygate-bench -serve-only).
-			//
-			// What remains of that tail is this yield's: Gosched puts the
-			// flush on the global run queue, which Go's scheduler serves
-			// before it polls the network, so a request arriving while a
-			// flush runs on a busy core waits for the runtime's own poll,
-			// up to 10 ms later (a runtime trace under /me load: polls
-			// every 3.5-4.3 ms, at most 10-12 ms apart, during the flush;
-			// about every 1 ms outside it). Sleeping instead, for 50 µs
-			// or for as long as the statement took, measured worse.
-			runtime.Gosched()
+			if pause && len(kept) > 0 {
+				time.Sleep(flushPause(time.Since(start)))
+			}
 		}
 	}
 	return nil

@@ -25,6 +25,7 @@ func BenchmarkWriteUsage(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			m := loadMonitoringBench(b, 0)
 			store := sqlstore.NewUsageStore(m.db)
+			store.NoPause = true // the work, not the pauses between it
 			const batch = 1000
 			events := make([]usage.Event, batch)
 			at := monBenchNow

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/hex"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -299,6 +300,7 @@ func (b *Buffer) Flush(ctx context.Context) error {
 	// where the garbage collector would scan them again.
 	events := make([]Event, len(pending))
 	for i, p := range pending {
+		yieldEvery(i)
 		events[i] = Event{
 			OrganizationID: p.organizationID, KeyID: p.keyID, Method: strList[p.method], Route: strList[p.route],
 			Path: strList[p.path], Status: int(p.status), Latency: p.latency, IP: strList[p.ip], UserAgent: strList[p.userAgent],
@@ -354,6 +356,7 @@ func Aggregate(events []Event) *Batch {
 		run                lastUses  // its latest requests in the run
 	)
 	for i := range events {
+		yieldEvery(i)
 		e := &events[i]
 		if e.KeyID == 0 {
 			continue
@@ -446,6 +449,23 @@ func (l *lastUses) end(batch *Batch, key int64) {
 	keep(batch.LastAttempt, l.attempt)
 	keep(batch.LastRefused, l.refused)
 }
+
+// yieldEvery lets the goroutines waiting for the core run every
+// yieldEvents events of a loop over a flush's events. A busy second's
+// events (30,000) take 4 ms to go through, in one piece without it (a
+// runtime trace under load), which requests would wait for whole. With
+// it and the pauses of the request log's statements (flushPause in
+// sqlstore), p99 of GET /api/v1/me under load was 6.5-7.8 ms, against
+// 8.1-9.7 with the pauses alone; a bot read 7.6-9.4 against 8.6-12; a
+// list of 20 bots 9.5-10.6 against 9.7-11.6 (keygate-bench -serve-only,
+// wrk on its own core, 32 connections, 3 interleaved rounds of 5 s).
+func yieldEvery(i int) {
+	if i%yieldEvents == yieldEvents-1 {
+		runtime.Gosched()
+	}
+}
+
+const yieldEvents = 1024
 
 // Run flushes every interval until ctx ends, then flushes once more.
 func (b *Buffer) Run(ctx context.Context, interval time.Duration, onError func(error)) {
