@@ -458,7 +458,8 @@ func (l *lastUses) end(batch *Batch, key int64) {
 // sqlstore), p99 of GET /api/v1/me under load was 6.5-7.8 ms, against
 // 8.1-9.7 with the pauses alone; a bot read 7.6-9.4 against 8.6-12; a
 // list of 20 bots 9.5-10.6 against 9.7-11.6 (keygate-bench -serve-only,
-// wrk on its own core, 32 connections, 3 interleaved rounds of 5 s).
+// wrk on its own core, 32 connections, 3 interleaved rounds of 5 s, each
+// build's rounds moving by 2-4 ms).
 func yieldEvery(i int) {
 	if i%yieldEvents == yieldEvents-1 {
 		runtime.Gosched()
