@@ -264,12 +264,12 @@ var logInsertSizes = []int{256, 64, 8, 1}
 //
 // With the statements of 64 rows and Gosched between them, against this
 // (keygate-bench -serve-only, wrk on its own core, 32 connections,
-// interleaved rounds of 5 s, 6 to 9 of each): p99 of GET /api/v1/me
-// 10.6-11.3 ms, now 6.5-9.9; a bot read 10.7-12.0, now 7.6-11.1; a list
-// of 20 bots 10.1-11.5, now 9.5-14.1, most rounds under 10 (one build's
-// rounds move by 2-4 ms on this machine); throughput the same. The
-// price: the flush holds the writer longer, about 390 ms of a second at
-// 30,000 requests a second (150-220 ms before), which writes wait
+// interleaved rounds of 5 s, 6 to 16 of each): p99 of GET /api/v1/me
+// 10.6-11.3 ms, now 6.5-10.7; a bot read 10.7-12.0, now 7.6-11.1; a list
+// of 20 bots 10.1-11.5, now 9.5-14.1, half the rounds under 10 (one
+// build's rounds move by 2-4 ms on this machine); throughput the same.
+// The price: the flush holds the writer longer, about 390 ms of a second
+// at 30,000 requests a second (150-220 ms before), which writes wait
 // behind.
 //
 // A flush pauses for flushPauseBudget at most: past it, its statements
