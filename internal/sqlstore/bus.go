@@ -61,7 +61,7 @@ func (tx *Tx) keysChanged(ctx context.Context, change string) error {
 
 // Commit commits the transaction, then runs what waits for it.
 func (tx *Tx) Commit() error {
-	if watchBotWrites {
+	if watchBotWrites && tx.db.engine == EngineSQLite {
 		tx.checkBotWrites()
 	}
 	if err := tx.Tx.Commit(); err != nil {

@@ -173,7 +173,7 @@ func (db *DB) BeginTx(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	if watchBotWrites {
+	if watchBotWrites && db.engine == EngineSQLite { // one writer: no other transaction is open
 		db.botWrites = nil
 	}
 	return &Tx{Tx: tx, db: db, now: db.Now().UTC().Truncate(time.Millisecond)}, nil
