@@ -127,7 +127,7 @@ func (c *botCache) changed(org int64) {
 // botStateAt is a bot's state at now as botStateExpr works it out in SQL:
 // a scheduled bot whose join_at has passed is joining.
 func botStateAt(b *keygate.Bot, now time.Time) string {
-	if b.State == keygate.BotScheduled && b.JoinAt != nil && ms(*b.JoinAt) <= ms(now) {
+	if joinDue(b.State, nullTime(b.JoinAt), now) {
 		return keygate.BotJoining
 	}
 	return b.State
@@ -197,14 +197,17 @@ func (db *DB) watchBots() error {
 				return
 			}
 			row := make([]any, 3) // id, public_id, organization_id
+			var err error
 			if d.Op == sqlite3.SQLITE_INSERT {
-				d.New(row...)
+				err = d.New(row...)
 			} else {
-				d.Old(row...)
+				err = d.Old(row...)
 			}
-			if org, ok := row[2].(int64); ok {
-				db.botWrites = append(db.botWrites, org)
+			org, ok := row[2].(int64)
+			if err != nil || !ok {
+				panic(fmt.Sprintf("watch bot writes: a row of bots without its organization: %v %v", row, err))
 			}
+			db.botWrites = append(db.botWrites, org)
 		})
 		return nil
 	})
